@@ -1,0 +1,78 @@
+"""Shared fixtures: the service started on 127.0.0.1 at a random port, and a small HTTP client."""
+
+import http.client
+import importlib
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS_DIR.parent / "src"))
+PACKAGE = "@@PACKAGE@@"
+
+
+def load_cases(resource):
+    return json.loads((TESTS_DIR / "cases" / f"{resource}.json").read_text(encoding="utf-8"))
+
+
+def load_contract():
+    return json.loads((TESTS_DIR / "contract_openapi.json").read_text(encoding="utf-8"))
+
+
+class Response:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.json = json.loads(raw) if raw and headers.get("Content-Type", "").startswith("application/json") else None
+
+
+class Client:
+    """Talks HTTP to the running service; every call names its tenant (or None for no header)."""
+
+    def __init__(self, port):
+        self.port = port
+
+    def request(self, method, path, body=None, tenant="tenant-default", raw_body=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Content-Type": "application/json"}
+        if tenant is not None:
+            headers["X-Tenant-ID"] = tenant
+        payload = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            reply = connection.getresponse()
+            return Response(reply.status, dict(reply.getheaders()), reply.read())
+        finally:
+            connection.close()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    server_module = importlib.import_module(f"{PACKAGE}.server")
+    database = tmp_path_factory.mktemp("service") / "service.sqlite3"
+    server = server_module.make_server("127.0.0.1", 0, str(database))
+    server_module.start_in_thread(server)
+    yield server
+    server.shutdown()
+    server.server_close()
+    server.store.close()
+
+
+@pytest.fixture
+def client(service):
+    return Client(service.server_address[1])
+
+
+@pytest.fixture
+def tenant():
+    """A fresh tenant per test, so counts and lists are exact."""
+    return f"tenant-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def other_tenant():
+    return f"other-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,82 @@
+"""Offline TestGen: unit, integration, contract and E2E tests from the Pack0 contracts. Pure."""
+
+from __future__ import annotations
+
+import json
+
+from factory.engine.samples import entity_cases
+from factory.engine.templates import read_template, service_validation
+from factory.errors import InputError
+from factory.fsutil import dumps_json
+from factory.pack0.models import Entity, Pack0
+from factory.pack0.openapi import derive_openapi
+
+JUNIT_REPORT = ".factory_logs/junit.xml"
+TEST_KINDS = ("unit", "integration", "contract", "e2e")
+_PER_ENTITY = {
+    "unit": ("test_unit_validation.py", "test_{plural}_validation.py"),
+    "integration": ("test_integration_api.py", "test_{plural}_api.py"),
+    "contract": ("test_contract_schemas.py", "test_{plural}_contract.py"),
+}
+
+
+def _checked_cases(pack0: Pack0, entity: Entity) -> dict:
+    """The test data, after checking the valid samples really are valid for the service's validator."""
+    try:
+        cases = entity_cases(entity)
+    except InputError as error:
+        raise InputError(str(error), file=f"contracts/{entity.name}.schema.json") from None
+    validate = service_validation().validate_body
+    for key in ("valid", "valid_alt", "minimal"):
+        problems = validate(entity.schema, cases[key])
+        if problems:
+            first = problems[0]
+            raise InputError(
+                f'cannot make a valid sample: {first["message"]}; add "examples" to the field',
+                file=f"contracts/{entity.name}.schema.json",
+                field=f"properties.{first['field']}",
+            )
+    return cases
+
+
+def test_commands() -> dict:
+    """How the tests run; '{python}' is the interpreter that runs the factory."""
+    argv = ["{python}", "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "--junitxml", JUNIT_REPORT]
+    return {
+        "schema_version": 1,
+        "commands": [
+            {
+                "name": "pytest",
+                "argv": argv,
+                "cwd": ".",
+                "timeout_s": 300,
+                "junit_xml": JUNIT_REPORT,
+                "kinds": {kind: f"tests/{kind}/" for kind in TEST_KINDS},
+            }
+        ],
+    }
+
+
+def generate_tests(pack0: Pack0) -> dict[str, str]:
+    """Every file TestGen owns, keyed by its path inside build/."""
+    openapi = derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities)
+    files = {
+        "tests/conftest.py": read_template("tests/conftest.py", PACKAGE=pack0.package),
+        "tests/contract_openapi.json": dumps_json(openapi),
+        "tests/e2e/test_two_tenants_flow.py": read_template("tests/test_e2e_two_tenants.py"),
+        ".test_commands.json": json.dumps(test_commands(), indent=2, sort_keys=True) + "\n",
+    }
+    for entity in pack0.entities:
+        files[f"tests/cases/{entity.plural}.json"] = dumps_json(_checked_cases(pack0, entity))
+        for kind, (template, name) in _PER_ENTITY.items():
+            text = read_template(f"tests/{template}", RESOURCE=entity.plural, NAME=entity.name)
+            files[f"tests/{kind}/{name.format(plural=entity.plural)}"] = text
+    return dict(sorted(files.items()))
+
+
+def entity_of_test_file(pack0: Pack0, test_path: str) -> Entity | None:
+    """Which entity a generated test file is about (None for the shared E2E and conftest)."""
+    for entity in pack0.entities:
+        if f"/test_{entity.plural}_" in test_path:
+            return entity
+    return None

@@ -1,0 +1,29 @@
+"""Errors the user can act on. Each carries where it happened, so the CLI prints one clear line."""
+
+from __future__ import annotations
+
+
+class FactoryError(Exception):
+    """Base class: a failure with a message meant for the user, never a traceback."""
+
+    exit_code = 1
+
+
+class InputError(FactoryError):
+    """Bad usage or bad input (a broken Pack0, a bad module name). Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None) -> None:
+        self.file = file
+        self.field = field
+        where = ": ".join(part for part in (file, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnsafePathError(FactoryError):
+    """An agent asked to write outside the folder it was given."""
+
+
+class AgentReplyError(FactoryError):
+    """An agent reply that could not be parsed or validated, even after JSON extraction."""

@@ -1,0 +1,116 @@
+"""File-system edge: atomic writes, hashing and the path check that keeps generated files in their folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+
+from factory.errors import UnsafePathError
+
+# Agent replies are untrusted: these limits keep one reply from filling the disk.
+MAX_FILE_BYTES = 2_000_000
+MAX_FILES_PER_REPLY = 400
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def dumps_json(data: object) -> str:
+    """The one JSON style of every file we write: sorted keys, two spaces, trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_text_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write through a temp file and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        if mode is not None:
+            os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    write_text_atomic(path, dumps_json(data))
+
+
+def write_if_changed(path: Path, text: str, *, mode: int | None = None) -> bool:
+    """Write only when the content differs, so unchanged files keep their timestamps. True if written."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    write_text_atomic(path, text, mode=mode)
+    return True
+
+
+def safe_relative_path(relative: str, *, allowed_roots: Iterable[str]) -> PurePosixPath:
+    """Check a path an agent asked for: relative, no '..', under one of the allowed top folders."""
+    if not relative or "\x00" in relative or "\\" in relative:
+        raise UnsafePathError(f"refused file path {relative!r}: empty or has a NUL or backslash")
+    posix = PurePosixPath(relative)
+    if posix.is_absolute() or any(part in ("..", "") for part in posix.parts):
+        raise UnsafePathError(f"refused file path {relative!r}: must be relative, without '..'")
+    roots = tuple(allowed_roots)
+    if posix.parts[0] not in roots:
+        raise UnsafePathError(f"refused file path {relative!r}: must be under {', '.join(roots)}")
+    return posix
+
+
+def resolve_inside(base: Path, relative: PurePosixPath) -> Path:
+    """Join and re-check after resolving symlinks: a link inside base must not lead out of it."""
+    base_resolved = base.resolve()
+    target = (base_resolved / relative).resolve()
+    if base_resolved not in target.parents:
+        raise UnsafePathError(f"refused file path {relative}: it resolves outside {base}")
+    return target
+
+
+def write_file_set(
+    base: Path, files: Mapping[str, str], *, allowed_roots: Iterable[str], executable: Iterable[str] = ()
+) -> list[str]:
+    """Write an agent's file set under base, checking every path first. Returns the paths written."""
+    roots = tuple(allowed_roots)
+    if len(files) > MAX_FILES_PER_REPLY:
+        raise UnsafePathError(f"refused a reply with {len(files)} files (limit {MAX_FILES_PER_REPLY})")
+    checked = {}
+    for relative, content in files.items():
+        posix = safe_relative_path(relative, allowed_roots=roots)
+        if len(content.encode("utf-8")) > MAX_FILE_BYTES:
+            raise UnsafePathError(f"refused file {relative}: larger than {MAX_FILE_BYTES} bytes")
+        checked[relative] = resolve_inside(base, posix)
+    run_bits = set(executable)
+    written = []
+    for relative, target in checked.items():
+        if write_if_changed(target, files[relative], mode=0o755 if relative in run_bits else None):
+            written.append(relative)
+    return written
+
+
+def list_files(root: Path, *, exclude_dirs: Iterable[str] = ()) -> list[Path]:
+    """Every regular file under root, sorted, skipping caches and the given folder names."""
+    skipped = {"__pycache__", ".pytest_cache", ".ruff_cache", *exclude_dirs}
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative_parts = path.relative_to(root).parts
+        if any(part in skipped for part in relative_parts) or path.name.endswith(".tmp"):
+            continue
+        if path.is_file() and not path.is_symlink():
+            found.append(path)
+    return found

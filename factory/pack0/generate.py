@@ -1,0 +1,87 @@
+"""Pack0 generation: module name in, the files of a complete Pack0 out. Pure (no disk, no network)."""
+
+from __future__ import annotations
+
+from factory.fsutil import dumps_json, sha256_bytes
+from factory.pack0.catalog import CatalogEntity, entities_for_module
+from factory.pack0.docs import plan_markdown, slices_markdown, srs_markdown
+from factory.pack0.models import PACK0_VERSION, Budgets, Entity, Pack0Meta, default_plural
+from factory.pack0.openapi import derive_openapi
+
+META_FILE = "pack0.json"
+BUDGETS_FILE = "budgets.json"
+OPENAPI_FILE = "contracts/openapi.json"
+INVENTORY_FILE = "02_INVENTORY/manifest.json"
+SCHEMA_SUFFIX = ".schema.json"
+JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def pack0_dirname(module: str, version: str = PACK0_VERSION) -> str:
+    return f"pack0-{module}-{version}"
+
+
+def slices_doc_path(module: str) -> str:
+    return f"docs/{module.upper().replace('-', '_')}_SLICES.md"
+
+
+def schema_path(entity_name: str) -> str:
+    return f"contracts/{entity_name}{SCHEMA_SUFFIX}"
+
+
+def _title(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def entity_contract(module: str, entity: CatalogEntity) -> dict:
+    return {
+        "$schema": JSON_SCHEMA_DRAFT,
+        "$id": f"urn:lai-factory:{module}:{entity.name}",
+        "title": _title(entity.name),
+        "description": entity.description,
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(entity.required),
+        "properties": entity.properties,
+        "x-plural": default_plural(entity.name),
+    }
+
+
+def derived_files(meta: Pack0Meta, entities: tuple[Entity, ...], source_files: dict[str, str]) -> dict[str, str]:
+    """The files computed from the others: the OpenAPI document, then the inventory of everything."""
+    openapi = dumps_json(derive_openapi(meta.module, meta.title, meta.version, entities))
+    listed = {**source_files, OPENAPI_FILE: openapi}
+    inventory = {
+        "schema_version": 1,
+        "module": meta.module,
+        "version": meta.version,
+        "files": [
+            {"path": path, "sha256": sha256_bytes(text.encode("utf-8")), "size": len(text.encode("utf-8"))}
+            for path, text in sorted(listed.items())
+        ],
+    }
+    return {OPENAPI_FILE: openapi, INVENTORY_FILE: dumps_json(inventory)}
+
+
+def generate_pack0(module: str, brief: str = "", budgets: Budgets | None = None) -> dict[str, str]:
+    """Every file of a new Pack0 for `module`, keyed by its path inside pack0-{module}-0.0.1/."""
+    meta = Pack0Meta(module=module, title=module.replace("-", " ").title(), brief=brief)
+    budgets = budgets or Budgets()
+    catalog = entities_for_module(module)
+    entities = tuple(
+        Entity(
+            name=item.name,
+            plural=default_plural(item.name),
+            title=_title(item.name),
+            schema=entity_contract(module, item),
+        )
+        for item in catalog
+    )
+    sources = {
+        META_FILE: dumps_json(meta.model_dump(mode="json")),
+        BUDGETS_FILE: dumps_json(budgets.model_dump(mode="json")),
+        "docs/SRS.md": srs_markdown(meta, budgets, entities),
+        "docs/PLAN.md": plan_markdown(meta, entities),
+        slices_doc_path(module): slices_markdown(meta, entities),
+        **{schema_path(entity.name): dumps_json(entity.schema) for entity in entities},
+    }
+    return {**sources, **derived_files(meta, entities, sources)}

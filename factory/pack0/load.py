@@ -1,0 +1,130 @@
+"""Reading a Pack0 from disk: every file checked, the first problem reported as one line (file + field)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TypeVar
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ValidationError
+
+from factory.errors import InputError
+from factory.pack0.generate import (
+    BUDGETS_FILE,
+    INVENTORY_FILE,
+    META_FILE,
+    OPENAPI_FILE,
+    SCHEMA_SUFFIX,
+    derived_files,
+)
+from factory.pack0.models import (
+    ENTITY_NAME_PATTERN,
+    Budgets,
+    Entity,
+    EntitySchema,
+    Pack0,
+    Pack0Meta,
+    default_plural,
+)
+
+DERIVED_FILES = (OPENAPI_FILE, INVENTORY_FILE)
+ModelT = TypeVar("ModelT", bound=BaseModel)
+MAX_PACK0_FILE_BYTES = 1_000_000
+
+
+def _field_path(location: tuple) -> str:
+    # pydantic adds the name of a union member or a validator as the last step: not a field.
+    parts = [str(part) for part in location if not str(part).startswith(("literal[", "function-"))]
+    return ".".join(parts)
+
+
+def _read_json(root: Path, relative: str) -> object:
+    path = root / relative
+    if not path.is_file():
+        raise InputError("file is missing", file=str(path))
+    if path.stat().st_size > MAX_PACK0_FILE_BYTES:
+        raise InputError(f"file is larger than {MAX_PACK0_FILE_BYTES} bytes", file=str(path))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("file is not UTF-8 text", file=str(path)) from None
+    except json.JSONDecodeError as error:
+        message = f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        raise InputError(message, file=str(path)) from None
+
+
+def _validate(model: type[ModelT], data: object, path: Path) -> ModelT:
+    if not isinstance(data, dict):
+        raise InputError(f"expected a JSON object, found {type(data).__name__}", file=str(path))
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "keyword not supported here (see the contract rules in README.md)"
+        raise InputError(message, file=str(path), field=_field_path(first["loc"])) from None
+
+
+def _load_entity(root: Path, schema_file: Path) -> Entity:
+    relative = schema_file.relative_to(root).as_posix()
+    name = schema_file.name.removesuffix(SCHEMA_SUFFIX)
+    if not ENTITY_NAME_PATTERN.match(name):
+        raise InputError(
+            f"entity name {name!r} must be lower_snake_case (letters, digits, _), starting with a letter",
+            file=str(schema_file),
+        )
+    data = _read_json(root, relative)
+    if isinstance(data, dict):
+        try:
+            Draft202012Validator.check_schema(data)
+        except SchemaError as error:
+            field = ".".join(str(part) for part in error.absolute_path)
+            raise InputError(f"not a valid JSON Schema: {error.message}", file=str(schema_file), field=field) from None
+    contract = _validate(EntitySchema, data, schema_file)
+    return Entity(name=name, plural=contract.plural or default_plural(name), title=contract.title, schema=data)
+
+
+def load_pack0(root: Path) -> Pack0:
+    """Load and validate the Pack0 in `root`. Raises InputError naming the file and field."""
+    if not root.is_dir():
+        raise InputError("Pack0 folder not found", file=str(root))
+    meta = _validate(Pack0Meta, _read_json(root, META_FILE), root / META_FILE)
+    budgets = _validate(Budgets, _read_json(root, BUDGETS_FILE), root / BUDGETS_FILE)
+    schema_files = sorted((root / "contracts").glob(f"*{SCHEMA_SUFFIX}"))
+    if not schema_files:
+        raise InputError(f"no entity contracts (contracts/*{SCHEMA_SUFFIX})", file=str(root / "contracts"))
+    entities = tuple(_load_entity(root, path) for path in schema_files)
+    seen: dict[str, str] = {}
+    for entity in entities:
+        for key in (entity.plural, entity.title):
+            if key in seen:
+                raise InputError(
+                    f"'{key}' is used by both {seen[key]} and {entity.name}",
+                    file=str(root / "contracts" / f"{entity.name}{SCHEMA_SUFFIX}"),
+                    field="x-plural" if key == entity.plural else "title",
+                )
+            seen[key] = entity.name
+    return Pack0(meta=meta, budgets=budgets, entities=entities)
+
+
+def read_source_files(root: Path) -> dict[str, str]:
+    """The Pack0's own files (everything but the derived OpenAPI and inventory), as text by path."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if not path.is_file() or relative in DERIVED_FILES or path.name.startswith("."):
+            continue
+        try:
+            files[relative] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError("file is not UTF-8 text", file=str(path)) from None
+    return files
+
+
+def refreshed_derived_files(root: Path) -> dict[str, str]:
+    """Load the Pack0 and compute its OpenAPI document and inventory from the files as they are now."""
+    pack0 = load_pack0(root)
+    return derived_files(pack0.meta, pack0.entities, read_source_files(root))
