@@ -41,7 +41,19 @@ def _checked_cases(pack0: Pack0, entity: Entity) -> dict:
 
 def test_commands() -> dict:
     """How the tests run; '{python}' is the interpreter that runs the factory."""
-    argv = ["{python}", "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "--junitxml", JUNIT_REPORT]
+    argv = [
+        "{python}",
+        "-m",
+        "pytest",
+        "tests",
+        "--rootdir",
+        ".",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--junitxml",
+        JUNIT_REPORT,
+    ]
     return {
         "schema_version": 1,
         "commands": [
@@ -64,6 +76,7 @@ def generate_tests(pack0: Pack0) -> dict[str, str]:
         "tests/conftest.py": read_template("tests/conftest.py", PACKAGE=pack0.package),
         "tests/contract_openapi.json": dumps_json(openapi),
         "tests/e2e/test_two_tenants_flow.py": read_template("tests/test_e2e_two_tenants.py"),
+        "tests/contract/test_service_contract.py": read_template("tests/test_contract_service.py"),
         ".test_commands.json": json.dumps(test_commands(), indent=2, sort_keys=True) + "\n",
     }
     for entity in pack0.entities:

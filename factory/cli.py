@@ -1,0 +1,154 @@
+"""lai-pack: argument parsing and the visible pipeline of steps. The work happens in doit tasks (rules/)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+
+from factory import __version__
+from factory.config import DEFAULT_MODEL, BuildConfig
+from factory.deploy.migrations import DEPLOY_TARGETS
+from factory.engine.codegen import generate_source
+from factory.engine.testgen import generate_tests
+from factory.errors import FactoryError, InputError
+from factory.fsutil import write_if_changed
+from factory.gates.result import GATE_ORDER
+from factory.llm.select import PROVIDERS, resolve_provider_name
+from factory.pack0.generate import generate_pack0, pack0_dirname
+from factory.pack0.load import load_pack0
+
+EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _add_build_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--module", required=True, help="module name, e.g. crm-contacts")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (pack0/ and build/ go in it)")
+    parser.add_argument("--max-heal", type=int, default=None, help="most self-heal tries (default: Pack0 budget, 5)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"model for LLM mode (default {DEFAULT_MODEL})")
+    parser.add_argument("--provider", choices=PROVIDERS, default="auto", help="auto: anthropic if ANTHROPIC_API_KEY")
+    parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
+    parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
+    parser.add_argument(
+        "--waive",
+        action="append",
+        default=[],
+        choices=GATE_ORDER,
+        metavar="GATE",
+        help=f"let approval pass a gate that failed or could not run ({', '.join(GATE_ORDER)}); repeatable",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lai-pack",
+        description="Turn a module name or a Pack0 spec pack into a tested, gated, evidenced module.",
+        epilog="Exit codes: 0 approved, 1 finished but not approved (tests or gates failed), 2 bad usage or input.",
+    )
+    parser.add_argument("--version", action="version", version=f"lai-pack {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    full = commands.add_parser("auto-full", help="Pack0 from the module name, then build, test, gate, evidence")
+    _add_build_flags(full)
+    full.add_argument("--brief", default="", help="one paragraph on what the module is for (goes into the SRS)")
+    build = commands.add_parser("auto-build", help="build from an existing Pack0 folder")
+    _add_build_flags(build)
+    build.add_argument("--pack0", required=True, type=Path, help="the Pack0 folder (pack0-NAME-0.0.1/)")
+    pack0 = commands.add_parser("pack0", help="write a Pack0 only")
+    pack0.add_argument("--module", required=True)
+    pack0.add_argument("--out", required=True, type=Path, help="folder to create pack0-NAME-0.0.1/ in")
+    pack0.add_argument("--brief", default="")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> BuildConfig:
+    return BuildConfig(
+        module=args.module,
+        out=args.out,
+        pack0_source=getattr(args, "pack0", None),
+        brief=getattr(args, "brief", ""),
+        max_heal=args.max_heal,
+        provider=resolve_provider_name(args.provider),
+        model=args.model,
+        auto_deploy=args.auto_deploy,
+        deploy_target=args.deploy_target,
+        waivers=tuple(dict.fromkeys(args.waive)),
+    ).check()
+
+
+def preflight(config: BuildConfig) -> None:
+    """Every input check that can be made before anything is written (a bad input writes nothing)."""
+    existing = config.pack0_source or (config.layout.pack0_dir if config.layout.pack0_dir.is_dir() else None)
+    if existing is None:
+        return
+    pack0 = load_pack0(existing)
+    if pack0.module != config.module:
+        raise InputError(
+            f"module is {pack0.module!r} but --module is {config.module!r}",
+            file=str(existing / "pack0.json"),
+            field="module",
+        )
+    if config.provider == "offline":
+        for generate in (generate_source, generate_tests):
+            try:
+                generate(pack0)
+            except InputError as error:
+                raise InputError(f"{existing}/{error}") from None
+
+
+def run_pipeline(config: BuildConfig) -> int:
+    config.out.mkdir(parents=True, exist_ok=True)
+    print(f"lai-pack {__version__}: {config.module} -> {config.out} (provider {config.provider})", flush=True)
+    from rules import namespace
+
+    status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
+    approval_path = config.layout.evidence("approval")
+    if status != 0 or not approval_path.is_file():
+        print(f"lai-pack: the pipeline stopped before its evidence; see {config.layout.pipeline_log}", file=sys.stderr)
+        return EXIT_NOT_APPROVED
+    approval = json.loads(approval_path.read_text(encoding="utf-8"))
+    gates = ", ".join(f"{name} {approval['gates'][name]}" for name in GATE_ORDER)
+    if approval["approved"]:
+        print(f"APPROVED: {config.module} in {config.layout.build_dir} (tests passed; gates: {gates})")
+        return EXIT_APPROVED
+    print(f"NOT APPROVED: {'; '.join(approval['reasons'])}")
+    print(f"  details: {config.layout.evidence('run_report')}, {config.layout.pipeline_log}")
+    return EXIT_NOT_APPROVED
+
+
+def write_pack0_only(module: str, out: Path, brief: str) -> int:
+    BuildConfig(module=module, out=out).check()
+    target = out / pack0_dirname(module)
+    files = generate_pack0(module, brief)
+    kept = [path for path in files if (target / path).exists()]
+    for path, text in files.items():
+        if path not in kept:
+            write_if_changed(target / path, text)
+    print(f"Pack0 for {module}: {target} ({len(files) - len(kept)} files written, {len(kept)} existing kept)")
+    return EXIT_APPROVED
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "pack0":
+            return write_pack0_only(args.module, args.out, args.brief)
+        config = config_from_args(args)
+        preflight(config)
+        return run_pipeline(config)
+    except InputError as error:
+        print(f"lai-pack: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except FactoryError as error:
+        print(f"lai-pack: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("lai-pack: interrupted; re-run the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""One build's settings, from the CLI or doit's command-line variables. Checked here, at the edge."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from factory.deploy.migrations import DEPLOY_TARGETS
+from factory.errors import InputError
+from factory.gates.result import GATE_ORDER
+from factory.layout import Layout
+from factory.pack0.models import MODULE_NAME_PATTERN
+
+DEFAULT_MODEL = "claude-sonnet-4-20250514"
+FACTORY_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    module: str
+    out: Path
+    pack0_source: Path | None = None
+    brief: str = ""
+    max_heal: int | None = None
+    provider: str = "offline"
+    model: str = DEFAULT_MODEL
+    auto_deploy: bool = False
+    deploy_target: str = "compose"
+    waivers: tuple[str, ...] = ()
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.out, self.module)
+
+    def check(self) -> BuildConfig:
+        """Raises InputError for a setting that cannot work, before anything is written."""
+        if not re.match(MODULE_NAME_PATTERN, self.module) or not 2 <= len(self.module) <= 40:
+            raise InputError(
+                f"module name {self.module!r} must be 2-40 characters of lower-case letters, digits and single "
+                "hyphens, starting with a letter (e.g. crm-contacts)",
+                field="--module",
+            )
+        if self.max_heal is not None and not 0 <= self.max_heal <= 20:
+            raise InputError(f"--max-heal must be from 0 to 20, not {self.max_heal}", field="--max-heal")
+        if self.deploy_target not in DEPLOY_TARGETS:
+            raise InputError(f"--deploy-target must be one of {', '.join(DEPLOY_TARGETS)}", field="--deploy-target")
+        for waiver in self.waivers:
+            if waiver not in GATE_ORDER:
+                raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
+        if self.out.exists() and not self.out.is_dir():
+            raise InputError("the output path exists and is not a folder", file=str(self.out))
+        return self
+
+
+@cache
+def code_digest(*subpackages: str) -> str:
+    """A digest of the factory's own code for these subpackages: a changed engine re-runs its stages."""
+    digest = hashlib.sha256()
+    for name in subpackages:
+        for path in sorted((FACTORY_DIR / name).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(FACTORY_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Deploy artifacts from the contracts: PostgreSQL migrations, deploy/rollback scripts, health checks."""

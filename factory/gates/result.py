@@ -1,0 +1,22 @@
+"""A gate's verdict. Fail-closed: only 'passed' (or a waiver the user names) lets a build be approved."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+GATE_ORDER = ("lint", "secret-scan", "contracts", "docker-build")
+STATUSES = ("passed", "failed", "unavailable")
+
+
+@dataclass
+class GateResult:
+    name: str
+    status: str
+    reason: str
+    tool: str = ""
+    tool_version: str = ""
+    details: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,56 @@
+"""Where every file of an output folder lives. The layout is fixed: users and tools rely on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from factory.pack0.generate import pack0_dirname
+
+
+@dataclass(frozen=True)
+class Layout:
+    out: Path
+    module: str
+
+    @property
+    def pack0_dir(self) -> Path:
+        return self.out / "pack0" / pack0_dirname(self.module)
+
+    @property
+    def build_dir(self) -> Path:
+        return self.out / "build"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.build_dir / ".factory_logs"
+
+    @property
+    def dep_file(self) -> Path:
+        # doit's dependency database: what makes a re-run incremental, one per output folder.
+        return self.out / ".lai-pack.doit.db"
+
+    @property
+    def pipeline_log(self) -> Path:
+        return self.logs_dir / "pipeline.log"
+
+    @property
+    def test_report(self) -> Path:
+        return self.logs_dir / "test_report.json"
+
+    @property
+    def junit_xml(self) -> Path:
+        return self.logs_dir / "junit.xml"
+
+    def stage_record(self, stage: str) -> Path:
+        return self.logs_dir / "stages" / f"{stage}.json"
+
+    def gate_report(self, gate: str) -> Path:
+        return self.logs_dir / "gates" / f"{gate}.json"
+
+    def raw_reply(self, agent: str) -> Path:
+        return self.logs_dir / f"{agent}_raw.txt"
+
+    def evidence(self, name: str) -> Path:
+        """run_report, approval, manifest or pipeline_result."""
+        return self.build_dir / f"{name}.json"

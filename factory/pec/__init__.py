@@ -1,0 +1,1 @@
+"""PEC evidence: run_report.json, approval.json, manifest.json and pipeline_result.json."""

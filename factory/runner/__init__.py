@@ -1,0 +1,1 @@
+"""Running the generated tests: commands, timeouts, full output kept, results parsed from JUnit XML."""

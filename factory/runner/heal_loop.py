@@ -1,0 +1,134 @@
+"""Run the tests; on failure ask the Healer for a surgical fix, apply it, re-run. At most max_tries times.
+
+Every try is written to the heal log as it ends, so an interrupted run keeps what it learned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from factory.agents import call
+from factory.agents.request import Provider
+from factory.errors import FactoryError
+from factory.fsutil import list_files, write_file_set, write_json_atomic
+from factory.pack0.models import Pack0
+from factory.runner.lint import run_ruff
+from factory.runner.run import TestRun, run_tests
+
+HEALABLE_ROOTS = ("src", "tests")
+MAX_FAILURE_CHARS = 60_000
+
+
+@dataclass
+class HealTry:
+    number: int
+    problem: str
+    error_summary: str
+    method: str
+    diagnosis: str = ""
+    files_changed: list[str] = field(default_factory=list)
+    outcome: str = ""
+    tests_after: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class HealResult:
+    passed: bool
+    lint_ok: bool
+    final_run: TestRun
+    tries: list[HealTry]
+    stop_reason: str
+
+    def as_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "lint_ok": self.lint_ok,
+            "final_run": self.final_run.as_dict(),
+            "heal_log": [asdict(each) for each in self.tries],
+            "stop_reason": self.stop_reason,
+        }
+
+
+def read_build_files(build_dir: Path) -> dict[str, str]:
+    """The code and tests a Healer sees (text files under src/ and tests/)."""
+    files = {}
+    for root in HEALABLE_ROOTS:
+        if not (build_dir / root).is_dir():
+            continue
+        for path in list_files(build_dir / root):
+            try:
+                files[path.relative_to(build_dir).as_posix()] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+    return files
+
+
+def _failure_text(build_dir: Path, run: TestRun, logs_dir: Path) -> str:
+    output = (logs_dir / run.output_file).read_text(encoding="utf-8")
+    listed = "\n".join(f"FAILED {item['test']}: {item['message']}" for item in run.failures)
+    return (listed + "\n\n" + output)[-MAX_FAILURE_CHARS:]
+
+
+def run_with_heal(
+    build_dir: Path,
+    logs_dir: Path,
+    pack0: Pack0,
+    provider: Provider,
+    max_tries: int,
+    say: Callable[[str], None] = print,
+) -> HealResult:
+    heal_log_path = logs_dir / "heal_log.json"
+    tries: list[HealTry] = []
+    write_json_atomic(heal_log_path, [])
+    run = run_tests(build_dir, logs_dir / "test_output.0.txt")
+    say(f"tests: {run.summary()}")
+    while True:
+        lint = None
+        if run.passed:
+            lint = run_ruff(build_dir)
+            if lint is None or lint.ok:
+                return HealResult(True, lint is not None and lint.ok, run, tries, "tests and lint pass")
+        if len(tries) >= max_tries:
+            reason = f"heal budget exhausted after {len(tries)} of {max_tries} tries"
+            return HealResult(False, lint is not None and lint.ok, run, tries, reason)
+        started = time.monotonic()
+        number = len(tries) + 1
+        if not run.passed:
+            attempt = HealTry(number, "tests", run.first_error(), "healer agent")
+            say(f"heal try {number}/{max_tries}: {attempt.error_summary}")
+            failure = _failure_text(build_dir, run, logs_dir)
+            try:
+                reply = call.healer(
+                    provider, pack0, read_build_files(build_dir), failure, logs_dir / f"healer_raw.{number}.txt"
+                )
+                attempt.diagnosis = reply.diagnosis
+                attempt.files_changed = write_file_set(build_dir, reply.as_dict(), allowed_roots=HEALABLE_ROOTS)
+            except FactoryError as error:
+                attempt.diagnosis = f"reply refused: {error}"
+        else:
+            first_line = lint.output.splitlines()[0] if lint.output else "ruff failed"
+            attempt = HealTry(number, "lint", first_line, "ruff check --fix")
+            say(f"heal try {number}/{max_tries}: lint: {first_line}")
+            before = read_build_files(build_dir)
+            run_ruff(build_dir, fix=True)
+            after = read_build_files(build_dir)
+            attempt.files_changed = sorted(path for path in after if before.get(path) != after[path])
+            attempt.diagnosis = "applied ruff's automatic fixes"
+        if attempt.files_changed:
+            say(f"  changed: {', '.join(attempt.files_changed)}")
+            run = run_tests(build_dir, logs_dir / f"test_output.{number}.txt")
+            attempt.outcome = "fixed" if run.passed else "still failing"
+        else:
+            attempt.outcome = "no change proposed"
+        attempt.tests_after = run.summary()
+        attempt.duration_s = round(time.monotonic() - started, 3)
+        tries.append(attempt)
+        write_json_atomic(heal_log_path, [asdict(each) for each in tries])
+        say(f"  {attempt.outcome}: {attempt.tests_after}")
+        if not attempt.files_changed:
+            reason = f"stopped at try {number}/{max_tries}: the Healer proposed no change ({attempt.diagnosis})"
+            return HealResult(False, False, run, tries, reason)

@@ -1,0 +1,39 @@
+"""ruff on the build's src and tests, with the build's own ruff.toml. Used by the heal loop and the lint gate."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+LINT_TARGETS = ("src", "tests")
+
+
+@dataclass(frozen=True)
+class LintResult:
+    ok: bool
+    output: str
+    version: str
+
+
+def ruff_command() -> list[str] | None:
+    """ruff from PATH, else as a module of this interpreter; None when it is not installed."""
+    found = shutil.which("ruff")
+    if found:
+        return [found]
+    probe = subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True, check=False)
+    return [sys.executable, "-m", "ruff"] if probe.returncode == 0 else None
+
+
+def run_ruff(build_dir: Path, *, fix: bool = False) -> LintResult | None:
+    """None when ruff is unavailable."""
+    command = ruff_command()
+    if command is None:
+        return None
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    targets = [name for name in LINT_TARGETS if (build_dir / name).is_dir()]
+    argv = [*command, "check", "--no-cache", "--output-format", "concise", *(["--fix"] if fix else []), *targets]
+    result = subprocess.run(argv, cwd=build_dir, capture_output=True, text=True, timeout=120, check=False)
+    return LintResult(ok=result.returncode == 0, output=(result.stdout + result.stderr).strip(), version=version)

@@ -1,0 +1,117 @@
+"""Running the build's test commands in a subprocess: timeout, output cap, full output kept on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from factory.fsutil import write_text_atomic
+from factory.runner.junit import parse_junit
+
+TEST_COMMANDS_FILE = ".test_commands.json"
+OUTPUT_CAP_BYTES = 4_000_000
+# Never hand the factory's secrets to generated (untrusted) code.
+_SECRET_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN")
+
+
+@dataclass
+class TestRun:
+    passed: bool
+    exit_code: int | None
+    timed_out: bool
+    duration_s: float
+    counts: dict
+    by_kind: dict
+    failures: list[dict] = field(default_factory=list)
+    output_file: str = ""
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return f"tests timed out after {self.duration_s:.0f}s"
+        c = self.counts
+        return f"{c['passed']} passed, {c['failed']} failed, {c['error']} errors, {c['skipped']} skipped"
+
+    def first_error(self) -> str:
+        if self.failures:
+            first = self.failures[0]
+            return f"{first['test']}: {first['message']}"
+        return self.summary()
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_test_commands(build_dir: Path) -> list[dict]:
+    data = json.loads((build_dir / TEST_COMMANDS_FILE).read_text(encoding="utf-8"))
+    return data["commands"]
+
+
+def _child_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _run_one(command: dict, build_dir: Path) -> tuple[int | None, bool, str]:
+    argv = [sys.executable if part == "{python}" else part for part in command["argv"]]
+    process = subprocess.Popen(
+        argv,
+        cwd=build_dir / command.get("cwd", "."),
+        env=_child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a timeout kills everything it started
+    )
+    try:
+        output, _ = process.communicate(timeout=command.get("timeout_s", 300))
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        timed_out = True
+    if len(output) > OUTPUT_CAP_BYTES:
+        output = output[: OUTPUT_CAP_BYTES // 2] + b"\n[... output cut ...]\n" + output[-OUTPUT_CAP_BYTES // 2 :]
+    return (None if timed_out else process.returncode), timed_out, output.decode("utf-8", "replace")
+
+
+def run_tests(build_dir: Path, output_file: Path) -> TestRun:
+    """Run every test command; the full output goes to output_file; counts come from the JUnit XML."""
+    started = time.monotonic()
+    outputs, exit_code, timed_out = [], 0, False
+    totals = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    by_kind: dict[str, dict] = {}
+    failures: list[dict] = []
+    for command in load_test_commands(build_dir):
+        junit = build_dir / command["junit_xml"]
+        junit.unlink(missing_ok=True)
+        code, command_timed_out, output = _run_one(command, build_dir)
+        outputs.append(f"$ {' '.join(command['argv'])}\n{output}")
+        timed_out = timed_out or command_timed_out
+        exit_code = code if code else exit_code
+        if junit.is_file():
+            counts, kinds, command_failures = parse_junit(junit.read_text(encoding="utf-8"), command.get("kinds", {}))
+            totals = {key: totals[key] + counts[key] for key in totals}
+            for kind, kind_counts in kinds.items():
+                previous = by_kind.get(kind, dict.fromkeys(totals, 0))
+                by_kind[kind] = {key: previous[key] + kind_counts[key] for key in totals}
+            failures += command_failures
+        elif not command_timed_out:
+            failures.append({"test": command["name"], "file": "", "outcome": "error", "message": output[-300:]})
+    write_text_atomic(output_file, "\n".join(outputs))
+    passed = exit_code == 0 and not timed_out and not failures and totals["total"] > 0
+    return TestRun(
+        passed=passed,
+        exit_code=exit_code,
+        timed_out=timed_out,
+        duration_s=round(time.monotonic() - started, 3),
+        counts=totals,
+        by_kind=by_kind,
+        failures=failures,
+        output_file=output_file.name,
+    )

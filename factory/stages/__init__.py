@@ -1,0 +1,1 @@
+"""The pipeline's stages as plain functions of a BuildConfig; rules/ wires them into doit tasks."""

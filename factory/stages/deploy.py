@@ -1,0 +1,49 @@
+"""Stage 6, Deploy: migrations and scripts from the Deployer; applied after approval when a database is set."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+
+from factory.agents import call
+from factory.config import BuildConfig
+from factory.deploy.scripts import EXECUTABLE_SCRIPTS
+from factory.fsutil import write_file_set, write_json_atomic
+from factory.llm.select import make_provider
+from factory.pack0.load import load_pack0
+
+DEPLOY_ROOTS = ("deploy",)
+APPLY_TIMEOUT_S = 300
+
+
+def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
+    layout = config.layout
+    pack0 = load_pack0(layout.pack0_dir)
+    provider = make_provider(config.provider)
+    reply = call.deployer(provider, pack0, config.deploy_target, layout.raw_reply("deployer"))
+    files = reply.as_dict()
+    written = write_file_set(layout.build_dir, files, allowed_roots=DEPLOY_ROOTS, executable=EXECUTABLE_SCRIPTS)
+    say(f"{len(files)} deploy files for target {config.deploy_target}, {len(written)} written or changed")
+    return f"deploy artifacts for {config.deploy_target}"
+
+
+def apply(config: BuildConfig, say: Callable[[str], None]) -> str:
+    """Run deploy.sh when the build is approved and DATABASE_URL is set; record what happened."""
+    layout = config.layout
+    approval = json.loads(layout.evidence("approval").read_text(encoding="utf-8"))
+    result_path = layout.build_dir / "deploy" / "applied.json"
+    if not approval["approved"]:
+        outcome = {"applied": False, "reason": "the build is not approved"}
+    elif not os.environ.get("DATABASE_URL"):
+        outcome = {"applied": False, "reason": "DATABASE_URL is not set; run deploy/deploy.sh yourself"}
+    else:
+        script = layout.build_dir / "deploy" / "deploy.sh"
+        done = subprocess.run([str(script)], capture_output=True, text=True, timeout=APPLY_TIMEOUT_S, check=False)
+        outcome = {"applied": done.returncode == 0, "exit_code": done.returncode, "output": done.stdout[-4000:]}
+        if done.returncode != 0:
+            outcome["reason"] = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "deploy.sh failed"
+    write_json_atomic(result_path, outcome)
+    say("applied" if outcome["applied"] else "not applied: " + outcome["reason"])
+    return "deployed" if outcome["applied"] else "not deployed"

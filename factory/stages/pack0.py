@@ -1,0 +1,61 @@
+"""Stage 1, Pack0: generate it (auto-full) or take the user's (auto-build), then derive its index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from factory.config import BuildConfig
+from factory.fsutil import write_if_changed
+from factory.pack0.generate import generate_pack0
+from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_files
+from factory.pack0.models import Budgets
+
+
+def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
+    """Write the files of a new Pack0 that are missing; a file the user already edited is kept."""
+    target = config.layout.pack0_dir
+    budgets = Budgets(max_heal_tries=config.max_heal) if config.max_heal is not None else None
+    files = generate_pack0(config.module, config.brief, budgets)
+    missing = {path: text for path, text in files.items() if not (target / path).exists()}
+    for path, text in missing.items():
+        write_if_changed(target / path, text)
+    say(f"{len(missing)} of {len(files)} files written to {target}")
+    return f"Pack0 for {config.module}: {len(missing)} new files"
+
+
+def copy_from_source(config: BuildConfig, say: Callable[[str], None]) -> str:
+    """auto-build: the user's Pack0, validated, mirrored into the output (so evidence covers it)."""
+    source: Path = config.pack0_source
+    load_pack0(source)
+    files = read_source_files(source)
+    target = config.layout.pack0_dir
+    stale = set(read_source_files(target)) - set(files) if target.is_dir() else set()
+    for path in stale:
+        (target / path).unlink()
+    written = [path for path, text in files.items() if write_if_changed(target / path, text)]
+    say(f"{len(written)} of {len(files)} files copied from {source}, {len(stale)} removed")
+    return f"Pack0 from {source}"
+
+
+def index(config: BuildConfig, say: Callable[[str], None]) -> str:
+    """Re-derive the OpenAPI document and the inventory from the Pack0 files as they are now."""
+    target = config.layout.pack0_dir
+    derived = refreshed_derived_files(target)
+    changed = [path for path, text in derived.items() if write_if_changed(target / path, text)]
+    say(f"validated; derived files {'updated: ' + ', '.join(changed) if changed else 'unchanged'}")
+    return "Pack0 valid and indexed"
+
+
+def source_paths(pack0_dir: Path) -> list[Path]:
+    """The Pack0 files later stages depend on (as doit file_dep)."""
+    return [pack0_dir / path for path in read_source_files(pack0_dir)] if pack0_dir.is_dir() else []
+
+
+def contract_paths(pack0_dir: Path) -> list[Path]:
+    """What the engine reads: pack0.json, budgets.json and the entity contracts."""
+    return [
+        path
+        for path in source_paths(pack0_dir)
+        if path.name in ("pack0.json", "budgets.json") or path.name.endswith(".schema.json")
+    ]

@@ -1,0 +1,92 @@
+"""Stage 7, PEC evidence: run_report -> approval (hash of the report) -> pipeline_result -> manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from factory.config import BuildConfig
+from factory.fsutil import list_files, sha256_file, write_text_atomic
+from factory.gates.result import GATE_ORDER
+from factory.layout import Layout
+from factory.llm.select import make_provider
+from factory.pack0.generate import INVENTORY_FILE
+from factory.pack0.load import load_pack0
+from factory.pec.evidence import (
+    build_approval,
+    build_manifest,
+    build_run_report,
+    file_entry,
+    render,
+)
+
+# Written while or after PEC runs, so they cannot be listed in the manifest.
+UNLISTED = ("manifest.json", ".factory_logs/pipeline.log")
+UNLISTED_DIRS = ("stages",)
+STAGE_ORDER = ("pack0", "pack0_index", "codegen", "testgen", "run_heal", *(f"gate_{g}" for g in GATE_ORDER), "deploy")
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _outputs(build_dir: Path) -> list[dict]:
+    return [file_entry(build_dir, path) for root in ("src", "tests") for path in list_files(build_dir / root)]
+
+
+def _stages(layout: Layout) -> list[dict]:
+    records = [layout.stage_record(name) for name in STAGE_ORDER]
+    return [_read_json(path) for path in records if path.is_file()]
+
+
+def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
+    layout = config.layout
+    pack0 = load_pack0(layout.pack0_dir)
+    test_report = _read_json(layout.test_report)
+    gates = [_read_json(layout.gate_report(name)) for name in GATE_ORDER]
+    provider = make_provider(config.provider)
+    pack0_files = [file_entry(layout.pack0_dir, path) for path in list_files(layout.pack0_dir)]
+    run_report = build_run_report(
+        module=pack0.module,
+        pack0_version=pack0.meta.version,
+        provider=provider.name,
+        model=getattr(provider, "model", config.model),
+        pack0_files=pack0_files,
+        pack0_dir=layout.pack0_dir.relative_to(layout.out).as_posix(),
+        inventory_sha256=sha256_file(layout.pack0_dir / INVENTORY_FILE),
+        outputs=_outputs(layout.build_dir),
+        test_report=test_report,
+        max_tries=test_report["max_tries"],
+        gates=gates,
+    )
+    run_report_text = render("run_report", run_report)
+    write_text_atomic(layout.evidence("run_report"), run_report_text)
+
+    approval = build_approval(pack0.module, run_report_text, run_report, config.waivers)
+    approval_text = render("approval", approval)
+    write_text_atomic(layout.evidence("approval"), approval_text)
+
+    pipeline_result = {
+        "schema_version": 1,
+        "module": pack0.module,
+        "approved": approval["approved"],
+        "exit_code": 0 if approval["approved"] else 1,
+        "stages": _stages(layout),
+        "tests": f"{'passed' if run_report['tests']['passed'] else 'FAILED'}: {test_report['stop_reason']}",
+        "gates": approval["gates"],
+        "heal_log": test_report["heal_log"],
+        "paths": {"pack0": str(layout.pack0_dir), "build": str(layout.build_dir)},
+    }
+    write_text_atomic(layout.evidence("pipeline_result"), render("pipeline_result", pipeline_result))
+
+    artifacts = [
+        file_entry(layout.build_dir, path)
+        for path in list_files(layout.build_dir, exclude_dirs=UNLISTED_DIRS)
+        if path.relative_to(layout.build_dir).as_posix() not in UNLISTED
+    ]
+    manifest = build_manifest(pack0.module, approval["approved"], approval_text, artifacts)
+    write_text_atomic(layout.evidence("manifest"), render("manifest", manifest))
+    verdict = "APPROVED" if approval["approved"] else "NOT APPROVED: " + "; ".join(approval["reasons"])
+    say(verdict)
+    return verdict

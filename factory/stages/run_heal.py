@@ -1,0 +1,32 @@
+"""Stage 4, Run + self-heal: the tests, and up to max-heal surgical fixes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from factory.config import BuildConfig
+from factory.fsutil import list_files, write_json_atomic
+from factory.llm.select import make_provider
+from factory.pack0.load import load_pack0
+from factory.runner.heal_loop import run_with_heal
+
+
+def max_heal_tries(config: BuildConfig, budget: int) -> int:
+    return config.max_heal if config.max_heal is not None else budget
+
+
+def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
+    layout = config.layout
+    pack0 = load_pack0(layout.pack0_dir)
+    tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
+    result = run_with_heal(layout.build_dir, layout.logs_dir, pack0, make_provider(config.provider), tries, say)
+    write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
+    verdict = "tests pass" if result.passed else "TESTS FAIL"
+    return f"{verdict} ({result.final_run.summary()}); {len(result.tries)} heal tries; {result.stop_reason}"
+
+
+def watched_files(build_dir: Path) -> list[Path]:
+    """The code and tests a test run depends on (what doit watches for the run and the gates)."""
+    files = [path for root in ("src", "tests") if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
+    return [*files, build_dir / ".test_commands.json"]

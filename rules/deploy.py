@@ -1,0 +1,51 @@
+"""Stage 6: deploy artifacts (with --auto-deploy) before the evidence; applied only after approval."""
+
+from __future__ import annotations
+
+from doit import create_after
+from doit.tools import config_changed
+
+from factory.config import BuildConfig, code_digest
+from factory.stages import deploy
+from factory.stages.pack0 import contract_paths
+from factory.stages.record import run_stage
+
+TASK_NAMES = ("deploy", "deploy_apply")
+
+
+def creators(config: BuildConfig) -> dict:
+    layout = config.layout
+    deploy_dir = layout.build_dir / "deploy"
+
+    @create_after(executed="pack0_index")
+    def task_deploy() -> dict:
+        return {
+            "doc": "Deploy: PostgreSQL migrations, deploy.sh, rollback.sh and health checks",
+            "actions": [(run_stage, (config, "deploy", deploy.generate))],
+            "file_dep": [str(path) for path in contract_paths(layout.pack0_dir)],
+            "targets": [
+                str(deploy_dir / "deploy.sh"),
+                str(deploy_dir / "rollback.sh"),
+                str(layout.raw_reply("deployer")),
+            ],
+            "uptodate": [
+                config_changed(
+                    {
+                        "target": config.deploy_target,
+                        "provider": config.provider,
+                        "code": code_digest("deploy", "agents", "llm"),
+                    }
+                )
+            ],
+        }
+
+    def task_deploy_apply() -> dict:
+        return {
+            "doc": "Deploy: run deploy.sh against DATABASE_URL once the build is approved",
+            "actions": [(run_stage, (config, "deploy_apply", deploy.apply))],
+            "file_dep": [str(layout.evidence("approval")), str(deploy_dir / "deploy.sh")],
+            "targets": [str(deploy_dir / "applied.json")],
+            "task_dep": ["pec"],
+        }
+
+    return {"deploy": task_deploy, "deploy_apply": task_deploy_apply}

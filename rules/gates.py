@@ -1,0 +1,63 @@
+"""Stage 5: the gates, fail-closed, in order: lint, secret-scan, contracts, docker-build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from doit import create_after
+from doit.tools import config_changed
+
+from factory.config import BuildConfig, code_digest
+from factory.gates.docker_build import engine_answers
+from factory.gates.result import GATE_ORDER
+from factory.stages import gates
+from factory.stages.pack0 import contract_paths
+from factory.stages.record import run_stage
+from factory.stages.run_heal import watched_files
+
+TASK_NAMES = ("gates",)
+
+
+def _engine_unchanged(report_path: str):
+    """The docker gate is stale when an engine appeared since it was found unavailable (or vanished since)."""
+
+    def check() -> bool:
+        try:
+            was_unavailable = json.loads(Path(report_path).read_text(encoding="utf-8"))["status"] == "unavailable"
+        except (OSError, ValueError, KeyError):
+            return False
+        return was_unavailable != engine_answers()
+
+    return check
+
+
+def creators(config: BuildConfig) -> dict:
+    layout = config.layout
+
+    @create_after(executed="run_heal")
+    def task_gates():
+        file_dep = [
+            *contract_paths(layout.pack0_dir),
+            *watched_files(layout.build_dir),
+            layout.test_report,
+            layout.build_dir / "Dockerfile",
+        ]
+        previous = None
+        for name in GATE_ORDER:
+            report = str(layout.gate_report(name))
+            yield {
+                "name": name,
+                "doc": f"gate: {name}",
+                "actions": [(run_stage, (config, f"gate_{name}", gates.gate_work(name)))],
+                "file_dep": [str(path) for path in file_dep]
+                + (["Dockerfile"] and [str(layout.build_dir / "Dockerfile")]),
+                "targets": [report],
+                # In order: each gate starts after the one before it.
+                "task_dep": [f"gates:{previous}"] if previous else [],
+                "uptodate": [config_changed(code_digest("gates"))]
+                + ([_engine_unchanged(report)] if name == "docker-build" else []),
+            }
+            previous = name
+
+    return {"gates": task_gates}

@@ -1,0 +1,18 @@
+"""doit's console reporter, made to speak the pipeline's language: what runs, what is up to date."""
+
+from __future__ import annotations
+
+from doit.reporter import ConsoleReporter
+
+
+class ProgressReporter(ConsoleReporter):
+    def execute_task(self, task) -> None:
+        if task.actions and task.name[0] != "_":
+            self.write(f"▶ {task.name}\n")
+
+    def skip_uptodate(self, task) -> None:
+        if task.name[0] != "_" and task.actions:
+            self.write(f"= {task.name} (up to date)\n")
+
+    def skip_ignore(self, task) -> None:
+        self.write(f"! {task.name} (ignored)\n")

@@ -1,0 +1,34 @@
+"""Stage 4: run the tests; on failure the Healer fixes, at most max-heal times; every try in heal_log."""
+
+from __future__ import annotations
+
+from doit import create_after
+from doit.tools import config_changed
+
+from factory.config import BuildConfig, code_digest
+from factory.stages import run_heal
+from factory.stages.pack0 import contract_paths
+from factory.stages.record import run_stage
+
+TASK_NAMES = ("run_heal",)
+
+
+def creators(config: BuildConfig) -> dict:
+    layout = config.layout
+
+    @create_after(executed="testgen")
+    def task_run_heal() -> dict:
+        file_dep = [*contract_paths(layout.pack0_dir), *run_heal.watched_files(layout.build_dir)]
+        return {
+            "doc": "Run + self-heal: the tests, and surgical fixes until they pass or max-heal is reached",
+            "actions": [(run_stage, (config, "run_heal", run_heal.run_heal))],
+            "file_dep": [str(path) for path in file_dep],
+            "targets": [str(layout.test_report)],
+            "uptodate": [
+                config_changed(
+                    {"max_heal": config.max_heal, "provider": config.provider, "code": code_digest("runner", "engine")}
+                )
+            ],
+        }
+
+    return {"run_heal": task_run_heal}
