@@ -56,7 +56,7 @@ def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> B
     pack0_source = get_var("pack0", None)
     max_heal = get_var("max_heal", None)
     waive = get_var("waive", "") or ""
-    return BuildConfig(
+    config = BuildConfig(
         module=get_var("module", "crm-contacts"),
         out=Path(get_var("out", "output")),
         pack0_source=Path(pack0_source) if pack0_source else None,
@@ -65,3 +65,6 @@ def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> B
         deploy_target=get_var("target", "compose"),
         waivers=tuple(name for name in waive.split(",") if name),
     ).check()
+    # doit opens its dependency database in the output folder before any task runs.
+    config.out.mkdir(parents=True, exist_ok=True)
+    return config

@@ -43,6 +43,7 @@ def creators(config: BuildConfig) -> dict:
             layout.test_report,
             layout.build_dir / "Dockerfile",
         ]
+        yield {"basename": "gates", "name": None, "doc": "Gates, fail-closed, in order: " + ", ".join(GATE_ORDER)}
         previous = None
         for name in GATE_ORDER:
             report = str(layout.gate_report(name))

@@ -37,14 +37,14 @@ def _request(port: int, method: str, path: str, body: dict | None = None) -> tup
 
 def _start_service(build_dir: Path, pack0: Pack0, workdir: Path) -> tuple[subprocess.Popen, int]:
     port_file = workdir / "port"
-    env = {**os.environ, "PYTHONPATH": str(build_dir / "src"), "DATABASE_PATH": str(workdir / "gate.sqlite3")}
+    env = {**os.environ, "PYTHONPATH": str(build_dir.resolve() / "src"), "DATABASE_PATH": str(workdir / "gate.sqlite3")}
     env.pop("ANTHROPIC_API_KEY", None)
     argv = [sys.executable, "-m", pack0.package, "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
     process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the service exited at start: {process.stderr.read().decode()[-500:]}")
+            raise RuntimeError(f"the service exited at start: {process.stderr.read().decode()[-500:].strip()}")
         if port_file.is_file() and port_file.read_text().strip():
             return process, int(port_file.read_text())
         time.sleep(0.05)

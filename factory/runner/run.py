@@ -55,6 +55,8 @@ def load_test_commands(build_dir: Path) -> list[dict]:
 def _child_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Only the plugins the tests ask for: what else is installed here must not change the run.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +67,11 @@ class Api:
             return self._route(method, target, headers, body_bytes)
         except ApiError as error:
             return error.status, "application/json", json.dumps(error.body).encode()
+        except Exception:  # noqa: BLE001
+            # Never drop the connection: the client gets a 500, the traceback goes to stderr.
+            traceback.print_exc(file=sys.stderr)
+            body = {"error": {"code": "internal_error", "message": "the service failed; see its log"}}
+            return HTTPStatus.INTERNAL_SERVER_ERROR, "application/json", json.dumps(body).encode()
 
     def _route(self, method, target, headers, body_bytes):
         url = urlsplit(target)
