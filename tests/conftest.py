@@ -1,0 +1,49 @@
+"""Shared helpers: run lai-pack as a user would (a subprocess), and one approved build to inspect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def factory_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("ANTHROPIC_API_KEY", "DATABASE_URL")}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "factory.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env or factory_env(),
+        cwd=cwd or ROOT,
+        timeout=600,
+        check=False,
+    )
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def executed_stages(stdout: str) -> list[str]:
+    """The stages doit ran (not the ones it found up to date)."""
+    return [line[2:].strip() for line in stdout.splitlines() if line.startswith("▶ ")]
+
+
+@pytest.fixture(scope="session")
+def crm_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One approved offline auto-full of crm-contacts. Read it; never change it (copy or build your own)."""
+    out = tmp_path_factory.mktemp("crm") / "output"
+    result = run_cli("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out

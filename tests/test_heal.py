@@ -1,0 +1,95 @@
+"""Run + self-heal: a broken build is found, fixed surgically and logged; an unfixable one stops clearly."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import executed_stages, read_json, run_cli
+
+STORAGE = "src/team_tasks/storage.py"
+SERVER = "src/team_tasks/server.py"
+
+
+@pytest.fixture
+def tasks_output(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    result = run_cli("auto-full", "--module", "team-tasks", "--out", out, "--waive", "docker-build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def rerun(out: Path, *extra: str):
+    return run_cli("auto-full", "--module", "team-tasks", "--out", out, "--waive", "docker-build", *extra)
+
+
+def break_file(out: Path, relative: str, old: str, new: str) -> None:
+    path = out / "build" / relative
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {relative}"
+    path.write_text(text.replace(old, new))
+
+
+def test_healer_restores_a_removed_tenant_filter(tasks_output: Path):
+    break_file(tasks_output, STORAGE, "WHERE tenant_id = ? AND id = ?", "WHERE (tenant_id = ? OR 1) AND id = ?")
+    result = rerun(tasks_output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "codegen" not in executed_stages(result.stdout)
+    heal_log = read_json(tasks_output / "build/pipeline_result.json")["heal_log"]
+    assert len(heal_log) == 1
+    assert heal_log[0]["files_changed"] == [STORAGE]
+    assert heal_log[0]["outcome"] == "fixed"
+    assert heal_log[0]["error_summary"].startswith("tests/")
+    assert "WHERE tenant_id = ? AND id = ?" in (tasks_output / "build" / STORAGE).read_text()
+    assert read_json(tasks_output / "build/run_report.json")["heal"]["tries"] == 1
+    # The healed build is the new baseline: nothing re-runs.
+    assert executed_stages(rerun(tasks_output).stdout) == []
+
+
+def test_healer_restores_a_deleted_function(tasks_output: Path):
+    path = tasks_output / "build" / SERVER
+    text = path.read_text()
+    path.write_text(re.sub(r"\ndef start_in_thread\(server\):\n(    .*\n)+", "\n", text))
+    assert "def start_in_thread" not in path.read_text()
+    result = rerun(tasks_output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    heal_log = read_json(tasks_output / "build/pipeline_result.json")["heal_log"]
+    assert [entry["files_changed"] for entry in heal_log] == [[SERVER]]
+    assert "def start_in_thread" in path.read_text()
+    assert "heal try 1/5" in result.stdout
+
+
+def test_lint_failure_is_fixed_with_ruff(tasks_output: Path):
+    break_file(tasks_output, "tests/conftest.py", "import http.client\n", "import http.client\nimport socket\n")
+    result = rerun(tasks_output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    heal_log = read_json(tasks_output / "build/pipeline_result.json")["heal_log"]
+    assert [(e["problem"], e["method"], e["files_changed"]) for e in heal_log] == [
+        ("lint", "ruff check --fix", ["tests/conftest.py"])
+    ]
+    assert "import socket" not in (tasks_output / "build/tests/conftest.py").read_text()
+
+
+def test_unfixable_failure_stops_with_the_whole_heal_log(tasks_output: Path):
+    extra = tasks_output / "build/tests/unit/test_user_rule.py"
+    extra.write_text("def test_user_rule():\n    assert 1 + 1 == 3, 'a rule no generated file can satisfy'\n")
+    result = rerun(tasks_output)
+    assert result.returncode == 1
+    assert "NOT APPROVED" in result.stdout and "tests did not pass" in result.stdout
+    report = read_json(tasks_output / "build/run_report.json")
+    assert report["tests"]["passed"] is False
+    assert report["heal"]["heal_log"][0]["outcome"] == "no change proposed"
+    assert "test_user_rule" in report["heal"]["heal_log"][0]["error_summary"]
+    assert "proposed no change" in report["heal"]["stop_reason"]
+    assert read_json(tasks_output / "build/approval.json")["approved"] is False
+
+
+def test_max_heal_zero_means_no_try(tasks_output: Path):
+    break_file(tasks_output, STORAGE, "WHERE tenant_id = ? AND id = ?", "WHERE (tenant_id = ? OR 1) AND id = ?")
+    result = rerun(tasks_output, "--max-heal", "0")
+    assert result.returncode == 1
+    report = read_json(tasks_output / "build/run_report.json")
+    assert report["heal"]["stop_reason"] == "heal budget exhausted after 0 of 0 tries"
+    assert report["heal"]["heal_log"] == []
+    assert "WHERE (tenant_id = ? OR 1)" in (tasks_output / "build" / STORAGE).read_text()

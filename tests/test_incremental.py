@@ -1,0 +1,59 @@
+"""A make-style build: an immediate re-run runs nothing; an edit re-runs only what depends on it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, executed_stages, factory_env, read_json, run_cli
+
+
+def test_immediate_rerun_runs_no_stage(tmp_path: Path):
+    out = tmp_path / "out"
+    first = run_cli("auto-full", "--module", "invoices", "--out", out, "--waive", "docker-build")
+    assert first.returncode == 0
+    assert executed_stages(first.stdout)[:4] == ["pack0", "pack0_index", "codegen", "testgen"]
+    before = (out / "build/manifest.json").read_bytes()
+    second = run_cli("auto-full", "--module", "invoices", "--out", out, "--waive", "docker-build")
+    assert second.returncode == 0
+    assert executed_stages(second.stdout) == []
+    assert (out / "build/manifest.json").read_bytes() == before
+
+
+def test_editing_a_contract_reruns_what_depends_on_it_not_pack0(tmp_path: Path):
+    out = tmp_path / "out"
+    assert run_cli("auto-full", "--module", "invoices", "--out", out, "--waive", "docker-build").returncode == 0
+    contract_path = out / "pack0/pack0-invoices-0.0.1/contracts/customer.schema.json"
+    contract = json.loads(contract_path.read_text())
+    contract["properties"]["loyalty_points"] = {"type": "integer", "minimum": 0}
+    contract_path.write_text(json.dumps(contract, indent=2))
+    result = run_cli("auto-full", "--module", "invoices", "--out", out, "--waive", "docker-build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    ran = executed_stages(result.stdout)
+    assert "pack0" not in ran
+    assert ran[:4] == ["pack0_index", "codegen", "testgen", "run_heal"]
+    assert "loyalty_points" in (out / "build/src/invoices/resources/customer.py").read_text()
+    inventory = read_json(out / "pack0/pack0-invoices-0.0.1/02_INVENTORY/manifest.json")
+    assert any(item["path"] == "contracts/customer.schema.json" for item in inventory["files"])
+
+
+def test_doit_in_a_checkout_runs_the_same_tasks(tmp_path: Path):
+    listed = subprocess.run(
+        [sys.executable, "-m", "doit", "list"], cwd=ROOT, capture_output=True, text=True, env=factory_env(), check=False
+    )
+    assert listed.returncode == 0, listed.stderr
+    for stage in ("pack0", "codegen", "testgen", "run_heal", "gates", "pec", "deploy", "auto_full"):
+        assert stage in listed.stdout
+    out = tmp_path / "doit-out"
+    built = subprocess.run(
+        [sys.executable, "-m", "doit", "auto_full", "module=tasks", f"out={out}", "waive=docker-build"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=factory_env(),
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert read_json(out / "build/approval.json")["approved"] is True
