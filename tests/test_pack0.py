@@ -116,7 +116,7 @@ def test_bad_contract_names_file_and_field(tmp_path: Path, change, field: str, m
 def test_bad_entity_file_name_is_refused(tmp_path: Path):
     root = write_pack0(tmp_path, "team-tasks")
     (root / "contracts/Bad-Name.schema.json").write_text((root / "contracts/task.schema.json").read_text())
-    with pytest.raises(InputError, match="Bad-Name.schema.json: entity name 'Bad-Name' must be lower_snake_case"):
+    with pytest.raises(InputError, match=r"Bad-Name\.schema\.json: entity name 'Bad-Name' must be lower_snake_case"):
         load_pack0(root)
 
 

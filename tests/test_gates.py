@@ -1,0 +1,85 @@
+"""Each gate catches a planted problem, and a missing tool is 'unavailable', never 'passed'."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from factory.gates.contracts import contracts_gate
+from factory.gates.docker_build import docker_build_gate, engine_answers
+from factory.gates.lint import lint_gate
+from factory.gates.secrets import secret_scan_gate
+from factory.pack0.load import load_pack0
+
+FAKE_AWS_KEY = "AKIA" + "ZQ3DTE4QXJ5RZ7UK"
+FAKE_ANTHROPIC_KEY = "sk-ant-api03-" + "Q9vR2mXw7LpT4nB8sK1dF6hJ3gZ5cV0yU"
+FAKE_PRIVATE_KEY = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\n"
+
+
+@pytest.fixture
+def build(crm_output: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "out"
+    shutil.copytree(crm_output / "build", copy / "build")
+    shutil.copytree(crm_output / "pack0", copy / "pack0")
+    return copy / "build"
+
+
+def test_clean_build_passes_lint_secrets_and_contracts(build: Path):
+    pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
+    assert lint_gate(build).status == "passed"
+    assert secret_scan_gate(build).status == "passed"
+    result = contracts_gate(build, pack0_dir, load_pack0(pack0_dir), build / ".factory_logs/junit.xml")
+    assert (result.status, result.details) == ("passed", [])
+
+
+def test_lint_gate_fails_on_a_planted_error(build: Path):
+    (build / "src/crm_contacts/extra.py").write_text("def f():\n    unused = 1\n")
+    result = lint_gate(build)
+    assert result.status == "failed"
+    assert any("F841" in line for line in result.details)
+    assert result.tool == "ruff" and result.tool_version.startswith("ruff")
+
+
+@pytest.mark.parametrize(
+    ("secret", "kind"),
+    [
+        (f'AWS_KEY = "{FAKE_AWS_KEY}"\n', "AWS Access Key"),
+        (f'ANTHROPIC = "{FAKE_ANTHROPIC_KEY}"\n', "Anthropic API Key"),
+        (f'KEY = """{FAKE_PRIVATE_KEY}"""\n', "Private Key"),
+    ],
+)
+def test_secret_scan_catches_planted_secrets_without_printing_them(build: Path, secret: str, kind: str):
+    (build / "src/crm_contacts/settings.py").write_text(secret)
+    result = secret_scan_gate(build)
+    assert result.status == "failed"
+    assert any(line.startswith("src/crm_contacts/settings.py:1:") and kind in line for line in result.details)
+    assert all(fake not in " ".join(result.details) for fake in (FAKE_AWS_KEY, FAKE_ANTHROPIC_KEY, "MIIEpAIBAAK"))
+
+
+def test_contracts_gate_fails_when_an_operation_is_not_implemented(build: Path):
+    server = build / "src/crm_contacts/server.py"
+    text = server.read_text()
+    server.write_text(text.replace('("DELETE", True): self._delete,', ""))
+    pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
+    result = contracts_gate(build, pack0_dir, load_pack0(pack0_dir), build / ".factory_logs/junit.xml")
+    assert result.status == "failed"
+    assert "delete_contact: DELETE /api/v1/contacts/{id} answered 405" in result.details
+    assert "delete_company: DELETE /api/v1/companies/{id} answered 405" in result.details
+
+
+def test_contracts_gate_fails_when_an_operation_has_no_passing_contract_test(build: Path):
+    junit = build / ".factory_logs/junit.xml"
+    junit.write_text(junit.read_text().replace("test_operation_matches_contract[get_contact]", "renamed"))
+    pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
+    result = contracts_gate(build, pack0_dir, load_pack0(pack0_dir), junit)
+    assert result.status == "failed"
+    assert result.details == ["get_contact: no passing contract test"]
+
+
+@pytest.mark.skipif(engine_answers(), reason="a Docker engine answers here: the gate is not 'unavailable'")
+def test_docker_gate_without_an_engine_is_unavailable_not_passed(build: Path):
+    result = docker_build_gate(build, "lai-test:0")
+    assert result.status == "unavailable"
+    assert "no Docker engine answers" in result.reason
