@@ -21,6 +21,7 @@ from factory.gates.result import GATE_ORDER
 from factory.llm.select import PROVIDERS, resolve_provider_name
 from factory.pack0.generate import generate_pack0, pack0_dirname
 from factory.pack0.load import load_pack0
+from rules import namespace
 
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -102,8 +103,6 @@ def preflight(config: BuildConfig) -> None:
 def run_pipeline(config: BuildConfig) -> int:
     config.out.mkdir(parents=True, exist_ok=True)
     print(f"lai-pack {__version__}: {config.module} -> {config.out} (provider {config.provider})", flush=True)
-    from rules import namespace
-
     status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
     approval_path = config.layout.evidence("approval")
     if status != 0 or not approval_path.is_file():

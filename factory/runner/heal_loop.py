@@ -67,7 +67,7 @@ def read_build_files(build_dir: Path) -> dict[str, str]:
     return files
 
 
-def _failure_text(build_dir: Path, run: TestRun, logs_dir: Path) -> str:
+def _failure_text(run: TestRun, logs_dir: Path) -> str:
     output = (logs_dir / run.output_file).read_text(encoding="utf-8")
     listed = "\n".join(f"FAILED {item['test']}: {item['message']}" for item in run.failures)
     return (listed + "\n\n" + output)[-MAX_FAILURE_CHARS:]
@@ -100,7 +100,7 @@ def run_with_heal(
         if not run.passed:
             attempt = HealTry(number, "tests", run.first_error(), "healer agent")
             say(f"heal try {number}/{max_tries}: {attempt.error_summary}")
-            failure = _failure_text(build_dir, run, logs_dir)
+            failure = _failure_text(run, logs_dir)
             try:
                 reply = call.healer(
                     provider, pack0, read_build_files(build_dir), failure, logs_dir / f"healer_raw.{number}.txt"

@@ -22,7 +22,7 @@ from factory.pec.evidence import (
 )
 
 # Written while or after PEC runs, so they cannot be listed in the manifest.
-UNLISTED = ("manifest.json", ".factory_logs/pipeline.log")
+UNLISTED = ("manifest.json", ".factory_logs/pipeline.log", "deploy/applied.json")
 UNLISTED_DIRS = ("stages",)
 STAGE_ORDER = ("pack0", "pack0_index", "codegen", "testgen", "run_heal", *(f"gate_{g}" for g in GATE_ORDER), "deploy")
 
