@@ -18,9 +18,12 @@ from factory.engine.testgen import generate_tests
 from factory.errors import FactoryError, InputError
 from factory.fsutil import write_if_changed
 from factory.gates.result import GATE_ORDER
+from factory.llm.anthropic_provider import ModelError
+from factory.llm.cache import CACHE_DIR_ENV, ReplyCache, default_cache_dir
 from factory.llm.select import PROVIDERS, resolve_provider_name
 from factory.pack0.generate import generate_pack0, pack0_dirname
 from factory.pack0.load import load_pack0
+from factory.pack0.models import Budgets
 from rules import namespace
 
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -31,7 +34,15 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (pack0/ and build/ go in it)")
     parser.add_argument("--max-heal", type=int, default=None, help="most self-heal tries (default: Pack0 budget, 5)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"model for LLM mode (default {DEFAULT_MODEL})")
-    parser.add_argument("--provider", choices=PROVIDERS, default="auto", help="auto: anthropic if ANTHROPIC_API_KEY")
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default="auto",
+        help="auto: anthropic if ANTHROPIC_API_KEY is set, else openai-compatible if LAI_OPENAI_BASE_URL, else offline",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"agent reply cache (default ${CACHE_DIR_ENV} or ./cache)"
+    )
     parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
     parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
     parser.add_argument(
@@ -62,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     pack0.add_argument("--module", required=True)
     pack0.add_argument("--out", required=True, type=Path, help="folder to create pack0-NAME-0.0.1/ in")
     pack0.add_argument("--brief", default="")
+    cache = commands.add_parser("cache", help="the content-hashed agent reply cache")
+    cache.add_argument("action", choices=("stats", "clear"))
+    cache.add_argument("--cache-dir", type=Path, default=None)
     return parser
 
 
@@ -77,15 +91,19 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
         auto_deploy=args.auto_deploy,
         deploy_target=args.deploy_target,
         waivers=tuple(dict.fromkeys(args.waive)),
+        cache_dir=args.cache_dir or default_cache_dir(),
     ).check()
 
 
 def preflight(config: BuildConfig) -> None:
     """Every input check that can be made before anything is written (a bad input writes nothing)."""
     existing = config.pack0_source or (config.layout.pack0_dir if config.layout.pack0_dir.is_dir() else None)
-    if existing is None:
+    pack0 = load_pack0(existing) if existing else None
+    if config.provider != "offline":
+        # A missing key or endpoint is reported now, before any work.
+        config.make_provider(pack0.budgets if pack0 else Budgets())
+    if pack0 is None:
         return
-    pack0 = load_pack0(existing)
     if pack0.module != config.module:
         raise InputError(
             f"module is {pack0.module!r} but --module is {config.module!r}",
@@ -130,15 +148,28 @@ def write_pack0_only(module: str, out: Path, brief: str) -> int:
     return EXIT_APPROVED
 
 
+def cache_command(action: str, directory: Path | None) -> int:
+    cache = ReplyCache(directory or default_cache_dir())
+    if action == "stats":
+        stats = cache.stats()
+        print(f"cache {stats['directory']}: {stats['entries']} replies, {stats['bytes']} bytes")
+    else:
+        print(f"cache {cache.directory}: {cache.clear()} replies removed")
+    cache.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "pack0":
             return write_pack0_only(args.module, args.out, args.brief)
+        if args.command == "cache":
+            return cache_command(args.action, args.cache_dir)
         config = config_from_args(args)
         preflight(config)
         return run_pipeline(config)
-    except InputError as error:
+    except (InputError, ModelError) as error:
         print(f"lai-pack: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except FactoryError as error:

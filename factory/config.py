@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from factory.agents.request import Provider
 from factory.deploy.migrations import DEPLOY_TARGETS
 from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
-from factory.pack0.models import MODULE_NAME_PATTERN
+from factory.llm.cache import default_cache_dir
+from factory.llm.select import make_provider
+from factory.pack0.models import MODULE_NAME_PATTERN, Budgets
 
 DEFAULT_MODEL = "claude-sonnet-4-20250514"
 FACTORY_DIR = Path(__file__).parent
@@ -30,10 +33,15 @@ class BuildConfig:
     auto_deploy: bool = False
     deploy_target: str = "compose"
     waivers: tuple[str, ...] = ()
+    cache_dir: Path = field(default_factory=default_cache_dir)
 
     @property
     def layout(self) -> Layout:
         return Layout(self.out, self.module)
+
+    def make_provider(self, budgets: Budgets) -> Provider:
+        """The provider the agents call (the offline engine, or a model behind cache, budget and ledger)."""
+        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir)
 
     def check(self) -> BuildConfig:
         """Raises InputError for a setting that cannot work, before anything is written."""

@@ -42,13 +42,21 @@ class Layout:
     def junit_xml(self) -> Path:
         return self.logs_dir / "junit.xml"
 
+    @property
+    def usage_ledger(self) -> Path:
+        """One line per model call: agent, slice, cached or not, tokens, cost."""
+        return self.logs_dir / "usage.jsonl"
+
     def stage_record(self, stage: str) -> Path:
         return self.logs_dir / "stages" / f"{stage}.json"
 
     def gate_report(self, gate: str) -> Path:
         return self.logs_dir / "gates" / f"{gate}.json"
 
-    def raw_reply(self, agent: str) -> Path:
+    def raw_reply(self, agent: str, slice_name: str = "") -> Path:
+        """codegen_raw.txt (all slices, in order), or one slice's raw reply."""
+        if slice_name:
+            return self.logs_dir / "raw" / f"{agent}.{slice_name}.txt"
         return self.logs_dir / f"{agent}_raw.txt"
 
     def evidence(self, name: str) -> Path:

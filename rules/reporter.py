@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
 
 
@@ -13,6 +14,13 @@ class ProgressReporter(ConsoleReporter):
     def skip_uptodate(self, task) -> None:
         if task.name[0] != "_" and task.actions:
             self.write(f"= {task.name} (up to date)\n")
+
+    def add_failure(self, task, exception) -> None:
+        # A stage that returned False has already said why in one line; an exception keeps its traceback.
+        if isinstance(exception, TaskFailed):
+            self.write(f"✗ {task.name} failed\n")
+        else:
+            super().add_failure(task, exception)
 
     def skip_ignore(self, task) -> None:
         self.write(f"! {task.name} (ignored)\n")

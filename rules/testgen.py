@@ -1,4 +1,4 @@
-"""Stage 3: TestGen writes build/tests/ and .test_commands.json from the contracts and CodeGen's reply."""
+"""Stage 3: TestGen, one task per slice, writes build/tests/ and .test_commands.json."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
+from factory.pack0.load import load_pack0
 from factory.stages import generate
-from factory.stages.pack0 import contract_paths
+from factory.stages.pack0 import slice_inputs
 from factory.stages.record import run_stage
 
 TASK_NAMES = ("testgen",)
@@ -17,23 +18,28 @@ def creators(config: BuildConfig) -> dict:
     layout = config.layout
 
     @create_after(executed="codegen")
-    def task_testgen() -> dict:
-        # CodeGen's raw reply, not src/: the Healer edits src/, and that must not regenerate the tests.
-        file_dep = [*contract_paths(layout.pack0_dir), layout.raw_reply("codegen")]
-        return {
-            "doc": "TestGen: unit, integration, contract and E2E tests",
-            "actions": [(run_stage, (config, "testgen", generate.testgen))],
-            "file_dep": [str(path) for path in file_dep],
-            "targets": [str(layout.raw_reply("testgen")), str(layout.build_dir / ".test_commands.json")],
-            "uptodate": [
-                config_changed(
-                    {
-                        "provider": config.provider,
-                        "model": config.model,
-                        "code": code_digest("engine", "agents", "llm", "pack0"),
-                    }
-                )
-            ],
+    def task_testgen():
+        yield {"basename": "testgen", "name": None, "doc": "TestGen: unit, integration, contract and E2E tests"}
+        names = generate.slice_names(load_pack0(layout.pack0_dir))
+        settings = {"provider": config.provider, "model": config.model, "code": code_digest("engine", "agents", "llm")}
+        for name in names:
+            # CodeGen's raw reply for the slice, not src/: the Healer edits src/, which must not regenerate tests.
+            file_dep = [*slice_inputs(layout.pack0_dir, name), layout.raw_reply("codegen", name)]
+            targets = [layout.raw_reply("testgen", name)]
+            if name == "core":
+                targets.append(layout.build_dir / ".test_commands.json")
+            yield {
+                "name": name,
+                "actions": [(run_stage, (config, f"testgen.{name}", generate.testgen_slice(name)))],
+                "file_dep": [str(path) for path in file_dep],
+                "targets": [str(path) for path in targets],
+                "uptodate": [config_changed(settings)],
+            }
+        yield {
+            "name": "raw",
+            "actions": [(run_stage, (config, "testgen.raw", generate.collect_raw("testgen")))],
+            "file_dep": [str(layout.raw_reply("testgen", name)) for name in names],
+            "targets": [str(layout.raw_reply("testgen"))],
         }
 
     return {"testgen": task_testgen}

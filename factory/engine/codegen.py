@@ -102,16 +102,12 @@ DOCKERIGNORE = "tests/\n.factory_logs/\ndeploy/\n**/__pycache__/\n*.sqlite3\n"
 RUFF_TOML = 'line-length = 120\ntarget-version = "py38"\n\n[lint]\nselect = ["E", "F", "W"]\n'
 
 
-def generate_source(pack0: Pack0) -> dict[str, str]:
-    """Every file CodeGen owns, keyed by its path inside build/."""
+def generate_core(pack0: Pack0) -> dict[str, str]:
+    """The core slice: everything but the entity modules; depends only on the list of entities."""
     package = f"src/{pack0.package}"
     files = {f"{package}/{name}": read_template(f"service/{name}") for name in SERVICE_TEMPLATES}
     files[f"{package}/__init__.py"] = package_init(pack0)
     files[f"{package}/resources/__init__.py"] = resources_init(pack0)
-    openapi = derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities)
-    files[f"{package}/openapi.json"] = dumps_json(openapi)
-    for entity in pack0.entities:
-        files[f"{package}/resources/{entity.name}.py"] = resource_module(entity)
     files.update(
         {
             "Dockerfile": dockerfile(pack0),
@@ -121,6 +117,25 @@ def generate_source(pack0: Pack0) -> dict[str, str]:
             "ruff.toml": RUFF_TOML,
         }
     )
+    return dict(sorted(files.items()))
+
+
+def generate_entity_source(pack0: Pack0, entity: Entity) -> dict[str, str]:
+    """One entity's slice: its resource module, carrying its contract."""
+    return {f"src/{pack0.package}/resources/{entity.name}.py": resource_module(entity)}
+
+
+def contract_copy(pack0: Pack0) -> dict[str, str]:
+    """The OpenAPI document the service serves: the Pack0 contract itself, copied, never generated."""
+    openapi = derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities)
+    return {f"src/{pack0.package}/openapi.json": dumps_json(openapi)}
+
+
+def generate_source(pack0: Pack0) -> dict[str, str]:
+    """Every file CodeGen's slices produce, plus the contract copy, keyed by path inside build/."""
+    files = {**generate_core(pack0), **contract_copy(pack0)}
+    for entity in pack0.entities:
+        files.update(generate_entity_source(pack0, entity))
     return dict(sorted(files.items()))
 
 

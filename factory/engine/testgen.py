@@ -69,21 +69,36 @@ def test_commands() -> dict:
     }
 
 
-def generate_tests(pack0: Pack0) -> dict[str, str]:
-    """Every file TestGen owns, keyed by its path inside build/."""
-    openapi = derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities)
-    files = {
+def generate_core_tests(pack0: Pack0) -> dict[str, str]:
+    """The core slice's tests: fixtures, the service-wide contract test, the E2E flow, the commands."""
+    return {
         "tests/conftest.py": read_template("tests/conftest.py", PACKAGE=pack0.package),
-        "tests/contract_openapi.json": dumps_json(openapi),
         "tests/e2e/test_two_tenants_flow.py": read_template("tests/test_e2e_two_tenants.py"),
         "tests/contract/test_service_contract.py": read_template("tests/test_contract_service.py"),
         ".test_commands.json": json.dumps(test_commands(), indent=2, sort_keys=True) + "\n",
     }
+
+
+def generate_entity_tests(pack0: Pack0, entity: Entity) -> dict[str, str]:
+    """One entity's tests: its cases, and its unit, integration and contract test files."""
+    files = {f"tests/cases/{entity.plural}.json": dumps_json(_checked_cases(pack0, entity))}
+    for kind, (template, name) in _PER_ENTITY.items():
+        text = read_template(f"tests/{template}", RESOURCE=entity.plural, NAME=entity.name)
+        files[f"tests/{kind}/{name.format(plural=entity.plural)}"] = text
+    return files
+
+
+def contract_copy_for_tests(pack0: Pack0) -> dict[str, str]:
+    """The contract the tests check responses against: Pack0's, copied."""
+    openapi = derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities)
+    return {"tests/contract_openapi.json": dumps_json(openapi)}
+
+
+def generate_tests(pack0: Pack0) -> dict[str, str]:
+    """Every file TestGen's slices produce, plus the contract copy, keyed by path inside build/."""
+    files = {**generate_core_tests(pack0), **contract_copy_for_tests(pack0)}
     for entity in pack0.entities:
-        files[f"tests/cases/{entity.plural}.json"] = dumps_json(_checked_cases(pack0, entity))
-        for kind, (template, name) in _PER_ENTITY.items():
-            text = read_template(f"tests/{template}", RESOURCE=entity.plural, NAME=entity.name)
-            files[f"tests/{kind}/{name.format(plural=entity.plural)}"] = text
+        files.update(generate_entity_tests(pack0, entity))
     return dict(sorted(files.items()))
 
 

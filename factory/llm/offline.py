@@ -6,28 +6,41 @@ It answers through the same reply models as a real model would, so the pipeline 
 from __future__ import annotations
 
 from factory.agents.replies import FileSetReply, GeneratedFile, HealReply
-from factory.agents.request import AgentRequest
+from factory.agents.request import AgentRequest, Completion
 from factory.deploy.migrations import generate_migrations
 from factory.deploy.scripts import generate_scripts
-from factory.engine.codegen import generate_source
+from factory.engine.codegen import generate_core, generate_entity_source
 from factory.engine.heal import propose_fix
-from factory.engine.testgen import generate_tests
+from factory.engine.testgen import generate_core_tests, generate_entity_tests
 
 
 def _files(files: dict[str, str]) -> list[GeneratedFile]:
     return [GeneratedFile(path=path, content=content) for path, content in files.items()]
 
 
+def _slice_files(request: AgentRequest) -> dict[str, str]:
+    pack0 = request.pack0
+    core, per_entity = {
+        "codegen": (generate_core, generate_entity_source),
+        "testgen": (generate_core_tests, generate_entity_tests),
+    }[request.agent]
+    if request.slice == "core":
+        return core(pack0)
+    entity = next(entity for entity in pack0.entities if entity.name == request.slice)
+    return per_entity(pack0, entity)
+
+
 class OfflineProvider:
     name = "offline"
     model = "offline-engine"
 
-    def complete(self, request: AgentRequest) -> str:
+    def request_key(self, request: AgentRequest) -> dict:
+        return {"provider": self.name, "agent": request.agent, "slice": request.slice}
+
+    def complete(self, request: AgentRequest) -> Completion:
         pack0 = request.pack0
-        if request.agent == "codegen":
-            reply = FileSetReply(files=_files(generate_source(pack0)), notes="offline engine")
-        elif request.agent == "testgen":
-            reply = FileSetReply(files=_files(generate_tests(pack0)), notes="offline engine")
+        if request.agent in ("codegen", "testgen"):
+            reply = FileSetReply(files=_files(_slice_files(request)), notes=f"offline engine, slice {request.slice}")
         elif request.agent == "healer":
             diagnosis, fixes = propose_fix(pack0, request.files, request.failure)
             reply = HealReply(diagnosis=diagnosis, files=_files(fixes))
@@ -37,4 +50,4 @@ class OfflineProvider:
             reply = FileSetReply(files=_files(files), notes=f"offline engine, target {target}")
         else:
             raise ValueError(f"unknown agent {request.agent!r}")
-        return reply.model_dump_json(indent=1)
+        return Completion(text=reply.model_dump_json(indent=1))

@@ -80,6 +80,7 @@ def build_run_report(
     test_report: dict,
     max_tries: int,
     gates: list[dict],
+    usage: dict,
 ) -> dict:
     final = test_report["final_run"]
     return {
@@ -105,6 +106,7 @@ def build_run_report(
             "heal_log": test_report["heal_log"],
         },
         "gates": gates,
+        "usage": usage,
     }
 
 

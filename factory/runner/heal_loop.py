@@ -5,6 +5,7 @@ Every try is written to the heal log as it ends, so an interrupted run keeps wha
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ from factory.agents import call
 from factory.agents.request import Provider
 from factory.errors import FactoryError
 from factory.fsutil import list_files, write_file_set, write_json_atomic
+from factory.llm.cache import content_key
 from factory.pack0.models import Pack0
 from factory.runner.lint import run_ruff
 from factory.runner.run import TestRun, run_tests
@@ -28,6 +30,7 @@ class HealTry:
     problem: str
     error_summary: str
     method: str
+    inputs_sha256: str = ""
     diagnosis: str = ""
     files_changed: list[str] = field(default_factory=list)
     outcome: str = ""
@@ -67,10 +70,30 @@ def read_build_files(build_dir: Path) -> dict[str, str]:
     return files
 
 
-def _failure_text(run: TestRun, logs_dir: Path) -> str:
+_VOLATILE = (
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    (re.compile(r"\b\d+\.\d+s\b"), "N.NNs"),
+    (re.compile(r"/tmp/[\w./-]*?pytest-\d+/"), "/tmp/pytest/"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "UUID"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00"), "TIMESTAMP"),
+    (re.compile(r"\b(tenant|other)-[0-9a-f]{12}\b"), r"\1-ID"),
+    (re.compile(r"0x[0-9a-f]{6,}"), "0xADDR"),
+)
+
+
+def normalize_failure(text: str, build_dir: Path) -> str:
+    """The failure without what changes from run to run (ports, times, ids, paths), so the same failure
+    makes the same Healer request, and a re-run replays it from the cache."""
+    text = text.replace(str(build_dir.resolve()), "BUILD")
+    for pattern, replacement in _VOLATILE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _failure_text(run: TestRun, logs_dir: Path, build_dir: Path) -> str:
     output = (logs_dir / run.output_file).read_text(encoding="utf-8")
     listed = "\n".join(f"FAILED {item['test']}: {item['message']}" for item in run.failures)
-    return (listed + "\n\n" + output)[-MAX_FAILURE_CHARS:]
+    return normalize_failure(listed + "\n\n" + output, build_dir)[-MAX_FAILURE_CHARS:]
 
 
 def run_with_heal(
@@ -100,11 +123,11 @@ def run_with_heal(
         if not run.passed:
             attempt = HealTry(number, "tests", run.first_error(), "healer agent")
             say(f"heal try {number}/{max_tries}: {attempt.error_summary}")
-            failure = _failure_text(run, logs_dir)
+            failure = _failure_text(run, logs_dir, build_dir)
+            files = read_build_files(build_dir)
+            attempt.inputs_sha256 = content_key({"failure": failure, "files": files})
             try:
-                reply = call.healer(
-                    provider, pack0, read_build_files(build_dir), failure, logs_dir / f"healer_raw.{number}.txt"
-                )
+                reply = call.healer(provider, pack0, files, failure, logs_dir / f"healer_raw.{number}.txt")
                 attempt.diagnosis = reply.diagnosis
                 attempt.files_changed = write_file_set(build_dir, reply.as_dict(), allowed_roots=HEALABLE_ROOTS)
             except FactoryError as error:
@@ -114,6 +137,7 @@ def run_with_heal(
             attempt = HealTry(number, "lint", first_line, "ruff check --fix")
             say(f"heal try {number}/{max_tries}: lint: {first_line}")
             before = read_build_files(build_dir)
+            attempt.inputs_sha256 = content_key({"lint": lint.output, "files": before})
             run_ruff(build_dir, fix=True)
             after = read_build_files(build_dir)
             attempt.files_changed = sorted(path for path in after if before.get(path) != after[path])

@@ -11,7 +11,6 @@ from factory.agents import call
 from factory.config import BuildConfig
 from factory.deploy.scripts import EXECUTABLE_SCRIPTS
 from factory.fsutil import write_file_set, write_json_atomic
-from factory.llm.select import make_provider
 from factory.pack0.load import load_pack0
 
 DEPLOY_ROOTS = ("deploy",)
@@ -21,7 +20,7 @@ APPLY_TIMEOUT_S = 300
 def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
-    provider = make_provider(config.provider)
+    provider = config.make_provider(pack0.budgets)
     reply = call.deployer(provider, pack0, config.deploy_target, layout.raw_reply("deployer"))
     files = reply.as_dict()
     written = write_file_set(layout.build_dir, files, allowed_roots=DEPLOY_ROOTS, executable=EXECUTABLE_SCRIPTS)

@@ -1,34 +1,72 @@
-"""Stages 2 and 3, CodeGen and TestGen: ask the agent, check every path, write the files."""
+"""Stages 2 and 3, CodeGen and TestGen, one slice at a time: ask the agent, check every path, write."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from factory.agents import call
+from factory.agents.replies import FileSetReply, parse_reply
 from factory.config import BuildConfig
-from factory.fsutil import write_file_set
-from factory.llm.select import make_provider
+from factory.engine.codegen import contract_copy
+from factory.engine.testgen import contract_copy_for_tests
+from factory.fsutil import write_file_set, write_text_atomic
 from factory.pack0.load import load_pack0
-from factory.runner.heal_loop import read_build_files
+from factory.pack0.models import Pack0
 
 CODEGEN_ROOTS = ("src", "Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 TESTGEN_ROOTS = ("tests", ".test_commands.json")
 
-
-def codegen(config: BuildConfig, say: Callable[[str], None]) -> str:
-    layout = config.layout
-    pack0 = load_pack0(layout.pack0_dir)
-    reply = call.codegen(make_provider(config.provider), pack0, layout.raw_reply("codegen"))
-    written = write_file_set(layout.build_dir, reply.as_dict(), allowed_roots=CODEGEN_ROOTS)
-    say(f"{len(reply.files)} files, {len(written)} written or changed")
-    return f"{len(reply.files)} source files"
+Work = Callable[[BuildConfig, Callable[[str], None]], str]
 
 
-def testgen(config: BuildConfig, say: Callable[[str], None]) -> str:
-    layout = config.layout
-    pack0 = load_pack0(layout.pack0_dir)
-    source = {path: text for path, text in read_build_files(layout.build_dir).items() if path.startswith("src/")}
-    reply = call.testgen(make_provider(config.provider), pack0, source, layout.raw_reply("testgen"))
-    written = write_file_set(layout.build_dir, reply.as_dict(), allowed_roots=TESTGEN_ROOTS)
-    say(f"{len(reply.files)} files, {len(written)} written or changed")
-    return f"{len(reply.files)} test files"
+def slice_names(pack0: Pack0) -> list[str]:
+    """'core' (depends only on the list of entities), then one slice per entity."""
+    return ["core", *(entity.name for entity in pack0.entities)]
+
+
+def codegen_slice(slice_name: str) -> Work:
+    def work(config: BuildConfig, say: Callable[[str], None]) -> str:
+        layout = config.layout
+        pack0 = load_pack0(layout.pack0_dir)
+        provider = config.make_provider(pack0.budgets)
+        reply = call.codegen(provider, pack0, slice_name, layout.raw_reply("codegen", slice_name))
+        files = reply.as_dict()
+        if slice_name == "core":
+            files.update(contract_copy(pack0))
+        written = write_file_set(layout.build_dir, files, allowed_roots=CODEGEN_ROOTS)
+        say(f"slice {slice_name}: {len(files)} files, {len(written)} written or changed")
+        return f"{len(files)} files for slice {slice_name}"
+
+    return work
+
+
+def testgen_slice(slice_name: str) -> Work:
+    def work(config: BuildConfig, say: Callable[[str], None]) -> str:
+        layout = config.layout
+        pack0 = load_pack0(layout.pack0_dir)
+        # The slice's code as CodeGen wrote it (not as the Healer may have changed it since).
+        raw = layout.raw_reply("codegen", slice_name).read_text(encoding="utf-8")
+        source = parse_reply("codegen", raw, FileSetReply).as_dict()
+        provider = config.make_provider(pack0.budgets)
+        reply = call.testgen(provider, pack0, slice_name, source, layout.raw_reply("testgen", slice_name))
+        files = reply.as_dict()
+        if slice_name == "core":
+            files.update(contract_copy_for_tests(pack0))
+        written = write_file_set(layout.build_dir, files, allowed_roots=TESTGEN_ROOTS)
+        say(f"slice {slice_name}: {len(files)} files, {len(written)} written or changed")
+        return f"{len(files)} files for slice {slice_name}"
+
+    return work
+
+
+def collect_raw(agent: str) -> Work:
+    """{agent}_raw.txt: every slice's raw reply, in slice order, for whoever reads the logs."""
+
+    def work(config: BuildConfig, say: Callable[[str], None]) -> str:
+        layout = config.layout
+        names = slice_names(load_pack0(layout.pack0_dir))
+        parts = [f"===== slice {name}\n{layout.raw_reply(agent, name).read_text(encoding='utf-8')}" for name in names]
+        write_text_atomic(layout.raw_reply(agent), "\n".join(parts) + "\n")
+        return f"{len(parts)} slices"
+
+    return work

@@ -59,3 +59,11 @@ def contract_paths(pack0_dir: Path) -> list[Path]:
         for path in source_paths(pack0_dir)
         if path.name in ("pack0.json", "budgets.json") or path.name.endswith(".schema.json")
     ]
+
+
+def slice_inputs(pack0_dir: Path, slice_name: str) -> list[Path]:
+    """What one slice's generation reads: pack0.json, and its own contract (core: every contract, for the
+    contract copy; its model request names only the entities, so it stays cached when fields change)."""
+    contracts = [path for path in contract_paths(pack0_dir) if path.name.endswith(".schema.json")]
+    own = [path for path in contracts if path.name == f"{slice_name}.schema.json"]
+    return [pack0_dir / "pack0.json", *(contracts if slice_name == "core" else own)]

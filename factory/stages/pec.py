@@ -10,7 +10,7 @@ from factory.config import BuildConfig
 from factory.fsutil import list_files, sha256_file, write_text_atomic
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
-from factory.llm.select import make_provider
+from factory.llm.gateway import read_ledger, summarize
 from factory.pack0.generate import INVENTORY_FILE
 from factory.pack0.load import load_pack0
 from factory.pec.evidence import (
@@ -24,7 +24,6 @@ from factory.pec.evidence import (
 # Written while or after PEC runs, so they cannot be listed in the manifest.
 UNLISTED = ("manifest.json", ".factory_logs/pipeline.log", "deploy/applied.json")
 UNLISTED_DIRS = ("stages",)
-STAGE_ORDER = ("pack0", "pack0_index", "codegen", "testgen", "run_heal", *(f"gate_{g}" for g in GATE_ORDER), "deploy")
 
 
 def _read_json(path: Path) -> dict:
@@ -36,8 +35,10 @@ def _outputs(build_dir: Path) -> list[dict]:
 
 
 def _stages(layout: Layout) -> list[dict]:
-    records = [layout.stage_record(name) for name in STAGE_ORDER]
-    return [_read_json(path) for path in records if path.is_file()]
+    """Every stage's last record, in the order they finished."""
+    folder = layout.stage_record("x").parent
+    records = [_read_json(path) for path in folder.glob("*.json")] if folder.is_dir() else []
+    return sorted(records, key=lambda record: (record["finished_ts"], record["name"]))
 
 
 def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
@@ -45,13 +46,14 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
     pack0 = load_pack0(layout.pack0_dir)
     test_report = _read_json(layout.test_report)
     gates = [_read_json(layout.gate_report(name)) for name in GATE_ORDER]
-    provider = make_provider(config.provider)
+    usage = summarize(read_ledger(layout.usage_ledger))
     pack0_files = [file_entry(layout.pack0_dir, path) for path in list_files(layout.pack0_dir)]
     run_report = build_run_report(
         module=pack0.module,
         pack0_version=pack0.meta.version,
-        provider=provider.name,
-        model=getattr(provider, "model", config.model),
+        provider=config.provider,
+        model="offline-engine" if config.provider == "offline" else config.model,
+        usage=usage,
         pack0_files=pack0_files,
         pack0_dir=layout.pack0_dir.relative_to(layout.out).as_posix(),
         inventory_sha256=sha256_file(layout.pack0_dir / INVENTORY_FILE),
@@ -76,6 +78,7 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
         "tests": f"{'passed' if run_report['tests']['passed'] else 'FAILED'}: {test_report['stop_reason']}",
         "gates": approval["gates"],
         "heal_log": test_report["heal_log"],
+        "usage": usage,
         "paths": {"pack0": str(layout.pack0_dir), "build": str(layout.build_dir)},
     }
     write_text_atomic(layout.evidence("pipeline_result"), render("pipeline_result", pipeline_result))

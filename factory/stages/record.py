@@ -47,6 +47,13 @@ def run_stage(config: BuildConfig, stage: str, work: Callable[[BuildConfig, Call
         raise
     duration = round(time.monotonic() - started, 3)
     say(f"done in {duration:.2f}s: {summary}")
-    record = {"name": stage, "status": "done", "duration_s": duration, "finished_at": _now(), "summary": summary}
+    record = {
+        "name": stage,
+        "status": "done",
+        "duration_s": duration,
+        "finished_at": _now(),
+        "finished_ts": time.time(),
+        "summary": summary,
+    }
     write_json_atomic(config.layout.stage_record(stage), record)
     return True

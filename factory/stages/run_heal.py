@@ -7,7 +7,6 @@ from pathlib import Path
 
 from factory.config import BuildConfig
 from factory.fsutil import list_files, write_json_atomic
-from factory.llm.select import make_provider
 from factory.pack0.load import load_pack0
 from factory.runner.heal_loop import run_with_heal
 
@@ -20,7 +19,8 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
-    result = run_with_heal(layout.build_dir, layout.logs_dir, pack0, make_provider(config.provider), tries, say)
+    provider = config.make_provider(pack0.budgets)
+    result = run_with_heal(layout.build_dir, layout.logs_dir, pack0, provider, tries, say)
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
     verdict = "tests pass" if result.passed else "TESTS FAIL"
     return f"{verdict} ({result.final_run.summary()}); {len(result.tries)} heal tries; {result.stop_reason}"

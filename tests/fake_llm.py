@@ -1,0 +1,156 @@
+"""A local HTTP server that speaks the Anthropic Messages API and OpenAI Chat Completions, answering from a
+script. The real SDKs talk to it through their base URL; it counts every request it receives."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Scripted:
+    """One answer: a reply text (sent as a tool call when `as_tool`), or an HTTP error."""
+
+    text: str = ""
+    as_tool: bool = True
+    status: int = 200
+    error_type: str = ""
+    headers: dict = field(default_factory=dict)
+
+
+def agent_and_slice(body: dict) -> tuple[str, str]:
+    """Which agent and slice a request is for, read from the prompts the factory sends."""
+    in_messages = body["messages"][0]["content"]
+    system = " ".join(block["text"] for block in body["system"]) if "system" in body else in_messages
+    agent = next(
+        name
+        for name in ("CodeGen", "TestGen", "Healer", "Deployer")
+        if f"You are {name}" in system or f"You are the {name}" in system
+    ).lower()
+    prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    if "Write the core slice" in prompt:
+        return agent, "core"
+    if "Write the slice of entity " in prompt:
+        return agent, prompt.split("Write the slice of entity ", 1)[1].split(".", 1)[0]
+    return agent, ""
+
+
+class FakeModelServer:
+    def __init__(self, script: Callable[[str, str, dict], Scripted], api_key: str = "test-key") -> None:
+        self.script = script
+        self.api_key = api_key
+        self.requests: list[dict] = []
+        self.seen_prefixes: set[str] = set()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeModelServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(entry["agent"], entry["slice"]) for entry in self.requests]
+
+    def reset(self) -> None:
+        self.requests.clear()
+
+    def _usage(self, body: dict, text: str) -> dict:
+        cached_block = next((b["text"] for b in body.get("system", []) if b.get("cache_control")), "")
+        with self._lock:
+            hit = cached_block in self.seen_prefixes
+            self.seen_prefixes.add(cached_block)
+        prompt_tokens = len(json.dumps(body)) // 4
+        cached_tokens = len(cached_block) // 4
+        return {
+            "input_tokens": prompt_tokens - cached_tokens,
+            "output_tokens": max(1, len(text) // 4),
+            "cache_creation_input_tokens": 0 if hit else cached_tokens,
+            "cache_read_input_tokens": cached_tokens if hit else 0,
+        }
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format, *args):
+                pass
+
+            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = self.headers.get("x-api-key") or self.headers.get("Authorization", "").removeprefix("Bearer ")
+                agent, slice_name = agent_and_slice(body)
+                with server._lock:
+                    server.requests.append({"path": self.path, "agent": agent, "slice": slice_name, "body": body})
+                if key != server.api_key:
+                    return self._send(
+                        401,
+                        {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}},
+                    )
+                answer = server.script(agent, slice_name, body)
+                if answer.status != 200:
+                    error = {"type": "error", "error": {"type": answer.error_type, "message": "scripted error"}}
+                    return self._send(answer.status, error, answer.headers)
+                if self.path.endswith("/chat/completions"):
+                    return self._send(
+                        200,
+                        {
+                            "id": "chatcmpl-1",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body["model"],
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": answer.text},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": len(json.dumps(body)) // 4,
+                                "completion_tokens": len(answer.text) // 4,
+                                "total_tokens": 0,
+                            },
+                        },
+                    )
+                content = (
+                    [{"type": "tool_use", "id": "toolu_1", "name": "emit_reply", "input": json.loads(answer.text)}]
+                    if answer.as_tool
+                    else [{"type": "text", "text": answer.text}]
+                )
+                return self._send(
+                    200,
+                    {
+                        "id": "msg_1",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": body["model"],
+                        "content": content,
+                        "stop_reason": "tool_use" if answer.as_tool else "end_turn",
+                        "stop_sequence": None,
+                        "usage": server._usage(body, answer.text),
+                    },
+                )
+
+        return Handler
