@@ -17,7 +17,8 @@ def creators(config: BuildConfig) -> dict:
     layout = config.layout
     deploy_dir = layout.build_dir / "deploy"
 
-    @create_after(executed="pack0_index")
+    # In pipeline order, after the gates (it reads only the contracts, but runs once the build is judged).
+    @create_after(executed="gates")
     def task_deploy() -> dict:
         return {
             "doc": "Deploy: PostgreSQL migrations, deploy.sh, rollback.sh and health checks",

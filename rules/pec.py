@@ -33,7 +33,7 @@ def creators(config: BuildConfig) -> dict:
             "targets": [
                 str(layout.evidence(name)) for name in ("run_report", "approval", "pipeline_result", "manifest")
             ],
-            "task_dep": ["deploy"] if config.auto_deploy else [],
+            "task_dep": ["gates", *(["deploy"] if config.auto_deploy else [])],
             "uptodate": [
                 config_changed(
                     {"waivers": sorted(config.waivers), "auto_deploy": config.auto_deploy, "code": code_digest("pec")}

@@ -6,9 +6,8 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.pack0.load import load_pack0
 from factory.stages import generate
-from factory.stages.pack0 import slice_inputs
+from factory.stages.pack0 import known_slices, slice_inputs
 from factory.stages.record import run_stage
 
 TASK_NAMES = ("testgen",)
@@ -20,7 +19,7 @@ def creators(config: BuildConfig) -> dict:
     @create_after(executed="codegen")
     def task_testgen():
         yield {"basename": "testgen", "name": None, "doc": "TestGen: unit, integration, contract and E2E tests"}
-        names = generate.slice_names(load_pack0(layout.pack0_dir))
+        names = known_slices(layout.pack0_dir)
         settings = {"provider": config.provider, "model": config.model, "code": code_digest("engine", "agents", "llm")}
         for name in names:
             # CodeGen's raw reply for the slice, not src/: the Healer edits src/, which must not regenerate tests.

@@ -67,3 +67,14 @@ def slice_inputs(pack0_dir: Path, slice_name: str) -> list[Path]:
     contracts = [path for path in contract_paths(pack0_dir) if path.name.endswith(".schema.json")]
     own = [path for path in contracts if path.name == f"{slice_name}.schema.json"]
     return [pack0_dir / "pack0.json", *(contracts if slice_name == "core" else own)]
+
+
+def known_slices(pack0_dir: Path) -> list[str]:
+    """'core' and one slice per contract file. Read from file names, without validating: doit may create
+    the tasks (e.g. for `doit list`) before the Pack0 exists or is checked."""
+    contracts = sorted(
+        path.name.removesuffix(".schema.json")
+        for path in contract_paths(pack0_dir)
+        if path.name.endswith(".schema.json")
+    )
+    return ["core", *contracts]
