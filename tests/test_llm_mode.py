@@ -34,6 +34,7 @@ class EngineBackedModel:
         self.pack0_dir = pack0_dir
         self.plant_bug = plant_bug
         self.before: list[Scripted] = []  # answers to give first, whatever the request
+        self.useless_heals = 0  # how many Healer replies change storage.py without fixing it
 
     def __call__(self, agent: str, slice_name: str, body: dict) -> Scripted:
         if self.before:
@@ -42,6 +43,12 @@ class EngineBackedModel:
         storage = f"src/{pack0.package}/storage.py"
         if agent == "healer":
             fixed = generate_core(pack0)[storage]
+            if self.useless_heals:
+                self.useless_heals -= 1
+                current = next(
+                    part for part in body["messages"][0]["content"].split("\n--- ") if part.startswith(storage)
+                )
+                fixed = current.split("\n", 1)[1] + "\n# looked at the wrong thing\n"
             reply = {"diagnosis": "get lost its tenant filter", "files": [{"path": storage, "content": fixed}]}
             return Scripted(json.dumps(reply))
         request = AgentRequest(agent, "", "", pack0, slice=slice_name, options={"target": "compose"})
@@ -115,6 +122,70 @@ def test_llm_build_heals_a_scripted_bug_and_a_rerun_makes_no_request(model, pack
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     assert model.calls() == []
     assert KEY not in "".join(p.read_text(errors="ignore") for p in out.rglob("*") if p.is_file())
+
+
+def test_heal_resumes_at_the_next_try_and_replays_from_the_cache(model, pack0_dir: Path, tmp_path: Path):
+    model.script_object.plant_bug = True
+    model.script_object.useless_heals = 1
+    env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
+    first = run_cli(
+        "auto-build",
+        "--module",
+        "crm-contacts",
+        "--pack0",
+        pack0_dir,
+        "--out",
+        out,
+        "--waive",
+        "docker-build",
+        "--max-heal",
+        "1",
+        env=env,
+    )
+    assert first.returncode == 1
+    assert model.calls().count(("healer", "")) == 1
+    assert read_json(out / "build/run_report.json")["heal"]["heal_log"][0]["outcome"] == "still failing"
+
+    model.reset()
+    second = run_cli(
+        "auto-build",
+        "--module",
+        "crm-contacts",
+        "--pack0",
+        pack0_dir,
+        "--out",
+        out,
+        "--waive",
+        "docker-build",
+        "--max-heal",
+        "2",
+        env=env,
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resuming after try 1" in second.stdout
+    assert model.calls() == [("healer", "")], "only try 2 is new"
+    heal_log = read_json(out / "build/run_report.json")["heal"]["heal_log"]
+    assert [(t["number"], t["outcome"]) for t in heal_log] == [(1, "still failing"), (2, "fixed")]
+
+    model.reset()
+    replay = run_cli(
+        "auto-build",
+        "--module",
+        "crm-contacts",
+        "--pack0",
+        pack0_dir,
+        "--out",
+        tmp_path / "again",
+        "--waive",
+        "docker-build",
+        "--max-heal",
+        "2",
+        env=env,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert model.calls() == [], "the same inputs replay every try from the cache"
+    replayed = read_json(tmp_path / "again/build/run_report.json")["heal"]["heal_log"]
+    assert [t["inputs_sha256"] for t in replayed] == [t["inputs_sha256"] for t in heal_log]
 
 
 def test_editing_one_entity_requests_only_its_slice(model, pack0_dir: Path, tmp_path: Path):

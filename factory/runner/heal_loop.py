@@ -5,6 +5,7 @@ Every try is written to the heal log as it ends, so an interrupted run keeps wha
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -35,7 +36,18 @@ class HealTry:
     files_changed: list[str] = field(default_factory=list)
     outcome: str = ""
     tests_after: str = ""
+    files_after_sha256: str = ""
     duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Context:
+    build_dir: Path
+    logs_dir: Path
+    pack0: Pack0
+    provider: Provider
+    max_tries: int
+    say: Callable[[str], None]
 
 
 @dataclass
@@ -96,6 +108,53 @@ def _failure_text(run: TestRun, logs_dir: Path, build_dir: Path) -> str:
     return normalize_failure(listed + "\n\n" + output, build_dir)[-MAX_FAILURE_CHARS:]
 
 
+def _files_sha256(build_dir: Path) -> str:
+    return content_key(read_build_files(build_dir))
+
+
+def resumable_tries(heal_log_path: Path, build_dir: Path) -> list[HealTry]:
+    """The tries of an earlier run that stopped while still failing, if the build is still as that run left
+    it: a re-run (after an interruption, or with a larger --max-heal) goes on from the next try."""
+    try:
+        entries = json.loads(heal_log_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not entries or entries[-1].get("outcome") != "still failing":
+        return []
+    if entries[-1].get("files_after_sha256") != _files_sha256(build_dir):
+        return []
+    return [HealTry(**entry) for entry in entries]
+
+
+def _heal_tests(number: int, run: TestRun, context: _Context) -> HealTry:
+    attempt = HealTry(number, "tests", run.first_error(), "healer agent")
+    context.say(f"heal try {number}/{context.max_tries}: {attempt.error_summary}")
+    failure = _failure_text(run, context.logs_dir, context.build_dir)
+    files = read_build_files(context.build_dir)
+    attempt.inputs_sha256 = content_key({"failure": failure, "files": files})
+    raw_log = context.logs_dir / f"healer_raw.{number}.txt"
+    try:
+        reply = call.healer(context.provider, context.pack0, files, failure, raw_log)
+        attempt.diagnosis = reply.diagnosis
+        attempt.files_changed = write_file_set(context.build_dir, reply.as_dict(), allowed_roots=HEALABLE_ROOTS)
+    except FactoryError as error:
+        attempt.diagnosis = f"reply refused: {error}"
+    return attempt
+
+
+def _heal_lint(number: int, lint_output: str, context: _Context) -> HealTry:
+    first_line = lint_output.splitlines()[0] if lint_output else "ruff failed"
+    attempt = HealTry(number, "lint", first_line, "ruff check --fix")
+    context.say(f"heal try {number}/{context.max_tries}: lint: {first_line}")
+    before = read_build_files(context.build_dir)
+    attempt.inputs_sha256 = content_key({"lint": lint_output, "files": before})
+    run_ruff(context.build_dir, fix=True)
+    after = read_build_files(context.build_dir)
+    attempt.files_changed = sorted(path for path in after if before.get(path) != after[path])
+    attempt.diagnosis = "applied ruff's automatic fixes"
+    return attempt
+
+
 def run_with_heal(
     build_dir: Path,
     logs_dir: Path,
@@ -104,44 +163,24 @@ def run_with_heal(
     max_tries: int,
     say: Callable[[str], None] = print,
 ) -> HealResult:
+    context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say)
     heal_log_path = logs_dir / "heal_log.json"
-    tries: list[HealTry] = []
-    write_json_atomic(heal_log_path, [])
-    run = run_tests(build_dir, logs_dir / "test_output.0.txt")
+    tries = resumable_tries(heal_log_path, build_dir)
+    if tries:
+        say(f"resuming after try {len(tries)} of an earlier run (the build is as that try left it)")
+    write_json_atomic(heal_log_path, [asdict(each) for each in tries])
+    run = run_tests(build_dir, logs_dir / f"test_output.{len(tries)}.txt")
     say(f"tests: {run.summary()}")
     while True:
-        lint = None
-        if run.passed:
-            lint = run_ruff(build_dir)
-            if lint is None or lint.ok:
-                return HealResult(True, lint is not None and lint.ok, run, tries, "tests and lint pass")
+        lint = run_ruff(build_dir) if run.passed else None
+        if run.passed and (lint is None or lint.ok):
+            return HealResult(True, lint is not None, run, tries, "tests and lint pass")
         if len(tries) >= max_tries:
             reason = f"heal budget exhausted after {len(tries)} of {max_tries} tries"
             return HealResult(False, lint is not None and lint.ok, run, tries, reason)
         started = time.monotonic()
         number = len(tries) + 1
-        if not run.passed:
-            attempt = HealTry(number, "tests", run.first_error(), "healer agent")
-            say(f"heal try {number}/{max_tries}: {attempt.error_summary}")
-            failure = _failure_text(run, logs_dir, build_dir)
-            files = read_build_files(build_dir)
-            attempt.inputs_sha256 = content_key({"failure": failure, "files": files})
-            try:
-                reply = call.healer(provider, pack0, files, failure, logs_dir / f"healer_raw.{number}.txt")
-                attempt.diagnosis = reply.diagnosis
-                attempt.files_changed = write_file_set(build_dir, reply.as_dict(), allowed_roots=HEALABLE_ROOTS)
-            except FactoryError as error:
-                attempt.diagnosis = f"reply refused: {error}"
-        else:
-            first_line = lint.output.splitlines()[0] if lint.output else "ruff failed"
-            attempt = HealTry(number, "lint", first_line, "ruff check --fix")
-            say(f"heal try {number}/{max_tries}: lint: {first_line}")
-            before = read_build_files(build_dir)
-            attempt.inputs_sha256 = content_key({"lint": lint.output, "files": before})
-            run_ruff(build_dir, fix=True)
-            after = read_build_files(build_dir)
-            attempt.files_changed = sorted(path for path in after if before.get(path) != after[path])
-            attempt.diagnosis = "applied ruff's automatic fixes"
+        attempt = _heal_tests(number, run, context) if not run.passed else _heal_lint(number, lint.output, context)
         if attempt.files_changed:
             say(f"  changed: {', '.join(attempt.files_changed)}")
             run = run_tests(build_dir, logs_dir / f"test_output.{number}.txt")
@@ -149,6 +188,7 @@ def run_with_heal(
         else:
             attempt.outcome = "no change proposed"
         attempt.tests_after = run.summary()
+        attempt.files_after_sha256 = _files_sha256(build_dir)
         attempt.duration_s = round(time.monotonic() - started, 3)
         tries.append(attempt)
         write_json_atomic(heal_log_path, [asdict(each) for each in tries])
