@@ -8,6 +8,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from factory.agents.request import AgentRequest
+from factory.engine.codegen import generate_core
+from factory.llm.offline import OfflineProvider
+from factory.pack0.load import load_pack0
+
+TENANT_FILTER = "WHERE tenant_id = ? AND id = ?"
+BUG = "WHERE (tenant_id = ? OR 1) AND id = ?"
 
 
 @dataclass
@@ -154,3 +163,37 @@ class FakeModelServer:
                 )
 
         return Handler
+
+
+class EngineBackedModel:
+    """A scripted model: slice replies as the engine would write them, a planted bug in the core slice's
+    storage.py (when asked), and a Healer reply that restores that one file."""
+
+    def __init__(self, pack0_dir: Path, *, plant_bug: bool = False) -> None:
+        self.pack0_dir = pack0_dir
+        self.plant_bug = plant_bug
+        self.before: list[Scripted] = []  # answers to give first, whatever the request
+        self.useless_heals = 0  # how many Healer replies change storage.py without fixing it
+
+    def __call__(self, agent: str, slice_name: str, body: dict) -> Scripted:
+        if self.before:
+            return self.before.pop(0)
+        pack0 = load_pack0(self.pack0_dir)
+        storage = f"src/{pack0.package}/storage.py"
+        if agent == "healer":
+            fixed = generate_core(pack0)[storage]
+            if self.useless_heals:
+                self.useless_heals -= 1
+                current = next(
+                    part for part in body["messages"][0]["content"].split("\n--- ") if part.startswith(storage)
+                )
+                fixed = current.split("\n", 1)[1] + "\n# looked at the wrong thing\n"
+            reply = {"diagnosis": "get lost its tenant filter", "files": [{"path": storage, "content": fixed}]}
+            return Scripted(json.dumps(reply))
+        request = AgentRequest(agent, "", "", pack0, slice=slice_name, options={"target": "compose"})
+        reply = json.loads(OfflineProvider().complete(request).text)
+        if agent == "codegen" and slice_name == "core" and self.plant_bug:
+            for item in reply["files"]:
+                if item["path"] == storage:
+                    item["content"] = item["content"].replace(TENANT_FILTER, BUG)
+        return Scripted(json.dumps(reply))
