@@ -30,8 +30,11 @@ EXTRA_ENTITIES = {
 
 
 def five_entity_pack0(folder: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "factory.cli", "pack0", "--module", "crm-contacts", "--out", str(folder)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "factory.cli", "pack0", "--module", "crm-contacts", "--out", str(folder)],
+        check=True,
+        capture_output=True,
+    )
     root = folder / "pack0-crm-contacts-0.0.1"
     for name, properties in EXTRA_ENTITIES.items():
         contract = {
@@ -52,14 +55,31 @@ def phase(label: str, pack0: Path, out: Path, env: dict, server: FakeModelServer
     server.reset()
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "factory.cli", "auto-build", "--module", "crm-contacts", "--pack0", str(pack0),
-         "--out", str(out), "--waive", "docker-build"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "factory.cli",
+            "auto-build",
+            "--module",
+            "crm-contacts",
+            "--pack0",
+            str(pack0),
+            "--out",
+            str(out),
+            "--waive",
+            "docker-build",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     usage = summarize(read_ledger(ledger)[before:])
-    print(f"{label:<18} {len(server.requests):>8} {usage['input_tokens']:>8} {usage['output_tokens']:>8} "
-          f"{usage['cache_read_tokens']:>8} {usage['cache_write_tokens']:>8} {elapsed:>7.2f}s  exit {done.returncode}")
+    print(
+        f"{label:<18} {len(server.requests):>8} {usage['input_tokens']:>8} {usage['output_tokens']:>8} "
+        f"{usage['cache_read_tokens']:>8} {usage['cache_write_tokens']:>8} {elapsed:>7.2f}s  exit {done.returncode}"
+    )
 
 
 def main() -> int:
@@ -67,8 +87,12 @@ def main() -> int:
         folder = Path(temp)
         pack0 = five_entity_pack0(folder)
         server = FakeModelServer(EngineBackedModel(pack0), api_key=KEY).start()
-        env = {**os.environ, "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": server.url,
-               "LAI_CACHE_DIR": str(folder / "cache")}
+        env = {
+            **os.environ,
+            "ANTHROPIC_API_KEY": KEY,
+            "ANTHROPIC_BASE_URL": server.url,
+            "LAI_CACHE_DIR": str(folder / "cache"),
+        }
         out = folder / "out"
         print(f"{'phase':<18} {'requests':>8} {'input':>8} {'output':>8} {'c.read':>8} {'c.write':>8} {'wall':>8}")
         phase("full build", pack0, out, env, server)

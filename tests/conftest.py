@@ -47,3 +47,6 @@ def crm_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cli("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
     assert result.returncode == 0, result.stdout + result.stderr
     return out
+
+
+from pg import database, postgres_url  # noqa: E402, F401 - fixtures shared by the deploy tests

@@ -190,7 +190,9 @@ class EngineBackedModel:
                 fixed = current.split("\n", 1)[1] + "\n# looked at the wrong thing\n"
             reply = {"diagnosis": "get lost its tenant filter", "files": [{"path": storage, "content": fixed}]}
             return Scripted(json.dumps(reply))
-        request = AgentRequest(agent, "", "", pack0, slice=slice_name, options={"target": "compose"})
+        prompt = body["messages"][0]["content"]
+        target = prompt.split("Deploy target: ", 1)[1].split()[0] if "Deploy target: " in prompt else "compose"
+        request = AgentRequest(agent, "", "", pack0, slice=slice_name, options={"target": target})
         reply = json.loads(OfflineProvider().complete(request).text)
         if agent == "codegen" and slice_name == "core" and self.plant_bug:
             for item in reply["files"]:

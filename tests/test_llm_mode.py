@@ -238,3 +238,29 @@ def test_cache_stats_and_clear(model, pack0_dir: Path, tmp_path: Path):
     assert f"cache {cache}: 8 replies" in stats.stdout
     assert "8 replies removed" in run_cli("cache", "clear", "--cache-dir", cache).stdout
     assert ": 0 replies" in run_cli("cache", "stats", "--cache-dir", cache).stdout
+
+
+def test_deployer_output_passes_the_postgres_round_trip(model, pack0_dir: Path, tmp_path: Path, database: str):
+    from pg import AUTH_SHIM, psql
+    from test_deploy import assert_round_trip
+
+    env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
+    result = run_cli(
+        "auto-build",
+        "--module",
+        "crm-contacts",
+        "--pack0",
+        pack0_dir,
+        "--out",
+        out,
+        "--waive",
+        "docker-build",
+        "--auto-deploy",
+        "--deploy-target",
+        "supabase",
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("deployer", "") in model.calls()
+    psql(database, AUTH_SHIM)
+    assert_round_trip(out / "build", load_pack0(pack0_dir), database, rls=True)

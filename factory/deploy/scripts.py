@@ -54,6 +54,62 @@ def healthcheck_sh(pack0: Pack0) -> str:
     return "\n".join(lines)
 
 
+def compose_with_postgres(pack0: Pack0) -> str:
+    """The compose target: PostgreSQL, a one-shot migrate service running deploy.sh, and the service."""
+    url = "postgresql://app:${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}@db:5432/app"
+    return "\n".join(
+        [
+            "# docker compose -f deploy/docker-compose.yml up  (from the build folder; needs POSTGRES_PASSWORD)",
+            "services:",
+            "  db:",
+            "    image: postgres:16",
+            "    environment:",
+            "      POSTGRES_USER: app",
+            "      POSTGRES_DB: app",
+            "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}",
+            "    volumes:",
+            "      - pgdata:/var/lib/postgresql/data",
+            "    healthcheck:",
+            '      test: ["CMD", "pg_isready", "-U", "app", "-d", "app"]',
+            "      interval: 5s",
+            "      timeout: 5s",
+            "      retries: 10",
+            "  migrate:",
+            "    image: postgres:16",
+            "    depends_on:",
+            "      db:",
+            "        condition: service_healthy",
+            "    volumes:",
+            "      - ./:/deploy:ro",
+            '    entrypoint: ["bash", "/deploy/deploy.sh"]',
+            "    environment:",
+            f"      DATABASE_URL: {url}",
+            f"  {pack0.module}:",
+            "    build: ..",
+            "    depends_on:",
+            "      migrate:",
+            "        condition: service_completed_successfully",
+            "    ports:",
+            '      - "8000:8000"',
+            "    environment:",
+            f"      DATABASE_URL: {url}",
+            "      DATABASE_PATH: /data/service.sqlite3",
+            "    volumes:",
+            "      - appdata:/data",
+            "    healthcheck:",
+            '      test: ["CMD", "python3", "-c", "import urllib.request; '
+            "urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)\"]",
+            "      interval: 10s",
+            "      timeout: 5s",
+            "      retries: 3",
+            "volumes:",
+            "  pgdata:",
+            "  appdata:",
+            "",
+        ]
+    )
+
+
 def generate_scripts(pack0: Pack0) -> dict[str, str]:
     return {
         "deploy/deploy.sh": _script("deploy.sh"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from factory.agents.replies import FileSetReply, GeneratedFile, HealReply
 from factory.agents.request import AgentRequest, Completion
 from factory.deploy.migrations import generate_migrations
-from factory.deploy.scripts import generate_scripts
+from factory.deploy.scripts import compose_with_postgres, generate_scripts
 from factory.engine.codegen import generate_core, generate_entity_source
 from factory.engine.heal import propose_fix
 from factory.engine.testgen import generate_core_tests, generate_entity_tests
@@ -47,6 +47,8 @@ class OfflineProvider:
         elif request.agent == "deployer":
             target = request.options["target"]
             files = {**generate_migrations(pack0, target), **generate_scripts(pack0)}
+            if target == "compose":
+                files["deploy/docker-compose.yml"] = compose_with_postgres(pack0)
             reply = FileSetReply(files=_files(files), notes=f"offline engine, target {target}")
         else:
             raise ValueError(f"unknown agent {request.agent!r}")
