@@ -43,6 +43,11 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help=f"agent reply cache (default ${CACHE_DIR_ENV} or ./cache)"
     )
+    parser.add_argument(
+        "--base-image",
+        default=None,
+        help="base image of the docker gate's build (default $LAI_BASE_IMAGE, else the Dockerfile's python:3.12-slim)",
+    )
     parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
     parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
     parser.add_argument(
@@ -92,6 +97,7 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
         deploy_target=args.deploy_target,
         waivers=tuple(dict.fromkeys(args.waive)),
         cache_dir=args.cache_dir or default_cache_dir(),
+        base_image=args.base_image,
     ).check()
 
 

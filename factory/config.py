@@ -34,6 +34,7 @@ class BuildConfig:
     deploy_target: str = "compose"
     waivers: tuple[str, ...] = ()
     cache_dir: Path = field(default_factory=default_cache_dir)
+    base_image: str | None = None
 
     @property
     def layout(self) -> Layout:

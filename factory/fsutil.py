@@ -33,15 +33,16 @@ def dumps_json(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_text_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write through a temp file and rename, so a crash never leaves half a file."""
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write through a temp file and rename, so a crash never leaves half a file. The mode is set
+    explicitly: a temp file is private (0600), and generated files must be readable, e.g. by the
+    container's non-root user."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
-        if mode is not None:
-            os.chmod(temp_name, mode)
+        os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
@@ -52,7 +53,7 @@ def write_json_atomic(path: Path, data: object) -> None:
     write_text_atomic(path, dumps_json(data))
 
 
-def write_if_changed(path: Path, text: str, *, mode: int | None = None) -> bool:
+def write_if_changed(path: Path, text: str, *, mode: int = 0o644) -> bool:
     """Write only when the content differs, so unchanged files keep their timestamps. True if written."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
@@ -98,7 +99,7 @@ def write_file_set(
     run_bits = set(executable)
     written = []
     for relative, target in checked.items():
-        if write_if_changed(target, files[relative], mode=0o755 if relative in run_bits else None):
+        if write_if_changed(target, files[relative], mode=0o755 if relative in run_bits else 0o644):
             written.append(relative)
     return written
 

@@ -52,7 +52,8 @@ def namespace(config: BuildConfig) -> dict:
 
 
 def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> BuildConfig:
-    """`doit auto_full module=NAME out=DIR [pack0=DIR] [max_heal=N] [deploy=1] [target=T] [waive=a,b]`."""
+    """`doit auto_full module=NAME out=DIR [pack0=DIR] [max_heal=N] [deploy=1] [target=T] [waive=a,b]
+    [base_image=IMAGE]`."""
     pack0_source = get_var("pack0", None)
     max_heal = get_var("max_heal", None)
     waive = get_var("waive", "") or ""
@@ -64,6 +65,7 @@ def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> B
         auto_deploy=get_var("deploy", "0") in ("1", "true", "yes"),
         deploy_target=get_var("target", "compose"),
         waivers=tuple(name for name in waive.split(",") if name),
+        base_image=get_var("base_image", None),
     ).check()
     # doit opens its dependency database in the output folder before any task runs.
     config.out.mkdir(parents=True, exist_ok=True)

@@ -190,7 +190,7 @@ class EngineBackedModel:
                 fixed = current.split("\n", 1)[1] + "\n# looked at the wrong thing\n"
             reply = {"diagnosis": "get lost its tenant filter", "files": [{"path": storage, "content": fixed}]}
             return Scripted(json.dumps(reply))
-        prompt = body["messages"][0]["content"]
+        prompt = body["messages"][0]["content"] if body.get("messages") else ""
         target = prompt.split("Deploy target: ", 1)[1].split()[0] if "Deploy target: " in prompt else "compose"
         request = AgentRequest(agent, "", "", pack0, slice=slice_name, options={"target": target})
         reply = json.loads(OfflineProvider().complete(request).text)

@@ -1,15 +1,34 @@
-"""Docker-build gate: builds the image through the docker SDK. No engine answering means 'unavailable'."""
+"""Docker-build gate, through the docker SDK: build the image, run it with networking disabled, wait for
+/health inside it, make one real create-and-read request with a tenant header, remove the container.
+No engine answering means 'unavailable'; a failing build, start, health check or request is 'failed'."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from importlib.metadata import version
 from pathlib import Path
 
+from factory.engine.samples import valid_record
 from factory.gates.result import GateResult
+from factory.pack0.models import Pack0
 
 BASE_IMAGE_ENV = "LAI_BASE_IMAGE"
-BUILD_TIMEOUT_S = 600
+DOCKERFILE_DEFAULT_BASE = "python:3.12-slim"
+BUILD_TIMEOUT_S = 900
+HEALTH_TIMEOUT_S = 60
+# Run inside the container (stdlib only): what a client of the service would do.
+_HEALTH_PROBE = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"
+_CREATE_AND_READ = """
+import json, sys, urllib.request
+base = 'http://127.0.0.1:8000/api/v1/' + sys.argv[1]
+headers = {'Content-Type': 'application/json', 'X-Tenant-ID': 'docker-gate'}
+created = json.load(urllib.request.urlopen(urllib.request.Request(base, sys.argv[2].encode(), headers)))
+read = json.load(urllib.request.urlopen(urllib.request.Request(base + '/' + created['id'], headers=headers)))
+assert read == created, (read, created)
+print(created['id'])
+"""
 
 
 def engine_answers() -> bool:
@@ -25,7 +44,36 @@ def engine_answers() -> bool:
         return False
 
 
-def docker_build_gate(build_dir: Path, image_tag: str) -> GateResult:
+def _wait_healthy(container) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < HEALTH_TIMEOUT_S:
+        container.reload()
+        if container.status not in ("created", "running"):
+            logs = container.logs(tail=10).decode("utf-8", "replace").strip()
+            raise RuntimeError(f"the container stopped ({container.status}): {logs}")
+        if container.exec_run(["python3", "-c", _HEALTH_PROBE]).exit_code == 0:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise RuntimeError(f"/health did not answer within {HEALTH_TIMEOUT_S}s")
+
+
+def _run_and_probe(client, image_id: str, pack0: Pack0) -> list[str]:
+    """Start the image with no network, wait for /health inside it, create and read one record."""
+    container = client.containers.run(image_id, detach=True, network_disabled=True)
+    try:
+        health_s = _wait_healthy(container)
+        entity = pack0.entities[0]
+        probe = ["python3", "-c", _CREATE_AND_READ, entity.plural, json.dumps(valid_record(entity))]
+        result = container.exec_run(probe)
+        output = result.output.decode("utf-8", "replace").strip()
+        if result.exit_code != 0:
+            raise RuntimeError(f"create-and-read of {entity.plural} failed: {output[-300:]}")
+        return [f"healthy after {health_s:.1f}s", f"created and read {entity.plural}/{output.splitlines()[-1]}"]
+    finally:
+        container.remove(force=True)
+
+
+def docker_build_gate(build_dir: Path, image_tag: str, pack0: Pack0, base_image: str | None = None) -> GateResult:
     try:
         import docker
         from docker.errors import BuildError, DockerException
@@ -38,17 +86,31 @@ def docker_build_gate(build_dir: Path, image_tag: str) -> GateResult:
     except DockerException as error:
         reason = f"no Docker engine answers ({str(error).splitlines()[0][:160]})"
         return GateResult("docker-build", "unavailable", reason, "docker SDK", tool_version)
-    base_image = os.environ.get(BASE_IMAGE_ENV)
-    build_args = {"BASE_IMAGE": base_image} if base_image else {}
+    base = base_image or os.environ.get(BASE_IMAGE_ENV) or None
+    details = [f"engine {engine}", f"base image {base or DOCKERFILE_DEFAULT_BASE + ' (Dockerfile default)'}"]
+    started = time.monotonic()
     try:
         client.api.timeout = BUILD_TIMEOUT_S
-        image, _logs = client.images.build(path=str(build_dir), tag=image_tag, buildargs=build_args, rm=True)
+        image, _ = client.images.build(
+            path=str(build_dir.resolve()),
+            tag=image_tag,
+            buildargs={"BASE_IMAGE": base} if base else {},
+            rm=True,
+            forcerm=True,
+        )
     except BuildError as error:
         tail = [str(chunk.get("stream", chunk.get("error", ""))).rstrip() for chunk in error.build_log][-15:]
-        return GateResult(
-            "docker-build", "failed", f"docker build failed: {error.msg}", "docker SDK", tool_version, tail
-        )
+        reason = f"docker build failed: {error.msg}"
+        return GateResult("docker-build", "failed", reason, "docker SDK", tool_version, details + tail)
     except DockerException as error:
-        return GateResult("docker-build", "failed", f"docker build failed: {error}", "docker SDK", tool_version)
-    details = [f"engine {engine}", f"image {image.id}", f"base {base_image or 'python:3.12-slim (Dockerfile default)'}"]
-    return GateResult("docker-build", "passed", f"built {image_tag}", "docker SDK", tool_version, details)
+        reason = f"docker build failed: {error}"
+        return GateResult("docker-build", "failed", reason, "docker SDK", tool_version, details)
+    details += [f"image {image.id}", f"built in {time.monotonic() - started:.1f}s"]
+    try:
+        details += _run_and_probe(client, image.id, pack0)
+    except (DockerException, RuntimeError) as error:
+        reason = f"the image does not serve: {error}"
+        return GateResult("docker-build", "failed", reason, "docker SDK", tool_version, details)
+    return GateResult(
+        "docker-build", "passed", f"built {image_tag}, healthy, served a request", "docker SDK", tool_version, details
+    )

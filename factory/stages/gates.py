@@ -25,7 +25,8 @@ def _evaluate(config: BuildConfig, name: str) -> GateResult:
         pack0 = load_pack0(layout.pack0_dir)
         return contracts_gate(layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml)
     if name == "docker-build":
-        return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1")
+        pack0 = load_pack0(layout.pack0_dir)
+        return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1", pack0, config.base_image)
     raise ValueError(f"unknown gate {name!r}")
 
 
