@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from factory.gates.contracts import contracts_gate
-from factory.gates.docker_build import docker_build_gate, engine_answers
+from factory.gates.docker_build import check_dockerfile, docker_build_gate, engine_answers
 from factory.gates.lint import lint_gate
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
@@ -80,6 +80,24 @@ def test_contracts_gate_fails_when_an_operation_has_no_passing_contract_test(bui
 
 @pytest.mark.skipif(engine_answers(), reason="a Docker engine answers here: the gate is not 'unavailable'")
 def test_docker_gate_without_an_engine_is_unavailable_not_passed(build: Path):
-    result = docker_build_gate(build, "lai-test:0")
+    pack0 = load_pack0(build.parent / "pack0/pack0-crm-contacts-0.0.1")
+    result = docker_build_gate(build, "lai-test:0", pack0)
     assert result.status == "unavailable"
     assert "no Docker engine answers" in result.reason
+
+
+def test_docker_gate_fails_a_broken_dockerfile_even_without_an_engine(build: Path):
+    dockerfile = build / "Dockerfile"
+    text = dockerfile.read_text().replace("HEALTHCHECK", "# HEALTHCHECK").replace("WORKDIR /app", "WORKDR /app")
+    dockerfile.write_text(text.replace("USER 10001:10001", "USER root"))
+    pack0 = load_pack0(build.parent / "pack0/pack0-crm-contacts-0.0.1")
+    result = docker_build_gate(build, "lai-test:0", pack0)
+    assert result.status == "failed"
+    assert result.reason == "the Dockerfile is broken"
+    assert any(line.endswith("unknown instruction WORKDR") for line in result.details)
+    assert "no HEALTHCHECK instruction" in result.details
+    assert "the image runs as root (the last USER is root)" in result.details
+
+
+def test_generated_dockerfile_passes_the_static_check(build: Path):
+    assert check_dockerfile((build / "Dockerfile").read_text()) == []

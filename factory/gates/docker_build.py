@@ -31,6 +31,55 @@ print(created['id'])
 """
 
 
+INSTRUCTIONS = {
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+}
+
+
+def check_dockerfile(text: str) -> list[str]:
+    """What is wrong with a Dockerfile, read statically (so it is caught even with no engine)."""
+    lines, continued = [], ""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = continued + raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            continued = line[:-1] + " "
+            continue
+        continued = ""
+        lines.append((number, line.split(None, 1)[0].upper(), line))
+    problems = [f"line {n}: unknown instruction {word}" for n, word, _ in lines if word not in INSTRUCTIONS]
+    words = [word for _, word, _ in lines]
+    if not words or words[0] not in ("FROM", "ARG"):
+        problems.append("the first instruction must be FROM (or ARG before FROM)")
+    for required in ("FROM", "USER", "EXPOSE", "HEALTHCHECK"):
+        if required not in words:
+            problems.append(f"no {required} instruction")
+    if "CMD" not in words and "ENTRYPOINT" not in words:
+        problems.append("no CMD or ENTRYPOINT")
+    users = [line.split(None, 1)[1].split(":")[0] if " " in line else "" for _, word, line in lines if word == "USER"]
+    if users and users[-1] in ("root", "0"):
+        problems.append("the image runs as root (the last USER is root)")
+    return problems
+
+
 def engine_answers() -> bool:
     """A quick look: is a Docker engine reachable right now?"""
     try:
@@ -80,6 +129,9 @@ def docker_build_gate(build_dir: Path, image_tag: str, pack0: Pack0, base_image:
     except ImportError:
         return GateResult("docker-build", "unavailable", "the docker SDK is not installed", tool="docker SDK")
     tool_version = version("docker")
+    static = check_dockerfile((build_dir / "Dockerfile").read_text(encoding="utf-8"))
+    if static:
+        return GateResult("docker-build", "failed", "the Dockerfile is broken", "docker SDK", tool_version, static)
     try:
         client = docker.from_env(timeout=5)
         engine = client.version().get("Version", "?")
