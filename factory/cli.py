@@ -24,6 +24,10 @@ from factory.llm.select import PROVIDERS, resolve_provider_name
 from factory.pack0.generate import generate_pack0, pack0_dirname
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Budgets
+from factory.pec.export import export_team_pack
+from factory.pec.leaks import files_to_check, leak_check
+from factory.pec.signing import keygen
+from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
 from rules import namespace
 
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,6 +52,7 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="base image of the docker gate's build (default $LAI_BASE_IMAGE, else the Dockerfile's python:3.12-slim)",
     )
+    parser.add_argument("--sign-key", type=Path, default=None, help="sign manifest.json with this Ed25519 key")
     parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
     parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
     parser.add_argument(
@@ -78,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     pack0.add_argument("--module", required=True)
     pack0.add_argument("--out", required=True, type=Path, help="folder to create pack0-NAME-0.0.1/ in")
     pack0.add_argument("--brief", default="")
+    verify = commands.add_parser("verify", help="recompute and check the evidence chain of an output (or team pack)")
+    verify.add_argument("out", type=Path)
+    verify.add_argument("--public-key", type=Path, default=None, help="also check manifest.json.sig with this key")
+    keygen_parser = commands.add_parser("keygen", help="make an Ed25519 key pair for --sign-key")
+    keygen_parser.add_argument("--out", type=Path, default=Path("."), help="folder for lai-pack.key and lai-pack.pub")
+    leaks = commands.add_parser("leak-check", help="find secrets, API key values and machine paths in a folder")
+    leaks.add_argument("path", type=Path)
+    export = commands.add_parser("export-team-pack", help="a reproducible archive of Pack0 + build + evidence")
+    export.add_argument("out", type=Path)
+    export.add_argument("--to", type=Path, required=True, help="the .tar.gz to write")
     cache = commands.add_parser("cache", help="the content-hashed agent reply cache")
     cache.add_argument("action", choices=("stats", "clear"))
     cache.add_argument("--cache-dir", type=Path, default=None)
@@ -98,6 +113,7 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
         waivers=tuple(dict.fromkeys(args.waive)),
         cache_dir=args.cache_dir or default_cache_dir(),
         base_image=args.base_image,
+        sign_key=args.sign_key,
     ).check()
 
 
@@ -165,6 +181,31 @@ def cache_command(action: str, directory: Path | None) -> int:
     return 0
 
 
+def verify_command(out: Path, public_key: Path | None) -> int:
+    if not out.is_dir():
+        raise InputError("not a folder", file=str(out))
+    team_pack = (out / TEAM_PACK_MANIFEST).is_file()
+    problems = verify_team_pack(out, public_key) if team_pack else verify_output(out, public_key)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"verify: {len(problems)} problem(s) in {out}", file=sys.stderr)
+        return EXIT_NOT_APPROVED
+    print(f"verify: intact: {out}{' (team pack)' if team_pack else ''}{' (signature checked)' if public_key else ''}")
+    return EXIT_APPROVED
+
+
+def leak_check_command(path: Path) -> int:
+    if not path.exists():
+        raise InputError("no such file or folder", file=str(path))
+    findings = leak_check(path)
+    for finding in findings:
+        print(finding)
+    checked = len(files_to_check(path))
+    print(f"leak-check: {len(findings)} finding(s) in {checked} files", file=sys.stderr if findings else sys.stdout)
+    return EXIT_NOT_APPROVED if findings else EXIT_APPROVED
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -172,6 +213,18 @@ def main(argv: list[str] | None = None) -> int:
             return write_pack0_only(args.module, args.out, args.brief)
         if args.command == "cache":
             return cache_command(args.action, args.cache_dir)
+        if args.command == "verify":
+            return verify_command(args.out, args.public_key)
+        if args.command == "keygen":
+            private, public = keygen(args.out)
+            print(f"keygen: private key {private} (keep it secret), public key {public}")
+            return EXIT_APPROVED
+        if args.command == "leak-check":
+            return leak_check_command(args.path)
+        if args.command == "export-team-pack":
+            count = export_team_pack(args.out, args.to)
+            print(f"export-team-pack: {args.to} ({count} files)")
+            return EXIT_APPROVED
         config = config_from_args(args)
         preflight(config)
         return run_pipeline(config)

@@ -35,6 +35,7 @@ class BuildConfig:
     waivers: tuple[str, ...] = ()
     cache_dir: Path = field(default_factory=default_cache_dir)
     base_image: str | None = None
+    sign_key: Path | None = None
 
     @property
     def layout(self) -> Layout:
@@ -59,6 +60,8 @@ class BuildConfig:
         for waiver in self.waivers:
             if waiver not in GATE_ORDER:
                 raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
+        if self.sign_key is not None and not self.sign_key.is_file():
+            raise InputError("signing key not found (make one with `lai-pack keygen`)", file=str(self.sign_key))
         if self.out.exists() and not self.out.is_dir():
             raise InputError("the output path exists and is not a folder", file=str(self.out))
         return self

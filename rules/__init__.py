@@ -66,6 +66,7 @@ def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> B
         deploy_target=get_var("target", "compose"),
         waivers=tuple(name for name in waive.split(",") if name),
         base_image=get_var("base_image", None),
+        sign_key=Path(get_var("sign_key", "")) if get_var("sign_key", None) else None,
     ).check()
     # doit opens its dependency database in the output folder before any task runs.
     config.out.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,12 @@ def creators(config: BuildConfig) -> dict:
             "task_dep": ["gates", *(["deploy"] if config.auto_deploy else [])],
             "uptodate": [
                 config_changed(
-                    {"waivers": sorted(config.waivers), "auto_deploy": config.auto_deploy, "code": code_digest("pec")}
+                    {
+                        "waivers": sorted(config.waivers),
+                        "auto_deploy": config.auto_deploy,
+                        "sign_key": str(config.sign_key or ""),
+                        "code": code_digest("pec"),
+                    }
                 )
             ],
         }

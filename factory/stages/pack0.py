@@ -20,7 +20,8 @@ def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     missing = {path: text for path, text in files.items() if not (target / path).exists()}
     for path, text in missing.items():
         write_if_changed(target / path, text)
-    say(f"{len(missing)} of {len(files)} files written to {target}")
+    # Paths in logs are relative to the output folder: an absolute one would leak the build machine's layout.
+    say(f"{len(missing)} of {len(files)} files written to {target.relative_to(config.out).as_posix()}")
     return f"Pack0 for {config.module}: {len(missing)} new files"
 
 
@@ -34,8 +35,8 @@ def copy_from_source(config: BuildConfig, say: Callable[[str], None]) -> str:
     for path in stale:
         (target / path).unlink()
     written = [path for path, text in files.items() if write_if_changed(target / path, text)]
-    say(f"{len(written)} of {len(files)} files copied from {source}, {len(stale)} removed")
-    return f"Pack0 from {source}"
+    say(f"{len(written)} of {len(files)} files copied from {source.name}, {len(stale)} removed")
+    return f"Pack0 from {source.name}"
 
 
 def index(config: BuildConfig, say: Callable[[str], None]) -> str:

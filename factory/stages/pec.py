@@ -14,16 +14,15 @@ from factory.llm.gateway import read_ledger, summarize
 from factory.pack0.generate import INVENTORY_FILE
 from factory.pack0.load import load_pack0
 from factory.pec.evidence import (
+    UNLISTED,
+    UNLISTED_DIRS,
     build_approval,
     build_manifest,
     build_run_report,
     file_entry,
     render,
 )
-
-# Written while or after PEC runs, so they cannot be listed in the manifest.
-UNLISTED = ("manifest.json", ".factory_logs/pipeline.log", "deploy/applied.json")
-UNLISTED_DIRS = ("stages",)
+from factory.pec.signing import sign_file
 
 
 def _read_json(path: Path) -> dict:
@@ -79,7 +78,10 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
         "gates": approval["gates"],
         "heal_log": test_report["heal_log"],
         "usage": usage,
-        "paths": {"pack0": str(layout.pack0_dir), "build": str(layout.build_dir)},
+        "paths": {
+            "pack0": layout.pack0_dir.relative_to(layout.out).as_posix(),
+            "build": layout.build_dir.relative_to(layout.out).as_posix(),
+        },
     }
     write_text_atomic(layout.evidence("pipeline_result"), render("pipeline_result", pipeline_result))
 
@@ -90,6 +92,8 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
     ]
     manifest = build_manifest(pack0.module, approval["approved"], approval_text, artifacts)
     write_text_atomic(layout.evidence("manifest"), render("manifest", manifest))
+    if config.sign_key is not None:
+        say(f"signed: {sign_file(layout.evidence('manifest'), config.sign_key).name}")
     verdict = "APPROVED" if approval["approved"] else "NOT APPROVED: " + "; ".join(approval["reasons"])
     say(verdict)
     return verdict

@@ -1,0 +1,66 @@
+"""Optional Ed25519 signatures over manifest.json (the top of the evidence chain), with `cryptography`."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from factory.errors import InputError
+from factory.fsutil import write_text_atomic
+
+SIGNATURE_SUFFIX = ".sig"
+
+
+def keygen(folder: Path, name: str = "lai-pack") -> tuple[Path, Path]:
+    """A new key pair: NAME.key (private, mode 0600) and NAME.pub, both PEM. Refuses to overwrite."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private_path, public_path = folder / f"{name}.key", folder / f"{name}.pub"
+    for path in (private_path, public_path):
+        if path.exists():
+            raise InputError("exists; refusing to overwrite a key", file=str(path))
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    write_text_atomic(private_path, private.decode(), mode=0o600)
+    write_text_atomic(public_path, public.decode())
+    return private_path, public_path
+
+
+def _load(path: Path, *, private: bool):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    try:
+        data = path.read_bytes()
+        key = serialization.load_pem_private_key(data, None) if private else serialization.load_pem_public_key(data)
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"cannot read the key: {error}", file=str(path)) from None
+    expected = Ed25519PrivateKey if private else Ed25519PublicKey
+    if not isinstance(key, expected):
+        raise InputError("not an Ed25519 key (make one with `lai-pack keygen`)", file=str(path))
+    return key
+
+
+def sign_file(path: Path, private_key: Path) -> Path:
+    signature = _load(private_key, private=True).sign(path.read_bytes())
+    target = path.with_name(path.name + SIGNATURE_SUFFIX)
+    write_text_atomic(target, base64.b64encode(signature).decode() + "\n")
+    return target
+
+
+def signature_problem(path: Path, public_key: Path) -> str | None:
+    """None when path's signature file is a valid signature of it by this key."""
+    from cryptography.exceptions import InvalidSignature
+
+    signature_path = path.with_name(path.name + SIGNATURE_SUFFIX)
+    if not signature_path.is_file():
+        return f"missing: {signature_path.name} (the manifest is not signed)"
+    try:
+        _load(public_key, private=False).verify(base64.b64decode(signature_path.read_text()), path.read_bytes())
+    except (InvalidSignature, ValueError):
+        return f"bad signature: {signature_path.name} does not sign {path.name} with {public_key.name}"
+    return None

@@ -1,0 +1,145 @@
+"""Evidence anyone can check offline: verify catches every changed byte, signatures, leak-check, export."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+from conftest import factory_env, read_json, run_cli
+
+from factory.pec.leaks import leak_check
+from factory.pec.verify import verify_output
+
+
+@pytest.fixture
+def output(crm_output: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "out"
+    shutil.copytree(crm_output, copy, ignore=shutil.ignore_patterns(".lai-pack.doit.db*"))
+    return copy
+
+
+def covered_files(out: Path) -> list[Path]:
+    """Every file the evidence speaks of: the manifest's artifacts, the evidence itself, the Pack0."""
+    build = out / "build"
+    listed = [build / item["path"] for item in read_json(build / "manifest.json")["artifacts"]]
+    pack0 = out / read_json(build / "run_report.json")["pack0"]["dir"]
+    return sorted({*listed, build / "manifest.json", *(p for p in pack0.rglob("*") if p.is_file())})
+
+
+def test_an_intact_output_verifies(output: Path):
+    assert verify_output(output) == []
+    result = run_cli("verify", output)
+    assert result.returncode == 0 and "verify: intact" in result.stdout
+
+
+def test_flipping_any_byte_of_any_covered_file_is_caught(output: Path):
+    files = covered_files(output)
+    assert len(files) > 40
+    checked = 0
+    for path in files:
+        original = path.read_bytes()
+        for position in {0, len(original) // 2, len(original) - 1}:
+            flipped = bytearray(original)
+            flipped[position] ^= 0x01
+            path.write_bytes(bytes(flipped))
+            problems = verify_output(output)
+            relative = path.relative_to(output).as_posix()
+            assert any(relative in problem for problem in problems), (relative, position, problems)
+            checked += 1
+        path.write_bytes(original)
+    assert verify_output(output) == []
+    assert checked >= 3 * len(files) - len(files)  # a one-byte file has one position
+
+
+def test_missing_and_extra_files_are_named(output: Path):
+    (output / "build/src/crm_contacts/validation.py").unlink()
+    (output / "build/src/crm_contacts/backdoor.py").write_text("print('hi')\n")
+    result = run_cli("verify", output)
+    assert result.returncode == 1
+    assert "missing: build/src/crm_contacts/validation.py" in result.stdout
+    assert "extra: build/src/crm_contacts/backdoor.py" in result.stdout
+
+
+def test_signed_manifest_verifies_only_with_its_key(tmp_path: Path):
+    keys, other = tmp_path / "keys", tmp_path / "other"
+    assert run_cli("keygen", "--out", keys).returncode == 0
+    assert run_cli("keygen", "--out", other).returncode == 0
+    assert oct((keys / "lai-pack.key").stat().st_mode & 0o777) == "0o600"
+    out = tmp_path / "out"
+    built = run_cli(
+        "auto-full", "--module", "tasks", "--out", out, "--waive", "docker-build", "--sign-key", keys / "lai-pack.key"
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert run_cli("verify", out, "--public-key", keys / "lai-pack.pub").returncode == 0
+    wrong = run_cli("verify", out, "--public-key", other / "lai-pack.pub")
+    assert wrong.returncode == 1 and "bad signature: manifest.json.sig" in wrong.stdout
+
+
+FAKE = {
+    "aws": ("AKIA" + "ZQ3DTE4QXJ5RZ7UK", "AWS Access Key"),
+    "anthropic": ("sk-ant-api03-" + "Q9vR2mXw7LpT4nB8sK1dF6hJ3gZ5cV0yU", "Anthropic API Key"),
+    "openai": ("sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" + "T3BlbkFJ" + "k1L2m3N4o5P6q7R8s9T0", "OpenAI Token"),
+    "github": ("ghp_" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa9", "GitHub Token"),
+    "entropy": ("kV9sQ2xL7pR4tN8wB3mZ6cF1hJ5gD0yU4eA7iO2u", "Base64 High Entropy String"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FAKE))
+def test_leak_check_finds_planted_secrets_and_masks_them(output: Path, kind: str):
+    secret, rule = FAKE[kind]
+    (output / "build/src/crm_contacts/settings.py").write_text(f'TOKEN = "{secret}"\n')
+    result = run_cli("leak-check", output)
+    assert result.returncode == 1
+    assert f"build/src/crm_contacts/settings.py:1: {rule}" in result.stdout
+    assert secret not in result.stdout + result.stderr
+
+
+def test_leak_check_finds_keys_env_files_and_machine_paths(output: Path):
+    (output / "build/.env").write_text("DEBUG=1\n")
+    (output / "build/src/crm_contacts/private.pem").write_text(
+        "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\n"
+    )
+    user_key = "sk-ant-user-" + "Hv5Kd8Lq2Wx9Zr4Tp7"
+    (output / "build/tests/notes.txt").write_text(f"key {user_key}\nbuilt in {output.resolve()}/build\n")
+    result = run_cli("leak-check", output, env=factory_env(ANTHROPIC_API_KEY=user_key))
+    assert result.returncode == 1
+    for expected in (
+        "build/.env:1: .env file",
+        "build/src/crm_contacts/private.pem:1: Private Key",
+        "build/tests/notes.txt:1: value of $ANTHROPIC_API_KEY",
+        "build/tests/notes.txt:2: absolute path of the build machine",
+    ):
+        assert expected in result.stdout, result.stdout
+    assert user_key not in result.stdout
+
+
+def test_a_clean_build_has_no_leaks(output: Path):
+    assert leak_check(output) == []
+
+
+def test_export_unpack_verify_round_trip_is_reproducible(output: Path, tmp_path: Path):
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    assert run_cli("export-team-pack", output, "--to", first).returncode == 0
+    assert run_cli("export-team-pack", output, "--to", second).returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(first.read_bytes())) as archive:
+        names = archive.getnames()
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    assert "TEAM_PACK_MANIFEST.json" in names
+    assert not any("_raw" in name or "/raw/" in name or ".doit.db" in name for name in names)
+    assert run_cli("verify", tmp_path / "unpacked").returncode == 0
+    (tmp_path / "unpacked/build/src/crm_contacts/server.py").write_text("tampered\n")
+    tampered = run_cli("verify", tmp_path / "unpacked")
+    assert tampered.returncode == 1 and "changed: build/src/crm_contacts/server.py" in tampered.stdout
+
+
+def test_export_refuses_a_leaky_output(output: Path, tmp_path: Path):
+    (output / "build/.env").write_text("SECRET=1\n")
+    archive = tmp_path / "pack.tar.gz"
+    result = run_cli("export-team-pack", output, "--to", archive)
+    assert result.returncode == 1
+    assert "nothing exported" in result.stderr and ".env" in result.stderr
+    assert not archive.exists()
