@@ -143,3 +143,17 @@ def test_export_refuses_a_leaky_output(output: Path, tmp_path: Path):
     assert result.returncode == 1
     assert "nothing exported" in result.stderr and ".env" in result.stderr
     assert not archive.exists()
+
+
+def test_two_builds_with_source_date_epoch_give_byte_identical_evidence(tmp_path: Path):
+    # No engine for this test: a docker image id records when it was built, so it cannot be reproduced.
+    env = factory_env(SOURCE_DATE_EPOCH="1700000000", DOCKER_HOST="unix:///nonexistent/docker.sock")
+    for name in ("one", "two"):
+        built = run_cli(
+            "auto-full", "--module", "invoices", "--out", tmp_path / name, "--waive", "docker-build", env=env
+        )
+        assert built.returncode == 0, built.stdout + built.stderr
+    for evidence in ("run_report", "approval", "manifest", "pipeline_result"):
+        first = (tmp_path / "one/build" / f"{evidence}.json").read_bytes()
+        assert first == (tmp_path / "two/build" / f"{evidence}.json").read_bytes(), evidence
+    assert read_json(tmp_path / "one/build/approval.json")["decided_at"] == "2023-11-14T22:13:20Z"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from referencing import Registry, Resource
 
 from factory.fsutil import dumps_json, sha256_bytes
 from factory.gates.result import GATE_ORDER
+from factory.reproducible import timestamp
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 EVIDENCE_NAMES = ("run_report", "approval", "pipeline_result", "manifest")
@@ -21,13 +20,6 @@ EVIDENCE_NAMES = ("run_report", "approval", "pipeline_result", "manifest")
 UNLISTED = ("manifest.json", "manifest.json.sig", ".factory_logs/pipeline.log", "deploy/applied.json")
 UNLISTED_DIRS = ("stages",)
 APPROVER = "lai-factory (autonomous: approves only when tests pass and every gate passed or was waived)"
-
-
-def timestamp() -> str:
-    """Now in UTC, or SOURCE_DATE_EPOCH when set (reproducible builds)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @cache

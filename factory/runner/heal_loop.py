@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from factory import reproducible
 from factory.agents import call
 from factory.agents.request import Provider
 from factory.errors import FactoryError
@@ -189,7 +190,7 @@ def run_with_heal(
             attempt.outcome = "no change proposed"
         attempt.tests_after = run.summary()
         attempt.files_after_sha256 = _files_sha256(build_dir)
-        attempt.duration_s = round(time.monotonic() - started, 3)
+        attempt.duration_s = reproducible.duration(time.monotonic() - started)
         tries.append(attempt)
         write_json_atomic(heal_log_path, [asdict(each) for each in tries])
         say(f"  {attempt.outcome}: {attempt.tests_after}")

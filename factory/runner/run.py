@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from factory import reproducible
 from factory.fsutil import write_text_atomic
 from factory.runner.junit import parse_junit
 
@@ -97,7 +98,9 @@ def run_tests(build_dir: Path, output_file: Path) -> TestRun:
         timed_out = timed_out or command_timed_out
         exit_code = code if code else exit_code
         if junit.is_file():
-            counts, kinds, command_failures = parse_junit(junit.read_text(encoding="utf-8"), command.get("kinds", {}))
+            xml_text = reproducible.junit(junit.read_text(encoding="utf-8"))
+            write_text_atomic(junit, xml_text)
+            counts, kinds, command_failures = parse_junit(xml_text, command.get("kinds", {}))
             totals = {key: totals[key] + counts[key] for key in totals}
             for kind, kind_counts in kinds.items():
                 previous = by_kind.get(kind, dict.fromkeys(totals, 0))
@@ -105,13 +108,13 @@ def run_tests(build_dir: Path, output_file: Path) -> TestRun:
             failures += command_failures
         elif not command_timed_out:
             failures.append({"test": command["name"], "file": "", "outcome": "error", "message": output[-300:]})
-    write_text_atomic(output_file, "\n".join(outputs))
+    write_text_atomic(output_file, reproducible.test_output("\n".join(outputs)))
     passed = exit_code == 0 and not timed_out and not failures and totals["total"] > 0
     return TestRun(
         passed=passed,
         exit_code=exit_code,
         timed_out=timed_out,
-        duration_s=round(time.monotonic() - started, 3),
+        duration_s=reproducible.duration(time.monotonic() - started),
         counts=totals,
         by_kind=by_kind,
         failures=failures,

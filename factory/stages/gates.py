@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from factory import reproducible
 from factory.config import BuildConfig
 from factory.fsutil import write_json_atomic
 from factory.gates.contracts import contracts_gate
@@ -36,7 +37,7 @@ def run_gate(config: BuildConfig, name: str, say: Callable[[str], None]) -> str:
         result = _evaluate(config, name)
     except Exception as error:  # noqa: BLE001 - fail closed: a gate that crashes has not passed
         result = GateResult(name, "failed", f"the gate crashed: {type(error).__name__}: {error}")
-    result.duration_s = round(time.monotonic() - started, 3)
+    result.duration_s = reproducible.duration(time.monotonic() - started)
     write_json_atomic(config.layout.gate_report(name), result.as_dict())
     say(f"{name}: {result.status.upper()}: {result.reason}")
     for line in result.details[:10]:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from factory import reproducible
 from factory.config import BuildConfig
 from factory.fsutil import list_files, sha256_file, write_text_atomic
 from factory.gates.result import GATE_ORDER
@@ -34,10 +35,20 @@ def _outputs(build_dir: Path) -> list[dict]:
 
 
 def _stages(layout: Layout) -> list[dict]:
-    """Every stage's last record, in the order they finished."""
+    """Every stage's last record, in the order they finished (times fixed in reproducible mode)."""
     folder = layout.stage_record("x").parent
     records = [_read_json(path) for path in folder.glob("*.json")] if folder.is_dir() else []
-    return sorted(records, key=lambda record: (record["finished_ts"], record["name"]))
+    ordered = sorted(records, key=lambda record: (record["finished_ts"], record["name"]))
+    return [
+        {
+            "name": record["name"],
+            "status": record["status"],
+            "summary": record["summary"],
+            "duration_s": reproducible.duration(record["duration_s"]),
+            "finished_at": reproducible.timestamp() if reproducible.enabled() else record["finished_at"],
+        }
+        for record in ordered
+    ]
 
 
 def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
