@@ -49,10 +49,9 @@ def llm_env(server: FakeModelServer, cache: Path, key: str = KEY) -> dict[str, s
     return factory_env(ANTHROPIC_API_KEY=key, ANTHROPIC_BASE_URL=server.url, LAI_CACHE_DIR=str(cache))
 
 
-def build(pack0_dir: Path, out: Path, env: dict[str, str]):
-    return run_cli(
-        "auto-build", "--module", "crm-contacts", "--pack0", pack0_dir, "--out", out, "--waive", "docker-build", env=env
-    )
+def build(pack0_dir: Path, out: Path, env: dict[str, str], *extra: str):
+    args = ("auto-build", "--module", "crm-contacts", "--pack0", pack0_dir, "--out", out, "--waive", "docker-build")
+    return run_cli(*args, *extra, env=env)
 
 
 SLICES = ["core", "company", "contact", "deal"]
@@ -89,39 +88,13 @@ def test_heal_resumes_at_the_next_try_and_replays_from_the_cache(model, pack0_di
     model.script_object.plant_bug = True
     model.script_object.useless_heals = 1
     env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
-    first = run_cli(
-        "auto-build",
-        "--module",
-        "crm-contacts",
-        "--pack0",
-        pack0_dir,
-        "--out",
-        out,
-        "--waive",
-        "docker-build",
-        "--max-heal",
-        "1",
-        env=env,
-    )
+    first = build(pack0_dir, out, env, "--max-heal", "1")
     assert first.returncode == 1
     assert model.calls().count(("healer", "")) == 1
     assert read_json(out / "build/run_report.json")["heal"]["heal_log"][0]["outcome"] == "still failing"
 
     model.reset()
-    second = run_cli(
-        "auto-build",
-        "--module",
-        "crm-contacts",
-        "--pack0",
-        pack0_dir,
-        "--out",
-        out,
-        "--waive",
-        "docker-build",
-        "--max-heal",
-        "2",
-        env=env,
-    )
+    second = build(pack0_dir, out, env, "--max-heal", "2")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "resuming after try 1" in second.stdout
     assert model.calls() == [("healer", "")], "only try 2 is new"
@@ -129,20 +102,7 @@ def test_heal_resumes_at_the_next_try_and_replays_from_the_cache(model, pack0_di
     assert [(t["number"], t["outcome"]) for t in heal_log] == [(1, "still failing"), (2, "fixed")]
 
     model.reset()
-    replay = run_cli(
-        "auto-build",
-        "--module",
-        "crm-contacts",
-        "--pack0",
-        pack0_dir,
-        "--out",
-        tmp_path / "again",
-        "--waive",
-        "docker-build",
-        "--max-heal",
-        "2",
-        env=env,
-    )
+    replay = build(pack0_dir, tmp_path / "again", env, "--max-heal", "2")
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert model.calls() == [], "the same inputs replay every try from the cache"
     replayed = read_json(tmp_path / "again/build/run_report.json")["heal"]["heal_log"]
@@ -245,21 +205,7 @@ def test_deployer_output_passes_the_postgres_round_trip(model, pack0_dir: Path, 
     from test_deploy import assert_round_trip
 
     env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
-    result = run_cli(
-        "auto-build",
-        "--module",
-        "crm-contacts",
-        "--pack0",
-        pack0_dir,
-        "--out",
-        out,
-        "--waive",
-        "docker-build",
-        "--auto-deploy",
-        "--deploy-target",
-        "supabase",
-        env=env,
-    )
+    result = build(pack0_dir, out, env, "--auto-deploy", "--deploy-target", "supabase")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ("deployer", "") in model.calls()
     psql(database, AUTH_SHIM)
