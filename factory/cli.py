@@ -16,11 +16,12 @@ from factory.deploy.migrations import DEPLOY_TARGETS
 from factory.engine.codegen import generate_source
 from factory.engine.testgen import generate_tests
 from factory.errors import FactoryError, InputError
-from factory.fsutil import write_if_changed
+from factory.fsutil import remove_stale_temp_files, write_if_changed
 from factory.gates.result import GATE_ORDER
 from factory.llm.anthropic_provider import ModelError
 from factory.llm.cache import CACHE_DIR_ENV, ReplyCache, default_cache_dir
 from factory.llm.select import PROVIDERS, resolve_provider_name
+from factory.lock import lock_output
 from factory.pack0.generate import generate_pack0, pack0_dirname
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Budgets
@@ -141,7 +142,8 @@ def preflight(config: BuildConfig) -> None:
 
 
 def run_pipeline(config: BuildConfig) -> int:
-    config.out.mkdir(parents=True, exist_ok=True)
+    lock_output(config.out)
+    remove_stale_temp_files(config.out)
     print(f"lai-pack {__version__}: {config.module} -> {config.out} (provider {config.provider})", flush=True)
     status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
     approval_path = config.layout.evidence("approval")

@@ -27,3 +27,7 @@ class UnsafePathError(FactoryError):
 
 class AgentReplyError(FactoryError):
     """An agent reply that could not be parsed or validated, even after JSON extraction."""
+
+
+class ReplyTooLarge(AgentReplyError):
+    """A reply over the size limit: refused outright, never asked again."""

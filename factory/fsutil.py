@@ -13,7 +13,10 @@ from factory.errors import UnsafePathError
 
 # Agent replies are untrusted: these limits keep one reply from filling the disk.
 MAX_FILE_BYTES = 2_000_000
+MAX_REPLY_FILE_BYTES = 20_000_000
 MAX_FILES_PER_REPLY = 400
+# Names no file may have: Windows devices (a build must unpack anywhere).
+_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -65,7 +68,11 @@ def safe_relative_path(relative: str, *, allowed_roots: Iterable[str]) -> PurePo
     """Check a path an agent asked for: relative, no '..', under one of the allowed top folders."""
     if not relative or "\x00" in relative or "\\" in relative:
         raise UnsafePathError(f"refused file path {relative!r}: empty or has a NUL or backslash")
+    if relative.endswith("/"):
+        raise UnsafePathError(f"refused file path {relative!r}: names a folder, not a file")
     posix = PurePosixPath(relative)
+    if any(part.split(".")[0].lower() in _DEVICE_NAMES for part in posix.parts):
+        raise UnsafePathError(f"refused file path {relative!r}: a device name")
     if posix.is_absolute() or any(part in ("..", "") for part in posix.parts):
         raise UnsafePathError(f"refused file path {relative!r}: must be relative, without '..'")
     roots = tuple(allowed_roots)
@@ -75,11 +82,15 @@ def safe_relative_path(relative: str, *, allowed_roots: Iterable[str]) -> PurePo
 
 
 def resolve_inside(base: Path, relative: PurePosixPath) -> Path:
-    """Join and re-check after resolving symlinks: a link inside base must not lead out of it."""
+    """Join and re-check after resolving symlinks: a link inside base must not lead out of it, and what
+    is there already must be a regular file (not a folder, device, pipe or link)."""
     base_resolved = base.resolve()
-    target = (base_resolved / relative).resolve()
+    joined = base_resolved / relative
+    target = joined.resolve()
     if base_resolved not in target.parents:
-        raise UnsafePathError(f"refused file path {relative}: it resolves outside {base}")
+        raise UnsafePathError(f"refused file path {relative}: it resolves outside the build folder")
+    if joined.is_symlink() or (joined.exists() and not joined.is_file()):
+        raise UnsafePathError(f"refused file path {relative}: something other than a regular file is there")
     return target
 
 
@@ -90,6 +101,9 @@ def write_file_set(
     roots = tuple(allowed_roots)
     if len(files) > MAX_FILES_PER_REPLY:
         raise UnsafePathError(f"refused a reply with {len(files)} files (limit {MAX_FILES_PER_REPLY})")
+    total = sum(len(content.encode("utf-8")) for content in files.values())
+    if total > MAX_REPLY_FILE_BYTES:
+        raise UnsafePathError(f"refused a reply of {total} bytes of files (limit {MAX_REPLY_FILE_BYTES})")
     checked = {}
     for relative, content in files.items():
         posix = safe_relative_path(relative, allowed_roots=roots)
@@ -115,3 +129,11 @@ def list_files(root: Path, *, exclude_dirs: Iterable[str] = ()) -> list[Path]:
         if path.is_file() and not path.is_symlink():
             found.append(path)
     return found
+
+
+def remove_stale_temp_files(root: Path) -> int:
+    """Temp files an interrupted atomic write left behind (the rename never happened)."""
+    stale = [path for path in root.rglob(".*.tmp") if path.is_file()]
+    for path in stale:
+        path.unlink()
+    return len(stale)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from factory.config import BuildConfig
+from factory.lock import lock_output
 from rules import codegen, deploy, gates, pack0, pec, run_heal, testgen
 from rules.reporter import ProgressReporter
 
@@ -68,6 +69,6 @@ def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> B
         base_image=get_var("base_image", None),
         sign_key=Path(get_var("sign_key", "")) if get_var("sign_key", None) else None,
     ).check()
-    # doit opens its dependency database in the output folder before any task runs.
-    config.out.mkdir(parents=True, exist_ok=True)
+    # One run per output folder (this also creates it: doit opens its database there before any task runs).
+    lock_output(config.out)
     return config

@@ -17,7 +17,7 @@ from factory.agents.prompts import (
 )
 from factory.agents.replies import FileSetReply, HealReply, ReplyT, parse_reply
 from factory.agents.request import AgentRequest, Provider
-from factory.errors import AgentReplyError
+from factory.errors import AgentReplyError, ReplyTooLarge
 from factory.fsutil import write_text_atomic
 from factory.pack0.models import Pack0
 
@@ -32,7 +32,7 @@ def call_agent(provider: Provider, request: AgentRequest, model: type[ReplyT], r
     try:
         return parse_reply(request.agent, raw, model)
     except AgentReplyError as error:
-        if provider.name == "offline":
+        if provider.name == "offline" or isinstance(error, ReplyTooLarge):
             raise
         retry = dataclasses.replace(request, correction=(raw, str(error)))
         second = provider.complete(retry).text

@@ -6,9 +6,9 @@ import json
 import re
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from factory.errors import AgentReplyError
+from factory.errors import AgentReplyError, ReplyTooLarge
 
 
 class GeneratedFile(BaseModel):
@@ -18,6 +18,15 @@ class GeneratedFile(BaseModel):
     content: str
 
 
+def _unique_paths(files: list[GeneratedFile]) -> list[GeneratedFile]:
+    seen: set[str] = set()
+    for item in files:
+        if item.path in seen:
+            raise ValueError(f"path {item.path} appears twice")
+        seen.add(item.path)
+    return files
+
+
 class FileSetReply(BaseModel):
     """CodeGen, TestGen and Deployer: the complete files of their part of the build."""
 
@@ -25,6 +34,8 @@ class FileSetReply(BaseModel):
 
     files: list[GeneratedFile]
     notes: str = ""
+
+    _unique = field_validator("files")(_unique_paths)
 
     def as_dict(self) -> dict[str, str]:
         return {item.path: item.content for item in self.files}
@@ -37,6 +48,8 @@ class HealReply(BaseModel):
 
     diagnosis: str
     files: list[GeneratedFile] = Field(default_factory=list)
+
+    _unique = field_validator("files")(_unique_paths)
 
     def as_dict(self) -> dict[str, str]:
         return {item.path: item.content for item in self.files}
@@ -70,8 +83,13 @@ def extract_json(raw: str) -> object:
     raise ValueError("no JSON object found in the reply")
 
 
+MAX_REPLY_CHARS = 8_000_000
+
+
 def parse_reply(agent: str, raw: str, model: type[ReplyT]) -> ReplyT:
     """A validated reply, or AgentReplyError saying what was wrong (the raw text is kept by the caller)."""
+    if len(raw) > MAX_REPLY_CHARS:
+        raise ReplyTooLarge(f"{agent} reply refused: {len(raw)} characters (limit {MAX_REPLY_CHARS})")
     try:
         data = extract_json(raw)
     except ValueError as error:

@@ -11,8 +11,8 @@ from factory.fsutil import list_files
 from factory.gates.secrets import Finding, scan_files
 
 API_KEY_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY")
-# Factory state that is never shipped (export leaves it out): the dependency database holds absolute paths.
-NOT_SHIPPED = (".lai-pack.doit.db",)
+# Factory state that is never shipped (export leaves it out): the doit database (it holds absolute paths), the lock.
+NOT_SHIPPED = (".lai-pack.",)
 
 
 def _text_lines(path: Path) -> list[str]:
