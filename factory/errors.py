@@ -18,7 +18,12 @@ class InputError(FactoryError):
         self.file = file
         self.field = field
         where = ": ".join(part for part in (file, field) if part)
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(one_line(f"{where}: {message}" if where else message))
+
+
+def one_line(text: str) -> str:
+    """Control characters (from a file name or a field a user wrote) shown escaped: the error stays one line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class UnsafePathError(FactoryError):
