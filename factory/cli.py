@@ -16,7 +16,7 @@ from factory.deploy.migrations import DEPLOY_TARGETS
 from factory.engine.codegen import generate_source
 from factory.engine.testgen import generate_tests
 from factory.errors import FactoryError, InputError
-from factory.fsutil import remove_stale_temp_files, write_if_changed
+from factory.fsutil import remove_stale_temp_files, write_if_changed, write_new_tree
 from factory.gates.result import GATE_ORDER
 from factory.llm.anthropic_provider import ModelError
 from factory.llm.cache import CACHE_DIR_ENV, ReplyCache, default_cache_dir
@@ -165,9 +165,12 @@ def write_pack0_only(module: str, out: Path, brief: str) -> int:
     target = out / pack0_dirname(module)
     files = generate_pack0(module, brief)
     kept = [path for path in files if (target / path).exists()]
-    for path, text in files.items():
-        if path not in kept:
-            write_if_changed(target / path, text)
+    if not target.exists():
+        write_new_tree(target, files)
+    else:
+        for path, text in files.items():
+            if path not in kept:
+                write_if_changed(target / path, text)
     print(f"Pack0 for {module}: {target} ({len(files) - len(kept)} files written, {len(kept)} existing kept)")
     return EXIT_APPROVED
 

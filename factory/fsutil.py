@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -131,9 +132,21 @@ def list_files(root: Path, *, exclude_dirs: Iterable[str] = ()) -> list[Path]:
     return found
 
 
+def write_new_tree(target: Path, files: Mapping[str, str]) -> None:
+    """A whole new folder at once: written beside it, then renamed, so a crash leaves all or nothing."""
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    for relative, text in files.items():
+        write_text_atomic(staging / relative, text)
+    os.replace(staging, target)
+
+
 def remove_stale_temp_files(root: Path) -> int:
     """Temp files an interrupted atomic write left behind (the rename never happened)."""
     stale = [path for path in root.rglob(".*.tmp") if path.is_file()]
     for path in stale:
         path.unlink()
-    return len(stale)
+    staging = [path for path in root.rglob(".*.staging") if path.is_dir()]
+    for path in staging:
+        shutil.rmtree(path)
+    return len(stale) + len(staging)

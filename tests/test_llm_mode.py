@@ -210,3 +210,21 @@ def test_deployer_output_passes_the_postgres_round_trip(model, pack0_dir: Path, 
     assert ("deployer", "") in model.calls()
     psql(database, AUTH_SHIM)
     assert_round_trip(out / "build", load_pack0(pack0_dir), database, rls=True)
+
+
+def test_the_api_key_is_never_written_or_printed(model, pack0_dir: Path, tmp_path: Path):
+    key = "sk-ant-RECOGNISABLE-" + "Fk3Lm9Qp2Zx7Wv4Ty8"
+    model.api_key = key
+    model.script_object.plant_bug = True
+    env = llm_env(model, tmp_path / "cache", key=key)
+    healed = build(pack0_dir, tmp_path / "out", env)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    always_failing = Scripted(status=500, error_type="api_error", headers={"retry-after-ms": "5"})
+    model.script_object.before = [always_failing] * 10
+    failed = build(pack0_dir, tmp_path / "failed", llm_env(model, tmp_path / "other-cache", key=key))
+    assert failed.returncode == 1 and "answered 500 after retries" in failed.stderr
+    printed = healed.stdout + healed.stderr + failed.stdout + failed.stderr
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert len(written) > 50
+    assert key not in printed
+    assert all(key.encode() not in path.read_bytes() for path in written)

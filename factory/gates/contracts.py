@@ -18,6 +18,7 @@ from factory.engine.samples import valid_record
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
 from factory.pack0.openapi import TENANT_HEADER, operations
+from factory.runner.process import die_with_parent
 
 SUCCESS_STATUS = {"get": 200, "post": 201, "patch": 200, "delete": 204}
 START_TIMEOUT_S = 15
@@ -40,7 +41,9 @@ def _start_service(build_dir: Path, pack0: Pack0, workdir: Path) -> tuple[subpro
     env = {**os.environ, "PYTHONPATH": str(build_dir.resolve() / "src"), "DATABASE_PATH": str(workdir / "gate.sqlite3")}
     env.pop("ANTHROPIC_API_KEY", None)
     argv = [sys.executable, "-m", pack0.package, "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
-    process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

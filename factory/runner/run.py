@@ -14,6 +14,7 @@ from pathlib import Path
 from factory import reproducible
 from factory.fsutil import write_text_atomic
 from factory.runner.junit import parse_junit
+from factory.runner.process import die_with_parent
 
 TEST_COMMANDS_FILE = ".test_commands.json"
 OUTPUT_CAP_BYTES = 4_000_000
@@ -70,6 +71,7 @@ def _run_one(command: dict, build_dir: Path) -> tuple[int | None, bool, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so a timeout kills everything it started
+        preexec_fn=die_with_parent,
     )
     try:
         output, _ = process.communicate(timeout=command.get("timeout_s", 300))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from factory.config import BuildConfig
-from factory.fsutil import write_if_changed
+from factory.fsutil import write_if_changed, write_new_tree
 from factory.pack0.generate import generate_pack0
 from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_files
 from factory.pack0.models import Budgets
@@ -17,12 +17,17 @@ def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     target = config.layout.pack0_dir
     budgets = Budgets(max_heal_tries=config.max_heal) if config.max_heal is not None else None
     files = generate_pack0(config.module, config.brief, budgets)
-    missing = {path: text for path, text in files.items() if not (target / path).exists()}
-    for path, text in missing.items():
-        write_if_changed(target / path, text)
+    if not target.exists():
+        write_new_tree(target, files)
+        missing = files
+    else:
+        missing = {path: text for path, text in files.items() if not (target / path).exists()}
+        for path, text in missing.items():
+            write_if_changed(target / path, text)
     # Paths in logs are relative to the output folder: an absolute one would leak the build machine's layout.
     say(f"{len(missing)} of {len(files)} files written to {target.relative_to(config.out).as_posix()}")
-    return f"Pack0 for {config.module}: {len(missing)} new files"
+    # The summary says what is there, not what this run did: it goes into the (reproducible) evidence.
+    return f"Pack0 for {config.module}: {len(files)} files"
 
 
 def copy_from_source(config: BuildConfig, say: Callable[[str], None]) -> str:
