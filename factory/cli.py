@@ -29,6 +29,7 @@ from factory.pec.export import export_team_pack
 from factory.pec.leaks import files_to_check, leak_check
 from factory.pec.signing import keygen
 from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
+from factory.runner.sandbox import SANDBOXES
 from rules import namespace
 
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -54,6 +55,13 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
         help="base image of the docker gate's build (default $LAI_BASE_IMAGE, else the Dockerfile's python:3.12-slim)",
     )
     parser.add_argument("--sign-key", type=Path, default=None, help="sign manifest.json with this Ed25519 key")
+    parser.add_argument(
+        "--sandbox",
+        choices=SANDBOXES,
+        default="auto",
+        help="where generated tests run: bwrap (no network, only the build writable); auto: bwrap if it works",
+    )
+    parser.add_argument("--test-timeout", type=int, default=None, help="seconds a test command may run (default 300)")
     parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
     parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
     parser.add_argument(
@@ -115,6 +123,8 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
         cache_dir=args.cache_dir or default_cache_dir(),
         base_image=args.base_image,
         sign_key=args.sign_key,
+        sandbox=args.sandbox,
+        test_timeout=args.test_timeout,
     ).check()
 
 

@@ -16,6 +16,7 @@ from factory.layout import Layout
 from factory.llm.cache import default_cache_dir
 from factory.llm.select import make_provider
 from factory.pack0.models import MODULE_NAME_PATTERN, Budgets
+from factory.runner.sandbox import resolve_sandbox
 
 DEFAULT_MODEL = "claude-sonnet-4-20250514"
 FACTORY_DIR = Path(__file__).parent
@@ -36,6 +37,8 @@ class BuildConfig:
     cache_dir: Path = field(default_factory=default_cache_dir)
     base_image: str | None = None
     sign_key: Path | None = None
+    sandbox: str = "auto"
+    test_timeout: int | None = None
 
     @property
     def layout(self) -> Layout:
@@ -60,6 +63,11 @@ class BuildConfig:
         for waiver in self.waivers:
             if waiver not in GATE_ORDER:
                 raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
+        resolve_sandbox(self.sandbox)
+        if self.test_timeout is not None and not 1 <= self.test_timeout <= 3600:
+            raise InputError(
+                f"--test-timeout must be from 1 to 3600 seconds, not {self.test_timeout}", field="--test-timeout"
+            )
         if self.sign_key is not None and not self.sign_key.is_file():
             raise InputError("signing key not found (make one with `lai-pack keygen`)", file=str(self.sign_key))
         if self.out.exists() and not self.out.is_dir():

@@ -68,6 +68,8 @@ def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> B
         waivers=tuple(name for name in waive.split(",") if name),
         base_image=get_var("base_image", None),
         sign_key=Path(get_var("sign_key", "")) if get_var("sign_key", None) else None,
+        sandbox=get_var("sandbox", "auto"),
+        test_timeout=int(get_var("test_timeout", "0")) or None,
     ).check()
     # One run per output folder (this also creates it: doit opens its database there before any task runs).
     lock_output(config.out)

@@ -26,7 +26,13 @@ def creators(config: BuildConfig) -> dict:
             "targets": [str(layout.test_report)],
             "uptodate": [
                 config_changed(
-                    {"max_heal": config.max_heal, "provider": config.provider, "code": code_digest("runner", "engine")}
+                    {
+                        "max_heal": config.max_heal,
+                        "provider": config.provider,
+                        "sandbox": config.sandbox,
+                        "test_timeout": config.test_timeout,
+                        "code": code_digest("runner", "engine"),
+                    }
                 )
             ],
         }

@@ -3,13 +3,10 @@ every operation is covered by a passing contract test."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
 import xml.etree.ElementTree as ElementTree
 from importlib.metadata import version
 from pathlib import Path
@@ -17,69 +14,54 @@ from pathlib import Path
 from factory.engine.samples import valid_record
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
-from factory.pack0.openapi import TENANT_HEADER, operations
+from factory.pack0.openapi import operations
 from factory.runner.process import die_with_parent
+from factory.runner.sandbox import wrap
 
 SUCCESS_STATUS = {"get": 200, "post": 201, "patch": 200, "delete": 204}
-START_TIMEOUT_S = 15
+PROBE_TIMEOUT_S = 60
 
 
-def _request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Content-Type": "application/json", TENANT_HEADER: "contracts-gate"}
-    try:
-        connection.request(method.upper(), path, body=json.dumps(body) if body is not None else None, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-        return response.status, (json.loads(raw) if raw else None)
-    finally:
-        connection.close()
+PROBE = Path(__file__).with_name("contracts_probe.py")
 
 
-def _start_service(build_dir: Path, pack0: Pack0, workdir: Path) -> tuple[subprocess.Popen, int]:
-    port_file = workdir / "port"
-    env = {**os.environ, "PYTHONPATH": str(build_dir.resolve() / "src"), "DATABASE_PATH": str(workdir / "gate.sqlite3")}
-    env.pop("ANTHROPIC_API_KEY", None)
-    argv = [sys.executable, "-m", pack0.package, "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
-    process = subprocess.Popen(
-        argv, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
+def probe_plan(pack0: Pack0) -> list[dict]:
+    """Each operation the way a client would call it: health, then per entity create, list, get, update, delete."""
+    plan = [{"op": "health", "method": "get", "path": "/health", "body": None}]
+    for entity in pack0.entities:
+        record = valid_record(entity)
+        first_field = next(iter(record))
+        for method, path, op_id in operations(entity):
+            body = record if method == "post" else {first_field: record[first_field]} if method == "patch" else None
+            plan.append({"op": op_id, "method": method, "path": path, "body": body})
+    order = {"post": 0, "get": 1, "patch": 2, "delete": 3}
+    return [plan[0], *sorted(plan[1:], key=lambda step: (step["path"].split("/")[3], order[step["method"]]))]
+
+
+def probe_operations(build_dir: Path, pack0: Pack0, sandbox: str = "none") -> list[str]:
+    """Call every operation on the real service, started inside the sandbox; one line per misbehaviour."""
+    plan = probe_plan(pack0)
+    argv = wrap([sys.executable, str(PROBE), pack0.package], build_dir, sandbox)
+    env = {key: value for key, value in os.environ.items() if key != "ANTHROPIC_API_KEY"}
+    done = subprocess.run(
+        argv,
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        cwd=build_dir,
+        env=env,
+        timeout=PROBE_TIMEOUT_S,
+        preexec_fn=die_with_parent,
+        check=False,
     )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited at start: {process.stderr.read().decode()[-500:].strip()}")
-        if port_file.is_file() and port_file.read_text().strip():
-            return process, int(port_file.read_text())
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"the service did not start within {START_TIMEOUT_S}s")
-
-
-def probe_operations(build_dir: Path, pack0: Pack0) -> list[str]:
-    """Call every operation on the real service; returns one line per operation that misbehaved."""
-    problems = []
-    with tempfile.TemporaryDirectory(prefix="lai-contracts-") as temp:
-        process, port = _start_service(build_dir, pack0, Path(temp))
-        try:
-            status, body = _request(port, "get", "/health")
-            if status != 200:
-                problems.append(f"health: GET /health answered {status}")
-            for entity in pack0.entities:
-                record, record_id = valid_record(entity), None
-                first_field = next(iter(record))
-                for method, path, op_id in operations(entity):
-                    if method == "post":
-                        status, body = _request(port, method, path, record)
-                        record_id = (body or {}).get("id")
-                    else:
-                        payload = {first_field: record[first_field]} if method == "patch" else None
-                        status, body = _request(port, method, path.replace("{id}", str(record_id)), payload)
-                    if status != SUCCESS_STATUS[method]:
-                        problems.append(f"{op_id}: {method.upper()} {path} answered {status}")
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-    return problems
+    if done.returncode != 0:
+        raise RuntimeError(f"the service could not be probed: {done.stderr.strip()[-400:]}")
+    answered = {result["op"]: result["status"] for result in json.loads(done.stdout)}
+    return [
+        f"{step['op']}: {step['method'].upper()} {step['path']} answered {answered[step['op']]}"
+        for step in plan
+        if answered[step["op"]] != SUCCESS_STATUS[step["method"]]
+    ]
 
 
 def covered_operations(junit_xml: Path) -> set[str]:
@@ -94,7 +76,9 @@ def covered_operations(junit_xml: Path) -> set[str]:
     return covered
 
 
-def contracts_gate(build_dir: Path, pack0_dir: Path, pack0: Pack0, junit_xml: Path) -> GateResult:
+def contracts_gate(
+    build_dir: Path, pack0_dir: Path, pack0: Pack0, junit_xml: Path, sandbox: str = "none"
+) -> GateResult:
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
@@ -110,7 +94,7 @@ def contracts_gate(build_dir: Path, pack0_dir: Path, pack0: Pack0, junit_xml: Pa
             "contracts", "failed", f"{served.relative_to(build_dir)} differs from Pack0's contract", *tool
         )
     op_ids = ["health", *(op_id for entity in pack0.entities for _m, _p, op_id in operations(entity))]
-    problems = probe_operations(build_dir, pack0)
+    problems = probe_operations(build_dir, pack0, sandbox)
     covered = covered_operations(junit_xml) if junit_xml.is_file() else set()
     problems += [f"{op_id}: no passing contract test" for op_id in op_ids if op_id not in covered]
     if problems:

@@ -94,6 +94,7 @@ def build_run_report(
             "by_kind": final["by_kind"],
             "failures": final["failures"],
             "duration_s": final["duration_s"],
+            "sandbox": final["sandbox"],
         },
         "heal": {
             "max_tries": max_tries,

@@ -49,6 +49,11 @@ class _Context:
     provider: Provider
     max_tries: int
     say: Callable[[str], None]
+    sandbox: str = "none"
+    test_timeout: int | None = None
+
+    def run_tests(self, number: int) -> TestRun:
+        return run_tests(self.build_dir, self.logs_dir / f"test_output.{number}.txt", self.sandbox, self.test_timeout)
 
 
 @dataclass
@@ -163,15 +168,17 @@ def run_with_heal(
     provider: Provider,
     max_tries: int,
     say: Callable[[str], None] = print,
+    sandbox: str = "none",
+    test_timeout: int | None = None,
 ) -> HealResult:
-    context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say)
+    context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say, sandbox, test_timeout)
     heal_log_path = logs_dir / "heal_log.json"
     tries = resumable_tries(heal_log_path, build_dir)
     if tries:
         say(f"resuming after try {len(tries)} of an earlier run (the build is as that try left it)")
     write_json_atomic(heal_log_path, [asdict(each) for each in tries])
-    run = run_tests(build_dir, logs_dir / f"test_output.{len(tries)}.txt")
-    say(f"tests: {run.summary()}")
+    run = context.run_tests(len(tries))
+    say(f"tests ({'sandbox ' + sandbox if sandbox != 'none' else 'no sandbox'}): {run.summary()}")
     while True:
         lint = run_ruff(build_dir) if run.passed else None
         if run.passed and (lint is None or lint.ok):
@@ -184,7 +191,7 @@ def run_with_heal(
         attempt = _heal_tests(number, run, context) if not run.passed else _heal_lint(number, lint.output, context)
         if attempt.files_changed:
             say(f"  changed: {', '.join(attempt.files_changed)}")
-            run = run_tests(build_dir, logs_dir / f"test_output.{number}.txt")
+            run = context.run_tests(number)
             attempt.outcome = "fixed" if run.passed else "still failing"
         else:
             attempt.outcome = "no change proposed"

@@ -15,6 +15,7 @@ from factory import reproducible
 from factory.fsutil import write_text_atomic
 from factory.runner.junit import parse_junit
 from factory.runner.process import die_with_parent
+from factory.runner.sandbox import wrap
 
 TEST_COMMANDS_FILE = ".test_commands.json"
 OUTPUT_CAP_BYTES = 4_000_000
@@ -32,6 +33,7 @@ class TestRun:
     by_kind: dict
     failures: list[dict] = field(default_factory=list)
     output_file: str = ""
+    sandbox: str = "none"
 
     def summary(self) -> str:
         if self.timed_out:
@@ -62,8 +64,8 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run_one(command: dict, build_dir: Path) -> tuple[int | None, bool, str]:
-    argv = [sys.executable if part == "{python}" else part for part in command["argv"]]
+def _run_one(command: dict, build_dir: Path, sandbox: str, timeout_s: int | None) -> tuple[int | None, bool, str]:
+    argv = wrap([sys.executable if part == "{python}" else part for part in command["argv"]], build_dir, sandbox)
     process = subprocess.Popen(
         argv,
         cwd=build_dir / command.get("cwd", "."),
@@ -74,7 +76,7 @@ def _run_one(command: dict, build_dir: Path) -> tuple[int | None, bool, str]:
         preexec_fn=die_with_parent,
     )
     try:
-        output, _ = process.communicate(timeout=command.get("timeout_s", 300))
+        output, _ = process.communicate(timeout=timeout_s or command.get("timeout_s", 300))
         timed_out = False
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
@@ -85,8 +87,9 @@ def _run_one(command: dict, build_dir: Path) -> tuple[int | None, bool, str]:
     return (None if timed_out else process.returncode), timed_out, output.decode("utf-8", "replace")
 
 
-def run_tests(build_dir: Path, output_file: Path) -> TestRun:
-    """Run every test command; the full output goes to output_file; counts come from the JUnit XML."""
+def run_tests(build_dir: Path, output_file: Path, sandbox: str = "none", timeout_s: int | None = None) -> TestRun:
+    """Run every test command (in the sandbox, within the timeout); the full output goes to output_file;
+    counts come from the JUnit XML."""
     started = time.monotonic()
     outputs, exit_code, timed_out = [], 0, False
     totals = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0}
@@ -95,7 +98,7 @@ def run_tests(build_dir: Path, output_file: Path) -> TestRun:
     for command in load_test_commands(build_dir):
         junit = build_dir / command["junit_xml"]
         junit.unlink(missing_ok=True)
-        code, command_timed_out, output = _run_one(command, build_dir)
+        code, command_timed_out, output = _run_one(command, build_dir, sandbox, timeout_s)
         outputs.append(f"$ {' '.join(command['argv'])}\n{output}")
         timed_out = timed_out or command_timed_out
         exit_code = code if code else exit_code
@@ -110,6 +113,16 @@ def run_tests(build_dir: Path, output_file: Path) -> TestRun:
             failures += command_failures
         elif not command_timed_out:
             failures.append({"test": command["name"], "file": "", "outcome": "error", "message": output[-300:]})
+        if command_timed_out:
+            limit = timeout_s or command.get("timeout_s", 300)
+            failures.append(
+                {
+                    "test": command["name"],
+                    "file": "",
+                    "outcome": "error",
+                    "message": f"timed out after {limit}s: killed with everything it started",
+                }
+            )
     write_text_atomic(output_file, reproducible.test_output("\n".join(outputs)))
     passed = exit_code == 0 and not timed_out and not failures and totals["total"] > 0
     return TestRun(
@@ -121,4 +134,5 @@ def run_tests(build_dir: Path, output_file: Path) -> TestRun:
         by_kind=by_kind,
         failures=failures,
         output_file=output_file.name,
+        sandbox=sandbox,
     )

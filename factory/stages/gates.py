@@ -14,6 +14,7 @@ from factory.gates.lint import lint_gate
 from factory.gates.result import GateResult
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
+from factory.runner.sandbox import resolve_sandbox
 
 
 def _evaluate(config: BuildConfig, name: str) -> GateResult:
@@ -24,7 +25,8 @@ def _evaluate(config: BuildConfig, name: str) -> GateResult:
         return secret_scan_gate(layout.build_dir)
     if name == "contracts":
         pack0 = load_pack0(layout.pack0_dir)
-        return contracts_gate(layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml)
+        sandbox = resolve_sandbox(config.sandbox)
+        return contracts_gate(layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml, sandbox)
     if name == "docker-build":
         pack0 = load_pack0(layout.pack0_dir)
         return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1", pack0, config.base_image)

@@ -9,6 +9,7 @@ from factory.config import BuildConfig
 from factory.fsutil import list_files, write_json_atomic
 from factory.pack0.load import load_pack0
 from factory.runner.heal_loop import run_with_heal
+from factory.runner.sandbox import resolve_sandbox
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
@@ -20,7 +21,8 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     pack0 = load_pack0(layout.pack0_dir)
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
     provider = config.make_provider(pack0.budgets)
-    result = run_with_heal(layout.build_dir, layout.logs_dir, pack0, provider, tries, say)
+    sandbox = resolve_sandbox(config.sandbox)
+    result = run_with_heal(layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout)
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
     verdict = "tests pass" if result.passed else "TESTS FAIL"
     return f"{verdict} ({result.final_run.summary()}); {len(result.tries)} heal tries; {result.stop_reason}"

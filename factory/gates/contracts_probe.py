@@ -1,0 +1,41 @@
+"""Run inside the sandbox by the contracts gate (standard library only): start the generated service on
+127.0.0.1, call each planned operation, print what it answered as JSON.
+
+Usage: python contracts_probe.py PACKAGE < plan.json   (plan: [{"op", "method", "path", "body"}])
+"""
+
+import http.client
+import importlib
+import json
+import sys
+import tempfile
+
+
+def main():
+    package, plan = sys.argv[1], json.load(sys.stdin)
+    sys.path.insert(0, "src")
+    server_module = importlib.import_module(f"{package}.server")
+    with tempfile.TemporaryDirectory() as temp:
+        server = server_module.make_server("127.0.0.1", 0, f"{temp}/probe.sqlite3")
+        server_module.start_in_thread(server)
+        port, results, last_id = server.server_address[1], [], "none"
+        try:
+            for step in plan:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                body = json.dumps(step["body"]) if step["body"] is not None else None
+                headers = {"Content-Type": "application/json", "X-Tenant-ID": "contracts-gate"}
+                connection.request(step["method"].upper(), step["path"].replace("{id}", last_id), body, headers)
+                response = connection.getresponse()
+                raw = response.read()
+                connection.close()
+                if step["method"] == "post" and response.status == 201:
+                    last_id = json.loads(raw)["id"]
+                results.append({"op": step["op"], "status": response.status})
+        finally:
+            server.shutdown()
+            server.server_close()
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
