@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from importlib.metadata import version
 from pathlib import Path
@@ -15,8 +13,7 @@ from factory.engine.samples import valid_record
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
 from factory.pack0.openapi import operations
-from factory.runner.process import die_with_parent
-from factory.runner.sandbox import wrap
+from factory.runner.sandbox import run_sandboxed
 
 SUCCESS_STATUS = {"get": 200, "post": 201, "patch": 200, "delete": 204}
 PROBE_TIMEOUT_S = 60
@@ -41,22 +38,12 @@ def probe_plan(pack0: Pack0) -> list[dict]:
 def probe_operations(build_dir: Path, pack0: Pack0, sandbox: str = "none") -> list[str]:
     """Call every operation on the real service, started inside the sandbox; one line per misbehaviour."""
     plan = probe_plan(pack0)
-    argv = wrap([sys.executable, str(PROBE), pack0.package], build_dir, sandbox)
-    env = {key: value for key, value in os.environ.items() if key != "ANTHROPIC_API_KEY"}
-    done = subprocess.run(
-        argv,
-        input=json.dumps(plan),
-        capture_output=True,
-        text=True,
-        cwd=build_dir,
-        env=env,
-        timeout=PROBE_TIMEOUT_S,
-        preexec_fn=die_with_parent,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the service could not be probed: {done.stderr.strip()[-400:]}")
-    answered = {result["op"]: result["status"] for result in json.loads(done.stdout)}
+    argv = ["{python}", "-c", PROBE.read_text(encoding="utf-8"), pack0.package, json.dumps(plan)]
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    code, timed_out, output = run_sandboxed(argv, build_dir, sandbox, PROBE_TIMEOUT_S, env)
+    if code != 0 or timed_out:
+        raise RuntimeError(f"the service could not be probed: {output.strip()[-400:]}")
+    answered = {result["op"]: result["status"] for result in json.loads(output.strip().splitlines()[-1])}
     return [
         f"{step['op']}: {step['method'].upper()} {step['path']} answered {answered[step['op']]}"
         for step in plan

@@ -1,7 +1,7 @@
 """Run inside the sandbox by the contracts gate (standard library only): start the generated service on
 127.0.0.1, call each planned operation, print what it answered as JSON.
 
-Usage: python contracts_probe.py PACKAGE < plan.json   (plan: [{"op", "method", "path", "body"}])
+Usage: python -c "<this file>" PACKAGE PLAN_JSON   (plan: [{"op", "method", "path", "body"}])
 """
 
 import http.client
@@ -12,7 +12,7 @@ import tempfile
 
 
 def main():
-    package, plan = sys.argv[1], json.load(sys.stdin)
+    package, plan = sys.argv[1], json.loads(sys.argv[2])
     sys.path.insert(0, "src")
     server_module = importlib.import_module(f"{package}.server")
     with tempfile.TemporaryDirectory() as temp:

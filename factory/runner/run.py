@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,11 +11,9 @@ from pathlib import Path
 from factory import reproducible
 from factory.fsutil import write_text_atomic
 from factory.runner.junit import parse_junit
-from factory.runner.process import die_with_parent
-from factory.runner.sandbox import wrap
+from factory.runner.sandbox import run_sandboxed
 
 TEST_COMMANDS_FILE = ".test_commands.json"
-OUTPUT_CAP_BYTES = 4_000_000
 # Never hand the factory's secrets to generated (untrusted) code.
 _SECRET_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN")
 
@@ -57,6 +52,7 @@ def load_test_commands(build_dir: Path) -> list[dict]:
 
 
 def _child_env() -> dict[str, str]:
+    # Only what the tests need: not the factory's secrets, and nothing a container cannot use.
     env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # Only the plugins the tests ask for: what else is installed here must not change the run.
@@ -65,26 +61,8 @@ def _child_env() -> dict[str, str]:
 
 
 def _run_one(command: dict, build_dir: Path, sandbox: str, timeout_s: int | None) -> tuple[int | None, bool, str]:
-    argv = wrap([sys.executable if part == "{python}" else part for part in command["argv"]], build_dir, sandbox)
-    process = subprocess.Popen(
-        argv,
-        cwd=build_dir / command.get("cwd", "."),
-        env=_child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so a timeout kills everything it started
-        preexec_fn=die_with_parent,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout_s or command.get("timeout_s", 300))
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        timed_out = True
-    if len(output) > OUTPUT_CAP_BYTES:
-        output = output[: OUTPUT_CAP_BYTES // 2] + b"\n[... output cut ...]\n" + output[-OUTPUT_CAP_BYTES // 2 :]
-    return (None if timed_out else process.returncode), timed_out, output.decode("utf-8", "replace")
+    limit = timeout_s or command.get("timeout_s", 300)
+    return run_sandboxed(command["argv"], build_dir / command.get("cwd", "."), sandbox, limit, _child_env())
 
 
 def run_tests(build_dir: Path, output_file: Path, sandbox: str = "none", timeout_s: int | None = None) -> TestRun:

@@ -1,16 +1,32 @@
-"""Where generated (untrusted) code runs: bubblewrap with no network, a private /tmp, a read-only file
-system except the build folder, and its own process namespace; or, where bwrap is missing, unsandboxed."""
+"""Where generated (untrusted) code runs, and the one function that runs it there.
+
+- docker: a container from a local image (LAI_SANDBOX_IMAGE, else LAI_BASE_IMAGE) with no network, the build
+  folder mounted, the factory's site-packages read-only (for pytest and jsonschema), a process limit.
+- bwrap: bubblewrap with no network, a private /tmp, everything read-only but the build folder, its own
+  process namespace.
+- none: a plain subprocess in its own process group.
+auto takes the first that works here, in that order.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import site
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
 from factory.errors import InputError
+from factory.runner.process import die_with_parent
 
-SANDBOXES = ("auto", "bwrap", "none")
+SANDBOXES = ("auto", "docker", "bwrap", "none")
+SANDBOX_IMAGE_ENVS = ("LAI_SANDBOX_IMAGE", "LAI_BASE_IMAGE")
+OUTPUT_CAP_BYTES = 4_000_000
+CONTAINER_SITE = "/factory-site-packages"
+CONTAINER_PIDS_LIMIT = 512
 
 
 @cache
@@ -22,21 +38,34 @@ def bwrap_works() -> bool:
     return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
+def docker_sandbox_image() -> str | None:
+    """The image for the docker sandbox, when an engine answers and the image is there."""
+    image = next((os.environ[name] for name in SANDBOX_IMAGE_ENVS if os.environ.get(name)), None)
+    if image is None:
+        return None
+    try:
+        import docker
+        from docker.errors import DockerException
+
+        docker.from_env(timeout=3).images.get(image)
+    except (ImportError, DockerException):
+        return None
+    return image
+
+
 def resolve_sandbox(requested: str) -> str:
     if requested not in SANDBOXES:
         raise InputError(f"unknown sandbox {requested!r}; choose one of {', '.join(SANDBOXES)}", field="--sandbox")
     if requested == "auto":
-        return "bwrap" if bwrap_works() else "none"
+        return "docker" if docker_sandbox_image() else "bwrap" if bwrap_works() else "none"
+    if requested == "docker" and not docker_sandbox_image():
+        raise InputError("no Docker engine with an image in LAI_SANDBOX_IMAGE or LAI_BASE_IMAGE", field="--sandbox")
     if requested == "bwrap" and not bwrap_works():
         raise InputError("bubblewrap cannot run here (apt-get install -y bubblewrap)", field="--sandbox")
     return requested
 
 
-def wrap(argv: list[str], build_dir: Path, sandbox: str) -> list[str]:
-    """The command as the sandbox runs it. Only the build folder (and a private /tmp) can be written."""
-    if sandbox == "none":
-        return argv
-    build = str(build_dir.resolve())
+def _bwrap(argv: list[str], build: str) -> list[str]:
     return [
         "bwrap",
         "--ro-bind",
@@ -60,3 +89,76 @@ def wrap(argv: list[str], build_dir: Path, sandbox: str) -> list[str]:
         "--",
         *argv,
     ]
+
+
+def _cap(output: bytes) -> bytes:
+    if len(output) <= OUTPUT_CAP_BYTES:
+        return output
+    return output[: OUTPUT_CAP_BYTES // 2] + b"\n[... output cut ...]\n" + output[-OUTPUT_CAP_BYTES // 2 :]
+
+
+def _run_process(argv: list[str], cwd: Path, env: dict, timeout_s: int) -> tuple[int | None, bool, bytes]:
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a timeout kills everything it started
+        preexec_fn=die_with_parent,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return None, True, _cap(output)
+    return process.returncode, False, _cap(output)
+
+
+def _run_container(argv: list[str], build_dir: Path, env: dict, timeout_s: int) -> tuple[int | None, bool, bytes]:
+    import docker
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ReadTimeout
+
+    client = docker.from_env(timeout=timeout_s + 30)
+    volumes = {str(build_dir.resolve()): {"bind": "/build", "mode": "rw"}}
+    volumes.update(
+        {path: {"bind": f"{CONTAINER_SITE}{index}", "mode": "ro"} for index, path in enumerate(site.getsitepackages())}
+    )
+    python_path = ":".join(f"{CONTAINER_SITE}{index}" for index in range(len(site.getsitepackages())))
+    container = client.containers.run(
+        docker_sandbox_image(),
+        argv,
+        detach=True,
+        network_mode="none",
+        working_dir="/build",
+        volumes=volumes,
+        environment={**env, "PYTHONPATH": python_path, "HOME": "/tmp"},
+        pids_limit=CONTAINER_PIDS_LIMIT,
+    )
+    try:
+        try:
+            code, timed_out = container.wait(timeout=timeout_s)["StatusCode"], False
+        except (ReadTimeout, RequestsConnectionError):
+            container.kill()
+            code, timed_out = None, True
+        return code, timed_out, _cap(container.logs())
+    finally:
+        container.remove(force=True)
+
+
+def run_sandboxed(
+    argv: list[str], build_dir: Path, sandbox: str, timeout_s: int, env: dict
+) -> tuple[int | None, bool, str]:
+    """(exit code or None on timeout, timed out, output) of argv run in build_dir inside the sandbox.
+    '{python}' in argv is the interpreter: the factory's own, or the container's python3."""
+    if sandbox == "docker":
+        argv = ["python3" if part == "{python}" else part for part in argv]
+        code, timed_out, output = _run_container(argv, build_dir, env, timeout_s)
+    else:
+        argv = [sys.executable if part == "{python}" else part for part in argv]
+        if sandbox == "bwrap":
+            argv = _bwrap(argv, str(build_dir.resolve()))
+        code, timed_out, output = _run_process(argv, build_dir, env, timeout_s)
+    return code, timed_out, output.decode("utf-8", "replace")
