@@ -33,8 +33,9 @@ def test_output(text: str) -> str:
 
 
 def junit(xml_text: str) -> str:
+    # The host name is never kept: it names the build machine (or a container id, which looks like a secret).
+    xml_text = _JUNIT_HOSTNAME.sub(' hostname=""', xml_text)
     if not enabled():
         return xml_text
     xml_text = _JUNIT_TIME.sub(' time="0"', xml_text)
-    xml_text = _JUNIT_TIMESTAMP.sub(f' timestamp="{timestamp()}"', xml_text)
-    return _JUNIT_HOSTNAME.sub(' hostname=""', xml_text)
+    return _JUNIT_TIMESTAMP.sub(f' timestamp="{timestamp()}"', xml_text)
