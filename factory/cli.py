@@ -28,6 +28,7 @@ from factory.pack0.models import Budgets
 from factory.pec.export import export_team_pack
 from factory.pec.leaks import files_to_check, leak_check
 from factory.pec.signing import keygen
+from factory.pec.status import status_lines
 from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
 from factory.runner.sandbox import SANDBOXES
 from rules import namespace
@@ -62,6 +63,9 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
         help="where generated tests run: bwrap (no network, only the build writable); auto: bwrap if it works",
     )
     parser.add_argument("--test-timeout", type=int, default=None, help="seconds a test command may run (default 300)")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="print only the result line")
+    shown.add_argument("--json", action="store_true", help="print pipeline_result.json to stdout and nothing else")
     parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
     parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
     parser.add_argument(
@@ -92,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     pack0.add_argument("--module", required=True)
     pack0.add_argument("--out", required=True, type=Path, help="folder to create pack0-NAME-0.0.1/ in")
     pack0.add_argument("--brief", default="")
+    status = commands.add_parser("status", help="a short summary of a build: approved, gates, heal tries, cost")
+    status.add_argument("out", type=Path)
     verify = commands.add_parser("verify", help="recompute and check the evidence chain of an output (or team pack)")
     verify.add_argument("out", type=Path)
     verify.add_argument("--public-key", type=Path, default=None, help="also check manifest.json.sig with this key")
@@ -125,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
         sign_key=args.sign_key,
         sandbox=args.sandbox,
         test_timeout=args.test_timeout,
+        output="json" if args.json else "quiet" if args.quiet else "normal",
     ).check()
 
 
@@ -154,20 +161,37 @@ def preflight(config: BuildConfig) -> None:
 def run_pipeline(config: BuildConfig) -> int:
     lock_output(config.out)
     remove_stale_temp_files(config.out)
-    print(f"lai-pack {__version__}: {config.module} -> {config.out} (provider {config.provider})", flush=True)
+    if config.output == "normal":
+        print(f"lai-pack {__version__}: {config.module} -> {config.out} (provider {config.provider})", flush=True)
     status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
-    approval_path = config.layout.evidence("approval")
+    approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")
     if status != 0 or not approval_path.is_file():
         print(f"lai-pack: the pipeline stopped before its evidence; see {config.layout.pipeline_log}", file=sys.stderr)
+        if config.output == "json":
+            print(
+                json.dumps(
+                    {
+                        "module": config.module,
+                        "approved": False,
+                        "exit_code": EXIT_NOT_APPROVED,
+                        "error": "the pipeline stopped before its evidence",
+                    }
+                )
+            )
         return EXIT_NOT_APPROVED
     approval = json.loads(approval_path.read_text(encoding="utf-8"))
+    code = EXIT_APPROVED if approval["approved"] else EXIT_NOT_APPROVED
+    if config.output == "json":
+        sys.stdout.write(result_path.read_text(encoding="utf-8"))
+        return code
     gates = ", ".join(f"{name} {approval['gates'][name]}" for name in GATE_ORDER)
     if approval["approved"]:
         print(f"APPROVED: {config.module} in {config.layout.build_dir} (tests passed; gates: {gates})")
-        return EXIT_APPROVED
+        return code
     print(f"NOT APPROVED: {'; '.join(approval['reasons'])}")
-    print(f"  details: {config.layout.evidence('run_report')}, {config.layout.pipeline_log}")
-    return EXIT_NOT_APPROVED
+    if config.output == "normal":
+        print(f"  details: {config.layout.evidence('run_report')}, {config.layout.pipeline_log}")
+    return code
 
 
 def write_pack0_only(module: str, out: Path, brief: str) -> int:
@@ -228,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
             return write_pack0_only(args.module, args.out, args.brief)
         if args.command == "cache":
             return cache_command(args.action, args.cache_dir)
+        if args.command == "status":
+            print("\n".join(status_lines(args.out)))
+            return EXIT_APPROVED
         if args.command == "verify":
             return verify_command(args.out, args.public_key)
         if args.command == "keygen":

@@ -39,6 +39,8 @@ class BuildConfig:
     sign_key: Path | None = None
     sandbox: str = "auto"
     test_timeout: int | None = None
+    # What the console shows: progress (normal), only the result (quiet), or pipeline_result.json (json).
+    output: str = "normal"
 
     @property
     def layout(self) -> Layout:

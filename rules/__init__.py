@@ -12,7 +12,7 @@ from pathlib import Path
 from factory.config import BuildConfig
 from factory.lock import lock_output
 from rules import codegen, deploy, gates, pack0, pec, run_heal, testgen
-from rules.reporter import ProgressReporter
+from rules.reporter import ProgressReporter, QuietReporter
 
 STAGE_MODULES = (pack0, codegen, testgen, run_heal, gates, deploy, pec)
 
@@ -47,7 +47,7 @@ def namespace(config: BuildConfig) -> dict:
         "dep_file": str(config.layout.dep_file),
         "default_tasks": ["auto_full"],
         "verbosity": 2,
-        "reporter": ProgressReporter,
+        "reporter": ProgressReporter if config.output == "normal" else QuietReporter,
     }
     return tasks
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
 
@@ -24,3 +26,23 @@ class ProgressReporter(ConsoleReporter):
 
     def skip_ignore(self, task) -> None:
         self.write(f"! {task.name} (ignored)\n")
+
+
+class QuietReporter(ConsoleReporter):
+    """--quiet and --json: no progress; a failure is still said, on stderr (stdout may carry JSON)."""
+
+    def write(self, text: str) -> None:
+        sys.stderr.write(text)
+
+    def execute_task(self, task) -> None:
+        pass
+
+    def skip_uptodate(self, task) -> None:
+        pass
+
+    def skip_ignore(self, task) -> None:
+        pass
+
+    def add_failure(self, task, exception) -> None:
+        if not isinstance(exception, TaskFailed):
+            super().add_failure(task, exception)

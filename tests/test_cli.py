@@ -181,3 +181,29 @@ def test_pack0_command_keeps_existing_files(tmp_path: Path):
     assert result.returncode == 0
     assert srs.read_text() == "my own words"
     assert (tmp_path / "pack0-tasks-0.0.1/contracts/task.schema.json").is_file()
+
+
+def test_json_prints_only_pipeline_result_and_quiet_only_the_result(crm_output: Path, tmp_path: Path):
+    shutil.copytree(crm_output, tmp_path / "out", ignore=shutil.ignore_patterns(".lai-pack.*"))
+    as_json = run_cli(
+        "auto-full", "--module", "crm-contacts", "--out", tmp_path / "out", "--json", "--waive", "docker-build"
+    )
+    assert as_json.returncode == 0
+    assert json.loads(as_json.stdout) == read_json(tmp_path / "out/build/pipeline_result.json")
+    quiet = run_cli(
+        "auto-full", "--module", "crm-contacts", "--out", tmp_path / "out", "--quiet", "--waive", "docker-build"
+    )
+    assert quiet.returncode == 0
+    assert quiet.stdout.splitlines() == [line for line in quiet.stdout.splitlines() if line.startswith("APPROVED")]
+    assert len(quiet.stdout.splitlines()) == 1
+
+
+def test_status_summarises_a_build(crm_output: Path):
+    result = run_cli("status", crm_output)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("crm-contacts: APPROVED")
+    assert any(line.startswith("tests:    88 passed, 0 failed") for line in lines)
+    assert "evidence: intact" in lines
+    missing = run_cli("status", crm_output / "nowhere")
+    assert missing.returncode == 2 and "not a finished lai-pack output" in missing.stderr

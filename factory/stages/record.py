@@ -21,7 +21,8 @@ def make_say(config: BuildConfig, stage: str) -> Callable[[str], None]:
     log_path = config.layout.pipeline_log
 
     def say(message: str) -> None:
-        print(f"  [{stage}] {message}", flush=True)
+        if config.output == "normal":
+            print(f"  [{stage}] {message}", flush=True)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as log:
             log.write(f"{_now()} {stage}: {message}\n")
