@@ -78,11 +78,13 @@ class BuildConfig:
 
 
 @cache
-def code_digest(*subpackages: str) -> str:
-    """A digest of the factory's own code for these subpackages: a changed engine re-runs its stages."""
+def code_digest(*parts: str) -> str:
+    """A digest of the factory's own code (subpackages or files under factory/): changed code re-runs the
+    stages it makes."""
     digest = hashlib.sha256()
-    for name in subpackages:
-        for path in sorted((FACTORY_DIR / name).rglob("*")):
+    for name in parts:
+        root = FACTORY_DIR / name
+        for path in [root] if root.is_file() else sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(path.relative_to(FACTORY_DIR).as_posix().encode())
                 digest.update(path.read_bytes())

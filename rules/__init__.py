@@ -11,10 +11,10 @@ from pathlib import Path
 
 from factory.config import BuildConfig
 from factory.lock import lock_output
-from rules import codegen, deploy, gates, pack0, pec, run_heal, testgen
+from rules import codegen, deploy, gates, pack0, pec, report, run_heal, testgen
 from rules.reporter import ProgressReporter, QuietReporter
 
-STAGE_MODULES = (pack0, codegen, testgen, run_heal, gates, deploy, pec)
+STAGE_MODULES = (pack0, codegen, testgen, run_heal, gates, deploy, pec, report)
 
 
 def _group(config: BuildConfig, doc: str) -> Callable[[], dict]:

@@ -20,7 +20,11 @@ def creators(config: BuildConfig) -> dict:
     def task_codegen():
         yield {"basename": "codegen", "name": None, "doc": "CodeGen: the service's source, slice by slice"}
         names = known_slices(layout.pack0_dir)
-        settings = {"provider": config.provider, "model": config.model, "code": code_digest("engine", "agents", "llm")}
+        settings = {
+            "provider": config.provider,
+            "model": config.model,
+            "code": code_digest("engine", "agents", "llm", "stages/generate.py"),
+        }
         for name in names:
             yield {
                 "name": name,

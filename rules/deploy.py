@@ -34,7 +34,7 @@ def creators(config: BuildConfig) -> dict:
                     {
                         "target": config.deploy_target,
                         "provider": config.provider,
-                        "code": code_digest("deploy", "agents", "llm"),
+                        "code": code_digest("deploy", "agents", "llm", "stages/deploy.py"),
                     }
                 )
             ],

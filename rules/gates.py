@@ -56,7 +56,9 @@ def creators(config: BuildConfig) -> dict:
                 "targets": [report],
                 # In order: each gate starts after the one before it.
                 "task_dep": [f"gates:{previous}"] if previous else [],
-                "uptodate": [config_changed({"code": code_digest("gates"), "base_image": config.base_image})]
+                "uptodate": [
+                    config_changed({"code": code_digest("gates", "stages/gates.py"), "base_image": config.base_image})
+                ]
                 + ([_engine_unchanged(report)] if name == "docker-build" else []),
             }
             previous = name

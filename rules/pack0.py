@@ -43,7 +43,7 @@ def creators(config: BuildConfig) -> dict:
                 str(layout.pack0_dir / "contracts/openapi.json"),
                 str(layout.pack0_dir / "02_INVENTORY/manifest.json"),
             ],
-            "uptodate": [config_changed(code_digest("pack0"))],
+            "uptodate": [config_changed(code_digest("pack0", "stages/pack0.py"))],
         }
 
     return {"pack0": task_pack0, "pack0_index": task_pack0_index}

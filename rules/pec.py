@@ -40,7 +40,7 @@ def creators(config: BuildConfig) -> dict:
                         "waivers": sorted(config.waivers),
                         "auto_deploy": config.auto_deploy,
                         "sign_key": str(config.sign_key or ""),
-                        "code": code_digest("pec"),
+                        "code": code_digest("pec", "stages/pec.py"),
                     }
                 )
             ],

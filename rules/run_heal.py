@@ -31,7 +31,7 @@ def creators(config: BuildConfig) -> dict:
                         "provider": config.provider,
                         "sandbox": config.sandbox,
                         "test_timeout": config.test_timeout,
-                        "code": code_digest("runner", "engine"),
+                        "code": code_digest("runner", "engine", "stages/run_heal.py"),
                     }
                 )
             ],

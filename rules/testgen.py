@@ -20,7 +20,11 @@ def creators(config: BuildConfig) -> dict:
     def task_testgen():
         yield {"basename": "testgen", "name": None, "doc": "TestGen: unit, integration, contract and E2E tests"}
         names = known_slices(layout.pack0_dir)
-        settings = {"provider": config.provider, "model": config.model, "code": code_digest("engine", "agents", "llm")}
+        settings = {
+            "provider": config.provider,
+            "model": config.model,
+            "code": code_digest("engine", "agents", "llm", "stages/generate.py"),
+        }
         for name in names:
             # CodeGen's raw reply for the slice, not src/: the Healer edits src/, which must not regenerate tests.
             file_dep = [*slice_inputs(layout.pack0_dir, name), layout.raw_reply("codegen", name)]

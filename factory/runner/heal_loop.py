@@ -5,6 +5,7 @@ Every try is written to the heal log as it ends, so an interrupted run keeps wha
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import time
@@ -38,6 +39,7 @@ class HealTry:
     outcome: str = ""
     tests_after: str = ""
     files_after_sha256: str = ""
+    diff: str = ""
     duration_s: float = 0.0
 
 
@@ -132,6 +134,23 @@ def resumable_tries(heal_log_path: Path, build_dir: Path) -> list[HealTry]:
     return [HealTry(**entry) for entry in entries]
 
 
+MAX_DIFF_CHARS = 20_000
+
+
+def unified_diff(before: dict[str, str], after: dict[str, str], paths: list[str]) -> str:
+    """What a try changed, as a unified diff (for the report and for people)."""
+    chunks = []
+    for path in paths:
+        chunks += difflib.unified_diff(
+            before.get(path, "").splitlines(keepends=True),
+            after.get(path, "").splitlines(keepends=True),
+            fromfile=f"a/{path}",
+            tofile=f"b/{path}",
+        )
+    text = "".join(chunks)
+    return text if len(text) <= MAX_DIFF_CHARS else text[:MAX_DIFF_CHARS] + "\n[... diff cut ...]\n"
+
+
 def _heal_tests(number: int, run: TestRun, context: _Context) -> HealTry:
     attempt = HealTry(number, "tests", run.first_error(), "healer agent")
     context.say(f"heal try {number}/{context.max_tries}: {attempt.error_summary}")
@@ -143,6 +162,7 @@ def _heal_tests(number: int, run: TestRun, context: _Context) -> HealTry:
         reply = call.healer(context.provider, context.pack0, files, failure, raw_log)
         attempt.diagnosis = reply.diagnosis
         attempt.files_changed = write_file_set(context.build_dir, reply.as_dict(), allowed_roots=HEALABLE_ROOTS)
+        attempt.diff = unified_diff(files, read_build_files(context.build_dir), attempt.files_changed)
     except FactoryError as error:
         attempt.diagnosis = f"reply refused: {error}"
     return attempt
@@ -157,6 +177,7 @@ def _heal_lint(number: int, lint_output: str, context: _Context) -> HealTry:
     run_ruff(context.build_dir, fix=True)
     after = read_build_files(context.build_dir)
     attempt.files_changed = sorted(path for path in after if before.get(path) != after[path])
+    attempt.diff = unified_diff(before, after, attempt.files_changed)
     attempt.diagnosis = "applied ruff's automatic fixes"
     return attempt
 

@@ -38,6 +38,8 @@ def _stages(layout: Layout) -> list[dict]:
     """Every stage's last record, in the order they finished (times fixed in reproducible mode)."""
     folder = layout.stage_record("x").parent
     records = [_read_json(path) for path in folder.glob("*.json")] if folder.is_dir() else []
+    # Stages after the evidence (this one, the report, the deploy run) cannot be in it.
+    records = [record for record in records if record["name"] not in ("pec", "report", "deploy_apply")]
     ordered = sorted(records, key=lambda record: (record["finished_ts"], record["name"]))
     return [
         {
