@@ -31,6 +31,7 @@ from factory.pec.signing import keygen
 from factory.pec.status import status_lines
 from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
 from factory.runner.sandbox import SANDBOXES
+from factory.settings import effective_settings
 from rules import namespace
 
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -40,11 +41,11 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--module", required=True, help="module name, e.g. crm-contacts")
     parser.add_argument("--out", required=True, type=Path, help="output folder (pack0/ and build/ go in it)")
     parser.add_argument("--max-heal", type=int, default=None, help="most self-heal tries (default: Pack0 budget, 5)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"model for LLM mode (default {DEFAULT_MODEL})")
+    parser.add_argument("--model", default=None, help=f"model for LLM mode (default {DEFAULT_MODEL})")
     parser.add_argument(
         "--provider",
         choices=PROVIDERS,
-        default="auto",
+        default=None,
         help="auto: anthropic if ANTHROPIC_API_KEY is set, else openai-compatible if LAI_OPENAI_BASE_URL, else offline",
     )
     parser.add_argument(
@@ -59,7 +60,7 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sandbox",
         choices=SANDBOXES,
-        default="auto",
+        default=None,
         help="where generated tests run: bwrap (no network, only the build writable); auto: bwrap if it works",
     )
     parser.add_argument("--test-timeout", type=int, default=None, help="seconds a test command may run (default 300)")
@@ -96,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     pack0.add_argument("--module", required=True)
     pack0.add_argument("--out", required=True, type=Path, help="folder to create pack0-NAME-0.0.1/ in")
     pack0.add_argument("--brief", default="")
+    config = commands.add_parser("config", help="the effective settings and where each comes from")
+    config.add_argument("--provider", default=None)
+    config.add_argument("--model", default=None)
+    config.add_argument("--max-heal", type=int, default=None)
+    config.add_argument("--waive", action="append", default=[])
+    config.add_argument("--cache-dir", default=None)
+    config.add_argument("--sandbox", default=None)
+    config.add_argument("--base-image", default=None)
     status = commands.add_parser("status", help="a short summary of a build: approved, gates, heal tries, cost")
     status.add_argument("out", type=Path)
     verify = commands.add_parser("verify", help="recompute and check the evidence chain of an output (or team pack)")
@@ -114,22 +123,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SETTING_FLAGS = ("provider", "model", "max_heal", "waive", "cache_dir", "sandbox", "base_image")
+
+
+def settings_from_args(args: argparse.Namespace) -> dict[str, tuple[object, str]]:
+    flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+    return effective_settings(Path.cwd(), flags)
+
+
 def config_from_args(args: argparse.Namespace) -> BuildConfig:
+    settings = {name: value for name, (value, _source) in settings_from_args(args).items()}
     return BuildConfig(
         module=args.module,
         out=args.out,
         pack0_source=getattr(args, "pack0", None),
         brief=getattr(args, "brief", ""),
-        max_heal=args.max_heal,
-        provider=resolve_provider_name(args.provider),
-        model=args.model,
+        max_heal=settings["max_heal"],
+        provider=resolve_provider_name(settings["provider"]),
+        model=settings["model"],
         auto_deploy=args.auto_deploy,
         deploy_target=args.deploy_target,
-        waivers=tuple(dict.fromkeys(args.waive)),
-        cache_dir=args.cache_dir or default_cache_dir(),
-        base_image=args.base_image,
+        waivers=tuple(dict.fromkeys(settings["waive"])),
+        cache_dir=Path(settings["cache_dir"]),
+        base_image=settings["base_image"],
         sign_key=args.sign_key,
-        sandbox=args.sandbox,
+        sandbox=settings["sandbox"],
         test_timeout=args.test_timeout,
         output="json" if args.json else "quiet" if args.quiet else "normal",
     ).check()
@@ -252,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             return write_pack0_only(args.module, args.out, args.brief)
         if args.command == "cache":
             return cache_command(args.action, args.cache_dir)
+        if args.command == "config":
+            for name, (value, source) in settings_from_args(args).items():
+                shown = ",".join(value) if isinstance(value, list) else "(none)" if value is None else value
+                print(f"{name:<11} {shown!s:<28} {source}")
+            return EXIT_APPROVED
         if args.command == "status":
             print("\n".join(status_lines(args.out)))
             return EXIT_APPROVED

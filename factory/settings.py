@@ -1,0 +1,80 @@
+"""Defaults for a build, layered: built-in < pyproject.toml [tool.lai-factory] < lai-factory.toml < env < flags.
+`lai-pack config` shows each effective value and where it came from."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from factory.errors import InputError
+
+DEFAULTS: dict[str, object] = {
+    "provider": "auto",
+    "model": "claude-sonnet-4-20250514",
+    "max_heal": None,
+    "waive": [],
+    "cache_dir": "cache",
+    "sandbox": "auto",
+    "base_image": None,
+}
+ENV = {
+    "provider": "LAI_PROVIDER",
+    "model": "LAI_MODEL",
+    "max_heal": "LAI_MAX_HEAL",
+    "waive": "LAI_WAIVE",
+    "cache_dir": "LAI_CACHE_DIR",
+    "sandbox": "LAI_SANDBOX",
+    "base_image": "LAI_BASE_IMAGE",
+}
+TYPES = {"max_heal": int, "waive": list}
+
+
+def _check(values: dict, where: str) -> dict:
+    for key, value in values.items():
+        if key not in DEFAULTS:
+            raise InputError(f"unknown setting (known: {', '.join(DEFAULTS)})", file=where, field=key)
+        expected = TYPES.get(key, str)
+        if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)):
+            raise InputError(
+                f"must be {'a list of strings' if expected is list else expected.__name__}", file=where, field=key
+            )
+    return values
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"not valid TOML: {error}", file=str(path)) from None
+
+
+def _from_env(key: str, text: str) -> object:
+    if key == "max_heal":
+        if not text.isdigit():
+            raise InputError(f"must be a whole number, not {text!r}", field=ENV[key])
+        return int(text)
+    if key == "waive":
+        return [name for name in text.split(",") if name]
+    return text
+
+
+def effective_settings(folder: Path, flags: dict[str, object]) -> dict[str, tuple[object, str]]:
+    """{setting: (value, source)}; flags hold only what the user gave on the command line."""
+    layers: list[tuple[str, dict]] = [("default", dict(DEFAULTS))]
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("lai-factory", {})
+        layers.append((f"{pyproject} [tool.lai-factory]", _check(section, str(pyproject))))
+    own = folder / "lai-factory.toml"
+    if own.is_file():
+        layers.append((str(own), _check(_read_toml(own), str(own))))
+    env = {key: _from_env(key, os.environ[name]) for key, name in ENV.items() if os.environ.get(name)}
+    layers.append(("environment", {key: value for key, value in env.items()}))
+    layers.append(("command line", {key: value for key, value in flags.items() if value not in (None, [])}))
+    result: dict[str, tuple[object, str]] = {}
+    for source, values in layers:
+        for key, value in values.items():
+            label = f"environment ${ENV[key]}" if source == "environment" else source
+            result[key] = (value, label)
+    return result
