@@ -22,6 +22,7 @@ from factory.llm.anthropic_provider import ModelError
 from factory.llm.cache import CACHE_DIR_ENV, ReplyCache, default_cache_dir
 from factory.llm.select import PROVIDERS, resolve_provider_name
 from factory.lock import lock_output
+from factory.many import run_many
 from factory.pack0.generate import generate_pack0, pack0_dirname
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Budgets
@@ -38,7 +39,13 @@ EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 13
 
 
 def _add_build_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--module", required=True, help="module name, e.g. crm-contacts")
+    parser.add_argument(
+        "--module",
+        required=True,
+        action="append",
+        help="module name, e.g. crm-contacts; auto-full takes several (each built in OUT/<module>/)",
+    )
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="with several modules: how many at once")
     parser.add_argument("--out", required=True, type=Path, help="output folder (pack0/ and build/ go in it)")
     parser.add_argument("--max-heal", type=int, default=None, help="most self-heal tries (default: Pack0 budget, 5)")
     parser.add_argument("--model", default=None, help=f"model for LLM mode (default {DEFAULT_MODEL})")
@@ -134,7 +141,7 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, tuple[object, str]
 def config_from_args(args: argparse.Namespace) -> BuildConfig:
     settings = {name: value for name, (value, _source) in settings_from_args(args).items()}
     return BuildConfig(
-        module=args.module,
+        module=args.module[0],
         out=args.out,
         pack0_source=getattr(args, "pack0", None),
         brief=getattr(args, "brief", ""),
@@ -263,6 +270,17 @@ def leak_check_command(path: Path) -> int:
     return EXIT_NOT_APPROVED if findings else EXIT_APPROVED
 
 
+def build_many(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.command != "auto-full":
+        raise InputError("several modules need auto-full (auto-build takes one Pack0)", field="--module")
+    if not 1 <= args.jobs <= 32:
+        raise InputError(f"-j must be from 1 to 32, not {args.jobs}", field="-j")
+    modules = list(dict.fromkeys(args.module))
+    for module in modules:
+        BuildConfig(module=module, out=args.out / module).check()
+    return run_many(argv, modules, args.out, args.jobs)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -290,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             count = export_team_pack(args.out, args.to)
             print(f"export-team-pack: {args.to} ({count} files)")
             return EXIT_APPROVED
+        if len(args.module) > 1:
+            return build_many(args, argv if argv is not None else sys.argv[1:])
         config = config_from_args(args)
         preflight(config)
         return run_pipeline(config)
