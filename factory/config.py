@@ -46,9 +46,10 @@ class BuildConfig:
     def layout(self) -> Layout:
         return Layout(self.out, self.module)
 
-    def make_provider(self, budgets: Budgets) -> Provider:
-        """The provider the agents call (the offline engine, or a model behind cache, budget and ledger)."""
-        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir)
+    def make_provider(self, budgets: Budgets, progress=None) -> Provider:
+        """The provider the agents call (the offline engine, or a model behind cache, budget and ledger).
+        progress, when given, hears how a model reply grows while it streams."""
+        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress)
 
     def check(self) -> BuildConfig:
         """Raises InputError for a setting that cannot work, before anything is written."""

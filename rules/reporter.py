@@ -3,21 +3,51 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
+from rich.console import Console
 
 
 class ProgressReporter(ConsoleReporter):
+    """Plain lines (`▶ stage`, `= stage (up to date)`) where output is not a terminal, e.g. CI logs; on a
+    terminal the same lines in colour, and each stage's result (✓/✗) with its time."""
+
+    def __init__(self, outstream, options) -> None:
+        super().__init__(outstream, options)
+        # The real stdout: doit swaps sys.stdout for its own writer while a task runs.
+        self.console = Console(file=sys.__stdout__, highlight=False) if sys.__stdout__.isatty() else None
+        self.started: dict[str, float] = {}
+
     def execute_task(self, task) -> None:
-        if task.actions and task.name[0] != "_":
+        if not task.actions or task.name[0] == "_":
+            return
+        self.started[task.name] = time.monotonic()
+        if self.console is None:
             self.write(f"▶ {task.name}\n")
+        else:
+            self.console.print(f"[bold cyan]▶ {task.name}[/]")
+
+    def _finish(self, task, mark: str) -> None:
+        started = self.started.pop(task.name, None)
+        if self.console is None or started is None:
+            return
+        self.console.print(f"{mark} {task.name} [dim]{time.monotonic() - started:.2f}s[/]")
+
+    def add_success(self, task) -> None:
+        self._finish(task, "[green]✓[/]")
 
     def skip_uptodate(self, task) -> None:
-        if task.name[0] != "_" and task.actions:
+        if task.name[0] == "_" or not task.actions:
+            return
+        if self.console is None:
             self.write(f"= {task.name} (up to date)\n")
+        else:
+            self.console.print(f"[dim]= {task.name} (up to date)[/]")
 
     def add_failure(self, task, exception) -> None:
+        self._finish(task, "[red]✗[/]")
         # A stage that returned False has already said why in one line; an exception keeps its traceback.
         if isinstance(exception, TaskFailed):
             self.write(f"✗ {task.name} failed\n")

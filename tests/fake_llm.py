@@ -106,6 +106,55 @@ class FakeModelServer:
                 self.end_headers()
                 self.wfile.write(raw)
 
+            def _stream(self, body: dict, answer: Scripted) -> None:
+                """The Messages API's server-sent events: the reply in chunks, usage at start and end."""
+                usage = server._usage(body, answer.text)
+                output_tokens = usage.pop("output_tokens")
+                message = {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {**usage, "output_tokens": 1},
+                }
+                if answer.as_tool:
+                    block = {"type": "tool_use", "id": "toolu_1", "name": "emit_reply", "input": {}}
+                    delta_type, delta_key = "input_json_delta", "partial_json"
+                else:
+                    block, delta_type, delta_key = {"type": "text", "text": ""}, "text_delta", "text"
+                events = [
+                    ("message_start", {"type": "message_start", "message": message}),
+                    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+                ]
+                text = answer.text
+                for start in range(0, len(text), 4000):
+                    delta = {"type": delta_type, delta_key: text[start : start + 4000]}
+                    events.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+                events += [
+                    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                    (
+                        "message_delta",
+                        {
+                            "type": "message_delta",
+                            "delta": {
+                                "stop_reason": "tool_use" if answer.as_tool else "end_turn",
+                                "stop_sequence": None,
+                            },
+                            "usage": {"output_tokens": output_tokens},
+                        },
+                    ),
+                    ("message_stop", {"type": "message_stop"}),
+                ]
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for name, data in events:
+                    self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+                self.wfile.flush()
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 key = self.headers.get("x-api-key") or self.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -143,6 +192,8 @@ class FakeModelServer:
                             },
                         },
                     )
+                if body.get("stream"):
+                    return self._stream(body, answer)
                 content = (
                     [{"type": "tool_use", "id": "toolu_1", "name": "emit_reply", "input": json.loads(answer.text)}]
                     if answer.as_tool

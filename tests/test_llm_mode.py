@@ -63,6 +63,8 @@ def test_llm_build_heals_a_scripted_bug_and_a_rerun_makes_no_request(model, pack
     result = build(pack0_dir, out, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert model.calls() == [("codegen", s) for s in SLICES] + [("testgen", s) for s in SLICES] + [("healer", "")]
+    assert "codegen:core: ~" in result.stdout and "tokens received" in result.stdout, "tokens shown as they stream"
+    assert "healer: " in result.stdout and "tokens, done" in result.stdout
     report = read_json(out / "build/run_report.json")
     assert report["provider"] == "anthropic"
     assert [(t["files_changed"], t["outcome"]) for t in report["heal"]["heal_log"]] == [

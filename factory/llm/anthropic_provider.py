@@ -4,6 +4,7 @@ of the shared Pack0 context, and the SDK's own retries (429, 5xx, 529 overloaded
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from factory.agents.request import AgentRequest, Completion
 from factory.errors import FactoryError
@@ -11,6 +12,7 @@ from factory.llm.messages import MAX_TOKENS, conversation
 from factory.llm.usage import Usage
 
 EMIT_TOOL = "emit_reply"
+PROGRESS_EVERY_CHARS = 8_000
 REQUEST_TIMEOUT_S = 600.0
 
 
@@ -21,10 +23,11 @@ class ModelError(FactoryError):
 class AnthropicProvider:
     name = "anthropic"
 
-    def __init__(self, model: str, *, max_retries: int = 4) -> None:
+    def __init__(self, model: str, *, max_retries: int = 4, progress: Callable[[str], None] | None = None) -> None:
         import anthropic
 
         self.model = model
+        self.progress = progress
         key = os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise ModelError("ANTHROPIC_API_KEY is not set (needed for --provider anthropic)")
@@ -59,7 +62,7 @@ class AnthropicProvider:
         import anthropic
 
         try:
-            message = self._client.messages.create(**self._params(request))
+            message = self._stream(request)
         except anthropic.AuthenticationError:
             raise ModelError("the Anthropic API refused the key (401): check ANTHROPIC_API_KEY") from None
         except anthropic.APIStatusError as error:
@@ -83,6 +86,24 @@ class AnthropicProvider:
                 cache_read_tokens=getattr(usage, "cache_read_input_tokens", 0) or 0,
             ),
         )
+
+    def _stream(self, request: AgentRequest):
+        """The reply, streamed (long generations need it), with the token count shown as it grows."""
+        label = f"{request.agent}{':' + request.slice if request.slice else ''}"
+        received, shown = 0, 0
+        with self._client.messages.stream(**self._params(request)) as stream:
+            for event in stream:
+                if event.type != "content_block_delta":
+                    continue
+                delta = event.delta
+                received += len(getattr(delta, "partial_json", "") or getattr(delta, "text", "") or "")
+                if self.progress is not None and received - shown >= PROGRESS_EVERY_CHARS:
+                    shown = received
+                    self.progress(f"{label}: ~{received // 4} tokens received")
+            message = stream.get_final_message()
+        if self.progress is not None:
+            self.progress(f"{label}: {message.usage.output_tokens} tokens, done")
+        return message
 
 
 def _short(error: Exception) -> str:

@@ -29,13 +29,13 @@ def resolve_provider_name(requested: str) -> str:
     return "offline"
 
 
-def make_provider(name: str, model: str, layout: Layout, budgets: Budgets, cache_dir) -> Provider:
+def make_provider(name: str, model: str, layout: Layout, budgets: Budgets, cache_dir, progress=None) -> Provider:
     if name == "offline":
         return OfflineProvider()
     if name == "anthropic":
         from factory.llm.anthropic_provider import AnthropicProvider
 
-        provider = AnthropicProvider(model)
+        provider = AnthropicProvider(model, progress=progress)
     else:
         from factory.llm.openai_provider import OpenAICompatibleProvider
 

@@ -20,7 +20,7 @@ APPLY_TIMEOUT_S = 300
 def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
-    provider = config.make_provider(pack0.budgets)
+    provider = config.make_provider(pack0.budgets, say)
     reply = call.deployer(provider, pack0, config.deploy_target, layout.raw_reply("deployer"))
     files = reply.as_dict()
     written = write_file_set(layout.build_dir, files, allowed_roots=DEPLOY_ROOTS, executable=EXECUTABLE_SCRIPTS)

@@ -28,7 +28,7 @@ def codegen_slice(slice_name: str) -> Work:
     def work(config: BuildConfig, say: Callable[[str], None]) -> str:
         layout = config.layout
         pack0 = load_pack0(layout.pack0_dir)
-        provider = config.make_provider(pack0.budgets)
+        provider = config.make_provider(pack0.budgets, say)
         reply = call.codegen(provider, pack0, slice_name, layout.raw_reply("codegen", slice_name))
         files = reply.as_dict()
         if slice_name == "core":
@@ -47,7 +47,7 @@ def testgen_slice(slice_name: str) -> Work:
         # The slice's code as CodeGen wrote it (not as the Healer may have changed it since).
         raw = layout.raw_reply("codegen", slice_name).read_text(encoding="utf-8")
         source = parse_reply("codegen", raw, FileSetReply).as_dict()
-        provider = config.make_provider(pack0.budgets)
+        provider = config.make_provider(pack0.budgets, say)
         reply = call.testgen(provider, pack0, slice_name, source, layout.raw_reply("testgen", slice_name))
         files = reply.as_dict()
         if slice_name == "core":

@@ -20,7 +20,7 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
-    provider = config.make_provider(pack0.budgets)
+    provider = config.make_provider(pack0.budgets, say)
     sandbox = resolve_sandbox(config.sandbox)
     result = run_with_heal(layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout)
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
