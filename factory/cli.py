@@ -38,15 +38,8 @@ from rules import namespace
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _add_build_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--module",
-        required=True,
-        action="append",
-        help="module name, e.g. crm-contacts; auto-full takes several (each built in OUT/<module>/)",
-    )
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="with several modules: how many at once")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (pack0/ and build/ go in it)")
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that override a setting (see factory/settings.py): builds and `lai-pack config` share them."""
     parser.add_argument("--max-heal", type=int, default=None, help="most self-heal tries (default: Pack0 budget, 5)")
     parser.add_argument("--model", default=None, help=f"model for LLM mode (default {DEFAULT_MODEL})")
     parser.add_argument(
@@ -63,19 +56,12 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="base image of the docker gate's build (default $LAI_BASE_IMAGE, else the Dockerfile's python:3.12-slim)",
     )
-    parser.add_argument("--sign-key", type=Path, default=None, help="sign manifest.json with this Ed25519 key")
     parser.add_argument(
         "--sandbox",
         choices=SANDBOXES,
         default=None,
-        help="where generated tests run: bwrap (no network, only the build writable); auto: bwrap if it works",
+        help="where generated code runs (docker, bwrap, none); auto: the first that works here",
     )
-    parser.add_argument("--test-timeout", type=int, default=None, help="seconds a test command may run (default 300)")
-    shown = parser.add_mutually_exclusive_group()
-    shown.add_argument("--quiet", action="store_true", help="print only the result line")
-    shown.add_argument("--json", action="store_true", help="print pipeline_result.json to stdout and nothing else")
-    parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
-    parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
     parser.add_argument(
         "--waive",
         action="append",
@@ -84,6 +70,25 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
         metavar="GATE",
         help=f"let approval pass a gate that failed or could not run ({', '.join(GATE_ORDER)}); repeatable",
     )
+
+
+def _add_build_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--module",
+        required=True,
+        action="append",
+        help="module name, e.g. crm-contacts; auto-full takes several (each built in OUT/<module>/)",
+    )
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="with several modules: how many at once")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (pack0/ and build/ go in it)")
+    _add_setting_flags(parser)
+    parser.add_argument("--sign-key", type=Path, default=None, help="sign manifest.json with this Ed25519 key")
+    parser.add_argument("--test-timeout", type=int, default=None, help="seconds a test command may run (default 300)")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="print only the result line")
+    shown.add_argument("--json", action="store_true", help="print pipeline_result.json to stdout and nothing else")
+    parser.add_argument("--auto-deploy", action="store_true", help="make deploy artifacts; apply if DATABASE_URL")
+    parser.add_argument("--deploy-target", choices=DEPLOY_TARGETS, default="compose")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,13 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     pack0.add_argument("--out", required=True, type=Path, help="folder to create pack0-NAME-0.0.1/ in")
     pack0.add_argument("--brief", default="")
     config = commands.add_parser("config", help="the effective settings and where each comes from")
-    config.add_argument("--provider", default=None)
-    config.add_argument("--model", default=None)
-    config.add_argument("--max-heal", type=int, default=None)
-    config.add_argument("--waive", action="append", default=[])
-    config.add_argument("--cache-dir", default=None)
-    config.add_argument("--sandbox", default=None)
-    config.add_argument("--base-image", default=None)
+    _add_setting_flags(config)
     status = commands.add_parser("status", help="a short summary of a build: approved, gates, heal tries, cost")
     status.add_argument("out", type=Path)
     verify = commands.add_parser("verify", help="recompute and check the evidence chain of an output (or team pack)")

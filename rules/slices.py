@@ -1,0 +1,48 @@
+"""Wiring shared by the stages that work slice by slice (CodeGen, TestGen): one task per slice, and one that
+gathers their raw replies into {agent}_raw.txt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from doit.tools import config_changed
+
+from factory.config import BuildConfig, code_digest
+from factory.stages import generate
+from factory.stages.pack0 import known_slices, slice_inputs
+from factory.stages.record import run_stage
+
+
+def slice_tasks(
+    config: BuildConfig,
+    agent: str,
+    doc: str,
+    work: Callable[[str], generate.Work],
+    more_inputs: Callable[[str], list[Path]],
+    more_targets: Callable[[str], list[Path]],
+) -> Iterator[dict]:
+    layout = config.layout
+    yield {"basename": agent, "name": None, "doc": doc}
+    names = known_slices(layout.pack0_dir)
+    settings = {
+        "provider": config.provider,
+        "model": config.model,
+        "code": code_digest("engine", "agents", "llm", "stages/generate.py"),
+    }
+    for name in names:
+        file_dep = [*slice_inputs(layout.pack0_dir, name), *more_inputs(name)]
+        targets = [layout.raw_reply(agent, name), *more_targets(name)]
+        yield {
+            "name": name,
+            "actions": [(run_stage, (config, f"{agent}.{name}", work(name)))],
+            "file_dep": [str(path) for path in file_dep],
+            "targets": [str(path) for path in targets],
+            "uptodate": [config_changed(settings)],
+        }
+    yield {
+        "name": "raw",
+        "actions": [(run_stage, (config, f"{agent}.raw", generate.collect_raw(agent)))],
+        "file_dep": [str(layout.raw_reply(agent, name)) for name in names],
+        "targets": [str(layout.raw_reply(agent))],
+    }
