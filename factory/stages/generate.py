@@ -11,7 +11,7 @@ from factory.engine.codegen import contract_copy
 from factory.engine.testgen import contract_copy_for_tests
 from factory.fsutil import write_file_set, write_text_atomic
 from factory.pack0.load import load_pack0
-from factory.pack0.models import Pack0
+from factory.stages.pack0 import known_slices
 
 CODEGEN_ROOTS = ("src", "Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 TESTGEN_ROOTS = ("tests", ".test_commands.json")
@@ -19,9 +19,11 @@ TESTGEN_ROOTS = ("tests", ".test_commands.json")
 Work = Callable[[BuildConfig, Callable[[str], None]], str]
 
 
-def slice_names(pack0: Pack0) -> list[str]:
-    """'core' (depends only on the list of entities), then one slice per entity."""
-    return ["core", *(entity.name for entity in pack0.entities)]
+def _write_slice(config: BuildConfig, slice_name: str, files: dict[str, str], roots: tuple, say) -> str:
+    """A slice's files, every path checked before any is written (agent replies are untrusted)."""
+    written = write_file_set(config.layout.build_dir, files, allowed_roots=roots)
+    say(f"slice {slice_name}: {len(files)} files, {len(written)} written or changed")
+    return f"{len(files)} files for slice {slice_name}"
 
 
 def codegen_slice(slice_name: str) -> Work:
@@ -33,9 +35,7 @@ def codegen_slice(slice_name: str) -> Work:
         files = reply.as_dict()
         if slice_name == "core":
             files.update(contract_copy(pack0))
-        written = write_file_set(layout.build_dir, files, allowed_roots=CODEGEN_ROOTS)
-        say(f"slice {slice_name}: {len(files)} files, {len(written)} written or changed")
-        return f"{len(files)} files for slice {slice_name}"
+        return _write_slice(config, slice_name, files, CODEGEN_ROOTS, say)
 
     return work
 
@@ -52,9 +52,7 @@ def testgen_slice(slice_name: str) -> Work:
         files = reply.as_dict()
         if slice_name == "core":
             files.update(contract_copy_for_tests(pack0))
-        written = write_file_set(layout.build_dir, files, allowed_roots=TESTGEN_ROOTS)
-        say(f"slice {slice_name}: {len(files)} files, {len(written)} written or changed")
-        return f"{len(files)} files for slice {slice_name}"
+        return _write_slice(config, slice_name, files, TESTGEN_ROOTS, say)
 
     return work
 
@@ -64,7 +62,7 @@ def collect_raw(agent: str) -> Work:
 
     def work(config: BuildConfig, say: Callable[[str], None]) -> str:
         layout = config.layout
-        names = slice_names(load_pack0(layout.pack0_dir))
+        names = known_slices(layout.pack0_dir)
         parts = [f"===== slice {name}\n{layout.raw_reply(agent, name).read_text(encoding='utf-8')}" for name in names]
         write_text_atomic(layout.raw_reply(agent), "\n".join(parts) + "\n")
         return f"{len(parts)} slices"
