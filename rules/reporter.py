@@ -8,17 +8,33 @@ import time
 from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
 from rich.console import Console
+from rich.live import Live
+from rich.spinner import Spinner
+
+from factory import progress
+
+
+class _Running:
+    """The live line of a running stage: a spinner, its name, the time so far."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.started, self.spinner = name, time.monotonic(), Spinner("dots")
+
+    def __rich__(self) -> Spinner:
+        self.spinner.update(text=f"[bold cyan]{self.name}[/] running {time.monotonic() - self.started:.1f}s")
+        return self.spinner
 
 
 class ProgressReporter(ConsoleReporter):
     """Plain lines (`▶ stage`, `= stage (up to date)`) where output is not a terminal, e.g. CI logs; on a
-    terminal the same lines in colour, and each stage's result (✓/✗) with its time."""
+    terminal, a live line per running stage (spinner, name, time so far), then its result (✓/✗) and time."""
 
     def __init__(self, outstream, options) -> None:
         super().__init__(outstream, options)
         # The real stdout: doit swaps sys.stdout for its own writer while a task runs.
         self.console = Console(file=sys.__stdout__, highlight=False) if sys.__stdout__.isatty() else None
         self.started: dict[str, float] = {}
+        self.live: Live | None = None
 
     def execute_task(self, task) -> None:
         if not task.actions or task.name[0] == "_":
@@ -26,13 +42,27 @@ class ProgressReporter(ConsoleReporter):
         self.started[task.name] = time.monotonic()
         if self.console is None:
             self.write(f"▶ {task.name}\n")
-        else:
-            self.console.print(f"[bold cyan]▶ {task.name}[/]")
+            return
+        # No stdout redirection: doit captures stdout itself; stage lines reach the console via progress.emit.
+        self.live = Live(
+            _Running(task.name),
+            console=self.console,
+            transient=True,
+            refresh_per_second=8,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self.live.start()
+        progress.set_sink(lambda line: self.console.print(line, markup=False))
 
     def _finish(self, task, mark: str) -> None:
         started = self.started.pop(task.name, None)
         if self.console is None or started is None:
             return
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+            progress.set_sink(None)
         self.console.print(f"{mark} {task.name} [dim]{time.monotonic() - started:.2f}s[/]")
 
     def add_success(self, task) -> None:

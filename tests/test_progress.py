@@ -37,7 +37,8 @@ def test_a_terminal_gets_colour_and_a_timed_result_per_stage(tmp_path: Path):
     assert code == 0, output
     assert "\x1b[" in output
     assert "✓\x1b[0m run_heal" in output and "✓\x1b[0m pec" in output
-    assert "heal" in output and "tests (sandbox" in output
+    assert "run_heal\x1b[0m running" in output, "a live line while the stage runs"
+    assert "[run_heal] tests (sandbox" in output, "stage lines keep their [stage] prefix"
 
 
 def test_plain_output_has_no_escape_codes(tmp_path: Path):

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from factory import progress
 from factory.config import BuildConfig
 from factory.errors import FactoryError
 from factory.fsutil import write_json_atomic
@@ -22,7 +23,7 @@ def make_say(config: BuildConfig, stage: str) -> Callable[[str], None]:
 
     def say(message: str) -> None:
         if config.output == "normal":
-            print(f"  [{stage}] {message}", flush=True)
+            progress.emit(f"  [{stage}] {message}")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as log:
             log.write(f"{_now()} {stage}: {message}\n")
