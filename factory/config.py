@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -46,7 +47,7 @@ class BuildConfig:
     def layout(self) -> Layout:
         return Layout(self.out, self.module)
 
-    def make_provider(self, budgets: Budgets, progress=None) -> Provider:
+    def make_provider(self, budgets: Budgets, progress: Callable[[str], None] | None = None) -> Provider:
         """The provider the agents call (the offline engine, or a model behind cache, budget and ledger).
         progress, when given, hears how a model reply grows while it streams."""
         return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 from factory.agents.request import Provider
 from factory.errors import InputError
@@ -29,7 +31,14 @@ def resolve_provider_name(requested: str) -> str:
     return "offline"
 
 
-def make_provider(name: str, model: str, layout: Layout, budgets: Budgets, cache_dir, progress=None) -> Provider:
+def make_provider(
+    name: str,
+    model: str,
+    layout: Layout,
+    budgets: Budgets,
+    cache_dir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> Provider:
     if name == "offline":
         return OfflineProvider()
     if name == "anthropic":
