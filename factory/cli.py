@@ -19,7 +19,7 @@ from factory.errors import FactoryError, InputError
 from factory.fsutil import remove_stale_temp_files, write_if_changed, write_new_tree
 from factory.gates.result import GATE_ORDER
 from factory.llm.anthropic_provider import ModelError
-from factory.llm.cache import CACHE_DIR_ENV, ReplyCache, default_cache_dir
+from factory.llm.cache import CACHE_DIR_ENV, ReplyCache
 from factory.llm.select import PROVIDERS, resolve_provider_name
 from factory.lock import lock_output
 from factory.many import run_many
@@ -234,7 +234,9 @@ def write_pack0_only(module: str, out: Path, brief: str) -> int:
 
 
 def cache_command(action: str, directory: Path | None) -> int:
-    cache = ReplyCache(directory or default_cache_dir())
+    # The same folder a build would use: flag, env, lai-factory.toml, pyproject, default.
+    cache_dir, _source = effective_settings(Path.cwd(), {"cache_dir": directory})["cache_dir"]
+    cache = ReplyCache(Path(cache_dir))
     if action == "stats":
         stats = cache.stats()
         print(f"cache {stats['directory']}: {stats['entries']} replies, {stats['bytes']} bytes")

@@ -16,8 +16,8 @@ from factory.errors import UnsafePathError
 MAX_FILE_BYTES = 2_000_000
 MAX_REPLY_FILE_BYTES = 20_000_000
 MAX_FILES_PER_REPLY = 400
-# Names no file may have: Windows devices (a build must unpack anywhere).
-_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+# Names no file or folder may have: Windows devices (a build must unpack anywhere).
+DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -72,7 +72,7 @@ def safe_relative_path(relative: str, *, allowed_roots: Iterable[str]) -> PurePo
     if relative.endswith("/"):
         raise UnsafePathError(f"refused file path {relative!r}: names a folder, not a file")
     posix = PurePosixPath(relative)
-    if any(part.split(".")[0].lower() in _DEVICE_NAMES for part in posix.parts):
+    if any(part.split(".")[0].lower() in DEVICE_NAMES for part in posix.parts):
         raise UnsafePathError(f"refused file path {relative!r}: a device name")
     if posix.is_absolute() or any(part in ("..", "") for part in posix.parts):
         raise UnsafePathError(f"refused file path {relative!r}: must be relative, without '..'")

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 from factory.errors import InputError
+from factory.llm.cache import CACHE_DIR_ENV
 
 DEFAULTS: dict[str, object] = {
     "provider": "auto",
@@ -23,7 +24,7 @@ ENV = {
     "model": "LAI_MODEL",
     "max_heal": "LAI_MAX_HEAL",
     "waive": "LAI_WAIVE",
-    "cache_dir": "LAI_CACHE_DIR",
+    "cache_dir": CACHE_DIR_ENV,
     "sandbox": "LAI_SANDBOX",
     "base_image": "LAI_BASE_IMAGE",
 }

@@ -125,10 +125,14 @@ def generate_entity_source(pack0: Pack0, entity: Entity) -> dict[str, str]:
     return {f"src/{pack0.package}/resources/{entity.name}.py": resource_module(entity)}
 
 
+def contract_text(pack0: Pack0) -> str:
+    """The Pack0's OpenAPI document, as the service serves it and the tests check against it."""
+    return dumps_json(derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities))
+
+
 def contract_copy(pack0: Pack0) -> dict[str, str]:
     """The OpenAPI document the service serves: the Pack0 contract itself, copied, never generated."""
-    openapi = derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities)
-    return {f"src/{pack0.package}/openapi.json": dumps_json(openapi)}
+    return {f"src/{pack0.package}/openapi.json": contract_text(pack0)}
 
 
 def generate_source(pack0: Pack0) -> dict[str, str]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
+from factory.engine.codegen import contract_text
 from factory.engine.samples import entity_cases
 from factory.engine.templates import read_template, service_validation
 from factory.errors import InputError
 from factory.fsutil import dumps_json
 from factory.pack0.models import Entity, Pack0
-from factory.pack0.openapi import derive_openapi
 
 JUNIT_REPORT = ".factory_logs/junit.xml"
 TEST_KINDS = ("unit", "integration", "contract", "e2e")
@@ -75,7 +73,7 @@ def generate_core_tests(pack0: Pack0) -> dict[str, str]:
         "tests/conftest.py": read_template("tests/conftest.py", PACKAGE=pack0.package),
         "tests/e2e/test_two_tenants_flow.py": read_template("tests/test_e2e_two_tenants.py"),
         "tests/contract/test_service_contract.py": read_template("tests/test_contract_service.py"),
-        ".test_commands.json": json.dumps(test_commands(), indent=2, sort_keys=True) + "\n",
+        ".test_commands.json": dumps_json(test_commands()),
     }
 
 
@@ -90,8 +88,7 @@ def generate_entity_tests(pack0: Pack0, entity: Entity) -> dict[str, str]:
 
 def contract_copy_for_tests(pack0: Pack0) -> dict[str, str]:
     """The contract the tests check responses against: Pack0's, copied."""
-    openapi = derive_openapi(pack0.module, pack0.meta.title, pack0.meta.version, pack0.entities)
-    return {"tests/contract_openapi.json": dumps_json(openapi)}
+    return {"tests/contract_openapi.json": contract_text(pack0)}
 
 
 def generate_tests(pack0: Pack0) -> dict[str, str]:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from factory.fsutil import DEVICE_NAMES
+
 PACK0_VERSION = "0.0.1"
 MODULE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -17,8 +19,6 @@ ENTITY_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # The service adds these to every record; a contract may not declare them itself.
 SYSTEM_FIELDS = ("id", "created_at", "updated_at")
 RESERVED_FIELDS = (*SYSTEM_FIELDS, "tenant_id")
-# Names Windows cannot use as a folder: a module name must work as a folder everywhere.
-_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 ModuleName = Annotated[str, StringConstraints(pattern=MODULE_NAME_PATTERN, min_length=2, max_length=40)]
 FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME_PATTERN)]
@@ -39,7 +39,7 @@ class Pack0Meta(_Strict):
 
     @model_validator(mode="after")
     def _module_is_a_usable_folder_name(self) -> Pack0Meta:
-        if self.module in _DEVICE_NAMES:
+        if self.module in DEVICE_NAMES:  # a module name must work as a folder everywhere
             raise ValueError(f"module name {self.module!r} is a reserved device name")
         return self
 

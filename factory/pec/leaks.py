@@ -9,8 +9,8 @@ from pathlib import Path
 
 from factory.fsutil import list_files
 from factory.gates.secrets import Finding, scan_files
+from factory.runner.run import SECRET_VARIABLES
 
-API_KEY_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY")
 # Factory state that is never shipped (export leaves it out): the doit database (it holds absolute paths), the lock.
 NOT_SHIPPED = (".lai-pack.",)
 
@@ -60,7 +60,7 @@ def leak_check(root: Path, files: list[Path] | None = None) -> list[Finding]:
     base = root if root.is_dir() else root.parent
     files = files if files is not None else files_to_check(root)
     findings = list(scan_files(base, files))
-    keys = {f"value of ${name}": os.environ[name] for name in API_KEY_VARIABLES if len(os.environ.get(name, "")) >= 8}
+    keys = {f"value of ${name}": os.environ[name] for name in SECRET_VARIABLES if len(os.environ.get(name, "")) >= 8}
     markers = machine_paths(base)
     for path in files:
         if path.name == ".env" or path.name.startswith(".env."):

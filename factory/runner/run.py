@@ -14,8 +14,8 @@ from factory.runner.junit import parse_junit
 from factory.runner.sandbox import run_sandboxed
 
 TEST_COMMANDS_FILE = ".test_commands.json"
-# Never hand the factory's secrets to generated (untrusted) code.
-_SECRET_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN")
+# Never hand the factory's secrets to generated (untrusted) code; leak-check looks for their values.
+SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY")
 
 
 @dataclass
@@ -53,7 +53,7 @@ def load_test_commands(build_dir: Path) -> list[dict]:
 
 def _child_env() -> dict[str, str]:
     # Only what the tests need: not the factory's secrets, and nothing a container cannot use.
-    env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
+    env = {key: value for key, value in os.environ.items() if key not in SECRET_VARIABLES}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # Only the plugins the tests ask for: what else is installed here must not change the run.
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
