@@ -2,6 +2,6 @@
 
 from doit import get_var
 
-from rules import config_from_doit_vars, namespace
+from rules import namespace_from_doit_vars
 
-globals().update(namespace(config_from_doit_vars(get_var)))
+globals().update(namespace_from_doit_vars(get_var))

@@ -11,7 +11,7 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
 from factory import __version__
-from factory.config import DEFAULT_MODEL, BuildConfig
+from factory.config import DEFAULT_MODEL, BuildConfig, config_from_settings
 from factory.deploy.migrations import DEPLOY_TARGETS
 from factory.engine.codegen import generate_source
 from factory.engine.testgen import generate_tests
@@ -20,9 +20,9 @@ from factory.fsutil import remove_stale_temp_files, write_if_changed, write_new_
 from factory.gates.result import GATE_ORDER
 from factory.llm.anthropic_provider import ModelError
 from factory.llm.cache import CACHE_DIR_ENV, ReplyCache
-from factory.llm.select import PROVIDERS, resolve_provider_name
+from factory.llm.select import PROVIDERS
 from factory.lock import lock_output
-from factory.many import run_many
+from factory.many import ManyBuild
 from factory.pack0.generate import generate_pack0, pack0_dirname
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Budgets
@@ -32,8 +32,9 @@ from factory.pec.signing import keygen
 from factory.pec.status import status_lines
 from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
 from factory.runner.sandbox import SANDBOXES
-from factory.settings import effective_settings
+from factory.settings import SETTINGS, effective_settings, effective_values
 from rules import namespace
+from rules.many import namespace as many_namespace
 
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -129,34 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SETTING_FLAGS = ("provider", "model", "max_heal", "waive", "cache_dir", "sandbox", "base_image")
+def setting_flags(args: argparse.Namespace) -> dict[str, object]:
+    """The settings the user gave as flags (None where not given: a lower layer decides)."""
+    return {name: getattr(args, name, None) for name in SETTINGS}
 
 
-def settings_from_args(args: argparse.Namespace) -> dict[str, tuple[object, str]]:
-    flags = {name: getattr(args, name, None) for name in SETTING_FLAGS}
-    return effective_settings(Path.cwd(), flags)
-
-
-def config_from_args(args: argparse.Namespace) -> BuildConfig:
-    settings = {name: value for name, (value, _source) in settings_from_args(args).items()}
-    return BuildConfig(
-        module=args.module[0],
-        out=args.out,
+def config_from_args(args: argparse.Namespace, module: str, out: Path) -> BuildConfig:
+    return config_from_settings(
+        effective_values(Path.cwd(), setting_flags(args)),
+        module=module,
+        out=out,
         pack0_source=getattr(args, "pack0", None),
         brief=getattr(args, "brief", ""),
-        max_heal=settings["max_heal"],
-        provider=resolve_provider_name(settings["provider"]),
-        model=settings["model"],
         auto_deploy=args.auto_deploy,
         deploy_target=args.deploy_target,
-        waivers=tuple(dict.fromkeys(settings["waive"])),
-        cache_dir=Path(settings["cache_dir"]),
-        base_image=settings["base_image"],
         sign_key=args.sign_key,
-        sandbox=settings["sandbox"],
         test_timeout=args.test_timeout,
         output="json" if args.json else "quiet" if args.quiet else "normal",
-    ).check()
+    )
 
 
 def preflight(config: BuildConfig) -> None:
@@ -271,15 +262,32 @@ def leak_check_command(path: Path) -> int:
     return EXIT_NOT_APPROVED if findings else EXIT_APPROVED
 
 
-def build_many(args: argparse.Namespace, argv: list[str]) -> int:
+def build_many(args: argparse.Namespace) -> int:
     if args.command != "auto-full":
         raise InputError("several modules need auto-full (auto-build takes one Pack0)", field="--module")
     if not 1 <= args.jobs <= 32:
         raise InputError(f"-j must be from 1 to 32, not {args.jobs}", field="-j")
-    modules = list(dict.fromkeys(args.module))
-    for module in modules:
-        BuildConfig(module=module, out=args.out / module).check()
-    return run_many(argv, modules, args.out, args.jobs)
+    # Every module's settings are checked before any build starts.
+    configs = tuple(config_from_args(args, module, args.out / module) for module in dict.fromkeys(args.module))
+    many = ManyBuild(args.out, configs, output=configs[0].output)
+    return run_many(many, args.jobs)
+
+
+def run_many(many: ManyBuild, jobs: int) -> int:
+    lock_output(many.out)
+    many.summary_path.unlink(missing_ok=True)
+    if many.output == "normal":
+        print(
+            f"lai-pack {__version__}: {len(many.configs)} modules -> {many.out}/<module>/, {jobs} at a time", flush=True
+        )
+    DoitMain(ModuleTaskLoader(many_namespace(many))).run(["-n", str(jobs), "auto_full"])
+    if not many.summary_path.is_file():
+        print(f"lai-pack: the builds stopped before their summary ({many.summary_path})", file=sys.stderr)
+        return EXIT_NOT_APPROVED
+    text = many.summary_path.read_text(encoding="utf-8")
+    if many.output == "json":
+        sys.stdout.write(text)
+    return json.loads(text)["exit_code"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "cache":
             return cache_command(args.action, args.cache_dir)
         if args.command == "config":
-            for name, (value, source) in settings_from_args(args).items():
+            for name, (value, source) in effective_settings(Path.cwd(), setting_flags(args)).items():
                 shown = ",".join(value) if isinstance(value, list) else "(none)" if value is None else value
                 print(f"{name:<11} {shown!s:<28} {source}")
             return EXIT_APPROVED
@@ -310,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export-team-pack: {args.to} ({count} files)")
             return EXIT_APPROVED
         if len(args.module) > 1:
-            return build_many(args, argv if argv is not None else sys.argv[1:])
-        config = config_from_args(args)
+            return build_many(args)
+        config = config_from_args(args, args.module[0], args.out)
         preflight(config)
         return run_pipeline(config)
     except (InputError, ModelError) as error:

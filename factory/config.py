@@ -15,7 +15,7 @@ from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
 from factory.llm.cache import default_cache_dir
-from factory.llm.select import make_provider
+from factory.llm.select import make_provider, resolve_provider_name
 from factory.pack0.models import MODULE_NAME_PATTERN, Budgets
 from factory.runner.sandbox import resolve_sandbox
 
@@ -77,6 +77,21 @@ class BuildConfig:
         if self.out.exists() and not self.out.is_dir():
             raise InputError("the output path exists and is not a folder", file=str(self.out))
         return self
+
+
+def config_from_settings(settings: dict[str, object], **build: object) -> BuildConfig:
+    """A checked BuildConfig: the layered settings (factory/settings.py effective values) plus what only a
+    build has (module, out, pack0_source, ...). lai-pack's flags and doit's variables both come through here."""
+    return BuildConfig(
+        max_heal=settings["max_heal"],
+        provider=resolve_provider_name(settings["provider"]),
+        model=settings["model"],
+        waivers=tuple(dict.fromkeys(settings["waive"])),
+        cache_dir=Path(settings["cache_dir"]),
+        base_image=settings["base_image"],
+        sandbox=settings["sandbox"],
+        **build,
+    ).check()
 
 
 @cache

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, object] = {
     "sandbox": "auto",
     "base_image": None,
 }
+# The settings by name: each is a lai-pack flag (--max-heal), a doit variable (max_heal=) and a key here.
+SETTINGS = tuple(DEFAULTS)
 ENV = {
     "provider": "LAI_PROVIDER",
     "model": "LAI_MODEL",
@@ -50,11 +52,16 @@ def _read_toml(path: Path) -> dict:
         raise InputError(f"not valid TOML: {error}", file=str(path)) from None
 
 
-def _from_env(key: str, text: str) -> object:
-    if key == "max_heal":
-        if not text.isdigit():
-            raise InputError(f"must be a whole number, not {text!r}", field=ENV[key])
-        return int(text)
+def whole_number(text: str, where: str) -> int:
+    if not text.isdigit():
+        raise InputError(f"must be a whole number, not {text!r}", field=where)
+    return int(text)
+
+
+def from_text(key: str, text: str, where: str) -> object:
+    """A setting given as text (an environment variable, a doit variable): a number, a list as a,b, or text."""
+    if TYPES.get(key) is int:
+        return whole_number(text, where)
     if key == "waive":
         return [name for name in text.split(",") if name]
     return text
@@ -70,7 +77,7 @@ def effective_settings(folder: Path, flags: dict[str, object]) -> dict[str, tupl
     own = folder / "lai-factory.toml"
     if own.is_file():
         layers.append((str(own), _check(_read_toml(own), str(own))))
-    env = {key: _from_env(key, os.environ[name]) for key, name in ENV.items() if os.environ.get(name)}
+    env = {key: from_text(key, os.environ[name], name) for key, name in ENV.items() if os.environ.get(name)}
     layers.append(("environment", {key: value for key, value in env.items()}))
     layers.append(("command line", {key: value for key, value in flags.items() if value not in (None, [])}))
     result: dict[str, tuple[object, str]] = {}
@@ -79,3 +86,8 @@ def effective_settings(folder: Path, flags: dict[str, object]) -> dict[str, tupl
             label = f"environment ${ENV[key]}" if source == "environment" else source
             result[key] = (value, label)
     return result
+
+
+def effective_values(folder: Path, flags: dict[str, object]) -> dict[str, object]:
+    """{setting: value}, as effective_settings without the sources."""
+    return {key: value for key, (value, _source) in effective_settings(folder, flags).items()}

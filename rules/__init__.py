@@ -6,13 +6,17 @@ an earlier stage are created after it ran (doit's create_after), so their file_d
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from factory.config import BuildConfig
+from factory.config import BuildConfig, config_from_settings
+from factory.errors import FactoryError, InputError
 from factory.lock import lock_output
-from rules import codegen, deploy, gates, pack0, pec, report, run_heal, testgen
-from rules.reporter import ProgressReporter, QuietReporter
+from factory.many import ManyBuild
+from factory.settings import SETTINGS, effective_values, from_text, whole_number
+from rules import codegen, deploy, gates, many, pack0, pec, report, run_heal, testgen
+from rules.reporter import doit_config
 
 STAGE_MODULES = (pack0, codegen, testgen, run_heal, gates, deploy, pec, report)
 
@@ -42,35 +46,42 @@ def namespace(config: BuildConfig) -> dict:
     )
     tasks["task_auto_full"] = _group(config, group_doc)
     tasks["task_auto_build"] = _group(config, group_doc)
-    tasks["DOIT_CONFIG"] = {
-        "backend": "sqlite3",
-        "dep_file": str(config.layout.dep_file),
-        "default_tasks": ["auto_full"],
-        "verbosity": 2,
-        "reporter": ProgressReporter if config.output == "normal" else QuietReporter,
-    }
+    tasks["DOIT_CONFIG"] = doit_config(config.layout.dep_file, config.output)
     return tasks
 
 
-def config_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> BuildConfig:
-    """`doit auto_full module=NAME out=DIR [pack0=DIR] [max_heal=N] [deploy=1] [target=T] [waive=a,b]
-    [base_image=IMAGE]`."""
+def namespace_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> dict:
+    """What dodo.py loads: `doit auto_full module=NAME out=DIR [pack0=DIR] [deploy=1] [target=T] [sign_key=F]
+    [test_timeout=S]` plus any setting (provider=, model=, max_heal=, waive=a,b, cache_dir=, sandbox=,
+    base_image=) over lai-factory.toml, [tool.lai-factory] and the environment, as lai-pack's flags do.
+    `module=a,b,...` builds each in DIR/<module>/ (`doit -n N`: N at a time). Bad input: one line, exit 2."""
+    try:
+        return _namespace_from_doit_vars(get_var)
+    except FactoryError as error:
+        print(f"lai-pack: error: {error}", file=sys.stderr)
+        raise SystemExit(error.exit_code) from None
+
+
+def _namespace_from_doit_vars(get_var: Callable[[str, str | None], str | None]) -> dict:
+    flags = {key: from_text(key, get_var(key, None), f"{key}=") for key in SETTINGS if get_var(key, None)}
+    settings = effective_values(Path.cwd(), flags)
+    out = Path(get_var("out", "output"))
+    modules = list(dict.fromkeys(get_var("module", "crm-contacts").split(",")))
     pack0_source = get_var("pack0", None)
-    max_heal = get_var("max_heal", None)
-    waive = get_var("waive", "") or ""
-    config = BuildConfig(
-        module=get_var("module", "crm-contacts"),
-        out=Path(get_var("out", "output")),
-        pack0_source=Path(pack0_source) if pack0_source else None,
-        max_heal=int(max_heal) if max_heal else None,
-        auto_deploy=get_var("deploy", "0") in ("1", "true", "yes"),
-        deploy_target=get_var("target", "compose"),
-        waivers=tuple(name for name in waive.split(",") if name),
-        base_image=get_var("base_image", None),
-        sign_key=Path(get_var("sign_key", "")) if get_var("sign_key", None) else None,
-        sandbox=get_var("sandbox", "auto"),
-        test_timeout=int(get_var("test_timeout", "0")) or None,
-    ).check()
+    if len(modules) > 1 and pack0_source:
+        raise InputError("several modules are built from their names; pack0= takes one module", field="module=")
+    sign_key, test_timeout = get_var("sign_key", None), get_var("test_timeout", None)
+    build = {
+        "pack0_source": Path(pack0_source) if pack0_source else None,
+        "auto_deploy": get_var("deploy", "0") in ("1", "true", "yes"),
+        "deploy_target": get_var("target", "compose"),
+        "sign_key": Path(sign_key) if sign_key else None,
+        "test_timeout": whole_number(test_timeout, "test_timeout=") if test_timeout else None,
+    }
+    alone = len(modules) == 1
+    configs = tuple(
+        config_from_settings(settings, module=module, out=out if alone else out / module, **build) for module in modules
+    )
     # One run per output folder (this also creates it: doit opens its database there before any task runs).
-    lock_output(config.out)
-    return config
+    lock_output(out)
+    return namespace(configs[0]) if alone else many.namespace(ManyBuild(out, configs))

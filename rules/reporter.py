@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from pathlib import Path
 
 from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.spinner import Spinner
 
@@ -15,14 +17,16 @@ from factory import progress
 
 
 class _Running:
-    """The live line of a running stage: a spinner, its name, the time so far."""
+    """The live lines of the running stages (several under `doit -n N`): a spinner, the name, the time so far."""
 
-    def __init__(self, name: str) -> None:
-        self.name, self.started, self.spinner = name, time.monotonic(), Spinner("dots")
+    def __init__(self) -> None:
+        self.spinners: dict[str, tuple[float, Spinner]] = {}
 
-    def __rich__(self) -> Spinner:
-        self.spinner.update(text=f"[bold cyan]{self.name}[/] running {time.monotonic() - self.started:.1f}s")
-        return self.spinner
+    def __rich__(self) -> Group:
+        now = time.monotonic()
+        for name, (started, spinner) in self.spinners.items():
+            spinner.update(text=f"[bold cyan]{name}[/] running {now - started:.1f}s")
+        return Group(*(spinner for _started, spinner in self.spinners.values()))
 
 
 class ProgressReporter(ConsoleReporter):
@@ -34,36 +38,45 @@ class ProgressReporter(ConsoleReporter):
         # The real stdout: doit swaps sys.stdout for its own writer while a task runs.
         self.console = Console(file=sys.__stdout__, highlight=False) if sys.__stdout__.isatty() else None
         self.started: dict[str, float] = {}
+        self.running = _Running()
         self.live: Live | None = None
+        # Under `doit -n N -P thread` tasks start in worker threads and end in the main one.
+        self.lock = threading.Lock()
 
     def execute_task(self, task) -> None:
         if not task.actions or task.name[0] == "_":
             return
-        self.started[task.name] = time.monotonic()
-        if self.console is None:
-            self.write(f"▶ {task.name}\n")
-            return
-        # No stdout redirection: doit captures stdout itself; stage lines reach the console via progress.emit.
-        self.live = Live(
-            _Running(task.name),
-            console=self.console,
-            transient=True,
-            refresh_per_second=8,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self.live.start()
-        progress.set_sink(lambda line: self.console.print(line, markup=False))
+        with self.lock:
+            self.started[task.name] = time.monotonic()
+            if self.console is None:
+                self.write(f"▶ {task.name}\n")
+                return
+            self.running.spinners[task.name] = (self.started[task.name], Spinner("dots"))
+            if self.live is None:
+                # No stdout redirection: doit captures stdout itself; stage lines reach the console via
+                # progress.emit, which prints them above the live lines.
+                self.live = Live(
+                    self.running,
+                    console=self.console,
+                    transient=True,
+                    refresh_per_second=8,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
+                self.live.start()
+                progress.set_sink(lambda line: self.console.print(line, markup=False))
 
     def _finish(self, task, mark: str) -> None:
-        started = self.started.pop(task.name, None)
-        if self.console is None or started is None:
-            return
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-            progress.set_sink(None)
-        self.console.print(f"{mark} {task.name} [dim]{time.monotonic() - started:.2f}s[/]")
+        with self.lock:
+            started = self.started.pop(task.name, None)
+            if self.console is None or started is None:
+                return
+            self.running.spinners.pop(task.name, None)
+            if self.live is not None and not self.running.spinners:
+                self.live.stop()
+                self.live = None
+                progress.set_sink(None)
+            self.console.print(f"{mark} {task.name} [dim]{time.monotonic() - started:.2f}s[/]")
 
     def add_success(self, task) -> None:
         self._finish(task, "[green]✓[/]")
@@ -106,3 +119,16 @@ class QuietReporter(ConsoleReporter):
     def add_failure(self, task, exception) -> None:
         if not isinstance(exception, TaskFailed):
             super().add_failure(task, exception)
+
+
+def doit_config(dep_file: Path, output: str) -> dict:
+    """DOIT_CONFIG of a build: where its dependency database is, what runs by default, how it is shown.
+    `doit -n N` runs tasks in threads by default: the work waits on child processes and model APIs."""
+    return {
+        "backend": "sqlite3",
+        "dep_file": str(dep_file),
+        "default_tasks": ["auto_full"],
+        "verbosity": 2,
+        "par_type": "thread",
+        "reporter": ProgressReporter if output == "normal" else QuietReporter,
+    }

@@ -31,6 +31,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     )
 
 
+def run_doit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """doit in a checkout, as a developer runs it (the dodo.py at the root; cwd is where it reads settings)."""
+    return subprocess.run(
+        [sys.executable, "-m", "doit", "--file", str(ROOT / "dodo.py"), "--dir", str(cwd or ROOT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=factory_env(),
+        timeout=600,
+        check=False,
+    )
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -207,21 +207,3 @@ def test_status_summarises_a_build(crm_output: Path):
     assert "evidence: intact" in lines
     missing = run_cli("status", crm_output / "nowhere")
     assert missing.returncode == 2 and "not a finished lai-pack output" in missing.stderr
-
-
-def test_several_modules_build_in_parallel_with_one_summary(tmp_path: Path):
-    out = tmp_path / "many"
-    result = run_cli(
-        "auto-full", "--module", "tasks", "--module", "invoices", "--out", out, "-j", "2", "--waive", "docker-build"
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "summary: 2 of 2 approved" in result.stdout
-    for module in ("tasks", "invoices"):
-        assert read_json(out / module / "build/approval.json")["approved"] is True
-
-
-def test_several_modules_check_every_name_first(tmp_path: Path):
-    out = tmp_path / "many"
-    result = run_cli("auto-full", "--module", "tasks", "--module", "Bad_Name", "--out", out, "-j", "2")
-    assert result.returncode == 2 and "module name 'Bad_Name'" in result.stderr
-    assert not out.exists()

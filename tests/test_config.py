@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import factory_env, read_json, run_cli
+from conftest import factory_env, read_json, run_cli, run_doit
 
 
 def settings(output: str) -> dict[str, tuple[str, str]]:
@@ -32,6 +32,15 @@ def test_each_layer_overrides_the_one_before(tmp_path: Path):
 def test_settings_reach_the_build(tmp_path: Path):
     (tmp_path / "lai-factory.toml").write_text('max_heal = 3\nwaive = ["docker-build"]\nsandbox = "none"\n')
     result = run_cli("auto-full", "--module", "tasks", "--out", tmp_path / "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = read_json(tmp_path / "out/build/run_report.json")
+    assert (report["heal"]["max_tries"], report["tests"]["sandbox"]) == (3, "none")
+    assert read_json(tmp_path / "out/build/approval.json")["gates"]["docker-build"] in ("waived", "passed")
+
+
+def test_doit_reads_the_same_settings_and_its_variables_override_them(tmp_path: Path):
+    (tmp_path / "lai-factory.toml").write_text('max_heal = 3\nwaive = ["docker-build"]\nsandbox = "bwrap"\n')
+    result = run_doit("auto_full", "module=tasks", "out=out", "sandbox=none", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     report = read_json(tmp_path / "out/build/run_report.json")
     assert (report["heal"]["max_tries"], report["tests"]["sandbox"]) == (3, "none")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import ROOT, executed_stages, factory_env, read_json, run_cli
+from conftest import executed_stages, read_json, run_cli, run_doit
 
 
 def test_immediate_rerun_runs_no_stage(tmp_path: Path):
@@ -55,20 +53,12 @@ def test_editing_a_contract_reruns_what_depends_on_it_not_pack0(tmp_path: Path):
 
 
 def test_doit_in_a_checkout_runs_the_same_tasks(tmp_path: Path):
-    listed = subprocess.run(
-        [sys.executable, "-m", "doit", "list"], cwd=ROOT, capture_output=True, text=True, env=factory_env(), check=False
-    )
+    listed = run_doit("list")
     assert listed.returncode == 0, listed.stderr
     for stage in ("pack0", "codegen", "testgen", "run_heal", "gates", "pec", "deploy", "auto_full"):
         assert stage in listed.stdout
     out = tmp_path / "doit-out"
-    built = subprocess.run(
-        [sys.executable, "-m", "doit", "auto_full", "module=tasks", f"out={out}", "waive=docker-build"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=factory_env(),
-        check=False,
-    )
+    # In parallel worker processes: the tasks made after an earlier stage must travel to them pickled.
+    built = run_doit("-n", "2", "-P", "process", "auto_full", "module=tasks", f"out={out}", "waive=docker-build")
     assert built.returncode == 0, built.stdout + built.stderr
     assert read_json(out / "build/approval.json")["approved"] is True

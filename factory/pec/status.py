@@ -1,4 +1,5 @@
-"""`lai-pack status OUT`: a build's state in a few lines a person reads in a terminal."""
+"""`lai-pack status OUT`: a build's state in a few lines a person reads in a terminal (for an output of
+several modules, the summary and then each module's lines)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,26 @@ def _read(path: Path) -> dict:
 
 
 def status_lines(out: Path) -> list[str]:
+    if not (out / "build").is_dir() and (out / "summary.json").is_file():
+        return _many_status_lines(out, _read(out / "summary.json"))
+    return _module_status_lines(out)
+
+
+def _many_status_lines(out: Path, summary: dict) -> list[str]:
+    lines = [f"{summary['approved']} of {summary['total']} modules approved ({out / 'summary.json'})"]
+    for module in summary["modules"]:
+        last_run = f"exit {module['exit_code']}: {module['result']}"
+        if not (out / module["module"] / "build/approval.json").is_file():
+            lines += ["", f"{module['module']}: no evidence (last run {last_run})"]
+            continue
+        lines += ["", *_module_status_lines(out / module["module"])]
+        if module["exit_code"] != 0:
+            # The evidence on disk is an earlier run's: say how the last one ended.
+            lines.append(f"last run: {last_run}")
+    return lines
+
+
+def _module_status_lines(out: Path) -> list[str]:
     build = out / "build"
     report, approval = _read(build / "run_report.json"), _read(build / "approval.json")
     tests, heal, usage = report["tests"], report["heal"], report["usage"]
