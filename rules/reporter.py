@@ -37,7 +37,6 @@ class ProgressReporter(ConsoleReporter):
         super().__init__(outstream, options)
         # The real stdout: doit swaps sys.stdout for its own writer while a task runs.
         self.console = Console(file=sys.__stdout__, highlight=False) if sys.__stdout__.isatty() else None
-        self.started: dict[str, float] = {}
         self.running = _Running()
         self.live: Live | None = None
         # Under `doit -n N -P thread` tasks start in worker threads and end in the main one.
@@ -47,11 +46,10 @@ class ProgressReporter(ConsoleReporter):
         if not task.actions or task.name[0] == "_":
             return
         with self.lock:
-            self.started[task.name] = time.monotonic()
             if self.console is None:
                 self.write(f"▶ {task.name}\n")
                 return
-            self.running.spinners[task.name] = (self.started[task.name], Spinner("dots"))
+            self.running.spinners[task.name] = (time.monotonic(), Spinner("dots"))
             if self.live is None:
                 # No stdout redirection: doit captures stdout itself; stage lines reach the console via
                 # progress.emit, which prints them above the live lines.
@@ -68,10 +66,10 @@ class ProgressReporter(ConsoleReporter):
 
     def _finish(self, task, mark: str) -> None:
         with self.lock:
-            started = self.started.pop(task.name, None)
-            if self.console is None or started is None:
+            running = self.running.spinners.pop(task.name, None)
+            if running is None:
                 return
-            self.running.spinners.pop(task.name, None)
+            started, _spinner = running
             if self.live is not None and not self.running.spinners:
                 self.live.stop()
                 self.live = None
