@@ -82,15 +82,16 @@ def build_module(config: BuildConfig, output: str) -> dict:
 
 
 def summary_of(many: ManyBuild, results: dict[str, dict]) -> dict:
-    """The summary as data: the modules in the order given, and the exit code of the whole command
-    (0 when every module is approved, else the highest a module ended with)."""
+    """The summary as data: the modules in the order given, and the exit code of the whole command (0 when
+    every module is approved, else the highest a module ended with and at least 1: a child killed by a
+    signal has a negative code)."""
     modules = [results[config.module] for config in many.configs]
-    codes = [module["exit_code"] for module in modules]
+    approved = sum(module["approved"] for module in modules)
     return {
-        "approved": sum(module["approved"] for module in modules),
+        "approved": approved,
         "total": len(modules),
         "seconds": round(time.time() - many.started, 1),
-        "exit_code": 0 if not any(codes) else max(codes),
+        "exit_code": 0 if approved == len(modules) else max(1, *(module["exit_code"] for module in modules)),
         "modules": modules,
     }
 

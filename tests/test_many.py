@@ -12,7 +12,7 @@ from conftest import read_json, run_cli, run_doit
 
 from factory.cli import build_parser, config_from_args
 from factory.config import BuildConfig
-from factory.many import module_argv
+from factory.many import ManyBuild, module_argv, summary_of
 
 MODULES = ("tasks", "invoices")
 
@@ -64,6 +64,22 @@ def test_a_module_that_fails_does_not_stop_the_others(tmp_path: Path):
     assert status[0] == f"1 of 2 modules approved ({out / 'summary.json'})"
     assert "tasks: APPROVED (provider offline, model offline-engine)" in status
     assert any(line.startswith("invoices: no evidence (last run exit 2: ") for line in status)
+
+
+def test_summary_exit_code_is_the_worst_module_and_never_0_when_one_is_not_approved(tmp_path: Path):
+    many = ManyBuild(tmp_path, tuple(BuildConfig(module=module, out=tmp_path / module) for module in MODULES))
+
+    def results(*codes: int) -> dict[str, dict]:
+        return {
+            module: {"module": module, "exit_code": code, "approved": code == 0, "seconds": 1.0, "result": ""}
+            for module, code in zip(MODULES, codes, strict=True)
+        }
+
+    assert summary_of(many, results(0, 0))["exit_code"] == 0
+    assert summary_of(many, results(1, 2))["exit_code"] == 2
+    # A child killed by a signal (SIGKILL: -9) is not approved: the command must not exit 0.
+    assert summary_of(many, results(0, -9))["exit_code"] == 1
+    assert [module["module"] for module in summary_of(many, results(0, 1))["modules"]] == list(MODULES)
 
 
 def test_doit_builds_several_modules_with_the_tasks_lai_pack_runs(tmp_path: Path):
