@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from factory.config import BuildConfig
 from factory.fsutil import list_files, write_json_atomic
+from factory.layout import Layout
 from factory.pack0.load import load_pack0
 from factory.runner.heal_loop import run_with_heal
+from factory.runner.run import load_test_commands
 from factory.runner.sandbox import resolve_sandbox
+from factory.runner.test_slices import Slicing
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
     return config.max_heal if config.max_heal is not None else budget
 
 
+def _kept(layout: Layout, slicing: Slicing, sandbox: str, tries: int) -> dict | None:
+    """The last test report, when it passed and every slice's inputs are as it found them: then it stands as
+    it is (a re-run after a crash writes what a clean run writes)."""
+    try:
+        report = json.loads(layout.test_report.read_text(encoding="utf-8"))
+        commands = load_test_commands(layout.build_dir)
+    except (OSError, ValueError, KeyError):
+        return None
+    if not (report.get("passed") and report.get("lint_ok") and report.get("max_tries") == tries):
+        return None
+    return report if slicing.all_reusable(layout.build_dir, commands, sandbox) else None
+
+
 def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
-    provider = config.make_provider(pack0.budgets, say)
     sandbox = resolve_sandbox(config.sandbox)
-    result = run_with_heal(layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout)
+    slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report)
+    kept = _kept(layout, slicing, sandbox, tries)
+    if kept is not None:
+        counts = kept["final_run"]["counts"]
+        say(f"every slice's inputs are as the last test report found them: its {counts['total']} results stand")
+        return f"tests pass ({counts['passed']} passed, all {len(slicing.previous)} slices' results reused)"
+    provider = config.make_provider(pack0.budgets, say)
+    result = run_with_heal(
+        layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, slicing
+    )
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
     verdict = "tests pass" if result.passed else "TESTS FAIL"
     return f"{verdict} ({result.final_run.summary()}); {len(result.tries)} heal tries; {result.stop_reason}"
