@@ -17,12 +17,12 @@ from factory.pack0.load import load_pack0
 from factory.runner.sandbox import resolve_sandbox
 
 
-def _evaluate(config: BuildConfig, name: str) -> GateResult:
+def _evaluate(config: BuildConfig, name: str, say: Callable[[str], None]) -> GateResult:
     layout = config.layout
     if name == "lint":
         return lint_gate(layout.build_dir)
     if name == "secret-scan":
-        return secret_scan_gate(layout.build_dir, layout.pack0_dir, layout.secret_scan_cache)
+        return secret_scan_gate(layout.build_dir, layout.pack0_dir, layout.secret_scan_cache, say)
     if name == "contracts":
         pack0 = load_pack0(layout.pack0_dir)
         sandbox = resolve_sandbox(config.sandbox)
@@ -36,7 +36,7 @@ def _evaluate(config: BuildConfig, name: str) -> GateResult:
 def run_gate(config: BuildConfig, name: str, say: Callable[[str], None]) -> str:
     started = time.monotonic()
     try:
-        result = _evaluate(config, name)
+        result = _evaluate(config, name, say)
     except Exception as error:  # noqa: BLE001 - fail closed: a gate that crashes has not passed
         result = GateResult(name, "failed", f"the gate crashed: {type(error).__name__}: {error}")
     result.duration_s = reproducible.duration(time.monotonic() - started)

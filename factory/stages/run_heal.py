@@ -11,7 +11,7 @@ from factory.fsutil import list_files, write_json_atomic
 from factory.layout import Layout
 from factory.pack0.load import load_pack0
 from factory.runner.heal_loop import run_with_heal
-from factory.runner.run import load_test_commands
+from factory.runner.run import TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
 from factory.runner.test_slices import Slicing
 
@@ -41,16 +41,20 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report)
     kept = _kept(layout, slicing, sandbox, tries)
     if kept is not None:
-        counts = kept["final_run"]["counts"]
-        say(f"every slice's inputs are as the last test report found them: its {counts['total']} results stand")
-        return f"tests pass ({counts['passed']} passed, all {len(slicing.previous)} slices' results reused)"
+        final = TestRun(**kept["final_run"])
+        say(f"every slice's inputs are as the last test report found them: its {final.counts['total']} results stand")
+        # The summary describes the state (as the run that made the report said it), not this run.
+        return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
     provider = config.make_provider(pack0.budgets, say)
     result = run_with_heal(
         layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, slicing
     )
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
-    verdict = "tests pass" if result.passed else "TESTS FAIL"
-    return f"{verdict} ({result.final_run.summary()}); {len(result.tries)} heal tries; {result.stop_reason}"
+    return _summary(result.passed, result.final_run, len(result.tries), result.stop_reason)
+
+
+def _summary(passed: bool, final: TestRun, tries: int, stop_reason: str) -> str:
+    return f"{'tests pass' if passed else 'TESTS FAIL'} ({final.summary()}); {tries} heal tries; {stop_reason}"
 
 
 def watched_files(build_dir: Path) -> list[Path]:
