@@ -122,8 +122,35 @@ def _check_samples(entity: Entity, schema_file: Path) -> None:
         raise InputError(str(error), file=str(schema_file)) from None
 
 
+# Checking a contract (jsonschema's check_schema above all) costs far more than reading it, and every slice's
+# task loads the Pack0: the last result per folder is kept, keyed by the bytes of every file it read.
+_LOADED: dict[Path, tuple[tuple, Pack0]] = {}
+
+
+def _contents_key(root: Path) -> tuple | None:
+    paths = [root / META_FILE, root / BUDGETS_FILE, *sorted((root / "contracts").glob(f"*{SCHEMA_SUFFIX}"))]
+    try:
+        if any(path.stat().st_size > MAX_PACK0_FILE_BYTES for path in paths):
+            return None  # not cached: the loader reports it
+        return tuple((path.name, path.read_bytes()) for path in paths)
+    except OSError:
+        return None
+
+
 def load_pack0(root: Path) -> Pack0:
-    """Load and validate the Pack0 in `root`. Raises InputError naming the file and field."""
+    """Load and validate the Pack0 in `root` (once per content: an unchanged Pack0 is not checked again).
+    Raises InputError naming the file and field."""
+    key = _contents_key(root) if root.is_dir() else None
+    cached = _LOADED.get(root.resolve())
+    if key is not None and cached is not None and cached[0] == key:
+        return cached[1]
+    pack0 = _load_pack0(root)
+    if key is not None:
+        _LOADED[root.resolve()] = (key, pack0)
+    return pack0
+
+
+def _load_pack0(root: Path) -> Pack0:
     if not root.is_dir():
         raise InputError("Pack0 folder not found", file=str(root))
     meta = _validate(Pack0Meta, _read_json(root, META_FILE), root / META_FILE)
@@ -145,13 +172,21 @@ def load_pack0(root: Path) -> Pack0:
     return Pack0(meta=meta, budgets=budgets, entities=entities)
 
 
+def source_file_names(root: Path) -> list[str]:
+    """The paths of the Pack0's own files (everything but the derived OpenAPI and inventory), unread."""
+    names = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and relative not in DERIVED_FILES and not path.name.startswith("."):
+            names.append(relative)
+    return names
+
+
 def read_source_files(root: Path) -> dict[str, str]:
     """The Pack0's own files (everything but the derived OpenAPI and inventory), as text by path."""
     files = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if not path.is_file() or relative in DERIVED_FILES or path.name.startswith("."):
-            continue
+    for relative in source_file_names(root):
+        path = root / relative
         try:
             files[relative] = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
