@@ -11,12 +11,12 @@ import copy
 from typing import ClassVar
 
 from jsonschema import Draft202012Validator
-from openapi_schema_validator import oas31_format_checker
 from openapi_spec_validator.validation import keywords
 from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
 
-_FORMATS = copy.copy(oas31_format_checker)
-_FORMATS.checkers = {**oas31_format_checker.checkers, "time": Draft202012Validator.FORMAT_CHECKER.checkers["time"]}
+_OAS31_FORMATS = keywords.OpenAPIV31ValueValidator.value_validator_format_checker
+_FORMATS = copy.copy(_OAS31_FORMATS)
+_FORMATS.checkers = {**_OAS31_FORMATS.checkers, "time": Draft202012Validator.FORMAT_CHECKER.checkers["time"]}
 
 
 class _DefaultValidator(keywords.OpenAPIV31ValueValidator):
