@@ -8,8 +8,7 @@ from doit.tools import config_changed
 from factory.config import BuildConfig, code_digest
 from factory.fsutil import list_files
 from factory.gates.result import GATE_ORDER
-from factory.stages import pec
-from factory.stages.record import run_stage
+from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("pec",)
 
@@ -28,7 +27,7 @@ def creators(config: BuildConfig) -> dict:
         )
         return {
             "doc": "PEC evidence: the report, the approval decision and the manifest of every artifact",
-            "actions": [(run_stage, (config, "pec", pec.evidence))],
+            "actions": [(run_stage, (config, "pec", Deferred("pec", "evidence")))],
             "file_dep": [str(path) for path in [*reports, *built] if path.name != "applied.json"],
             "targets": [
                 str(layout.evidence(name)) for name in ("run_report", "approval", "pipeline_result", "manifest")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from factory.config import DEPLOY_TARGETS  # noqa: F401 - re-exported
 from factory.deploy.keyword_checks import column_default, keyword_checks
 from factory.pack0.models import Entity, Pack0, base_type, is_nullable
 
-DEPLOY_TARGETS = ("compose", "supabase")
 MIGRATIONS_DIR = "deploy/migrations"
 # Supabase CLI names migrations <timestamp>_<name>.sql; a fixed base keeps the output reproducible.
 SUPABASE_BASE_TIMESTAMP = 20260101000000

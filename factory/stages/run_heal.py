@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from factory.config import BuildConfig
-from factory.fsutil import list_files, write_json_atomic
+from factory.fsutil import write_json_atomic
 from factory.layout import Layout
 from factory.pack0.load import load_pack0
 from factory.runner.heal_loop import run_with_heal
@@ -55,9 +54,3 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
 
 def _summary(passed: bool, final: TestRun, tries: int, stop_reason: str) -> str:
     return f"{'tests pass' if passed else 'TESTS FAIL'} ({final.summary()}); {tries} heal tries; {stop_reason}"
-
-
-def watched_files(build_dir: Path) -> list[Path]:
-    """The code and tests a test run depends on (what doit watches for the run and the gates)."""
-    files = [path for root in ("src", "tests") if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
-    return [*files, build_dir / ".test_commands.json"]
