@@ -149,6 +149,7 @@ def run_pipeline(config: BuildConfig) -> int:
 
     from factory.fsutil import remove_stale_temp_files
     from factory.lock import lock_output
+    from factory.preflight import remember
     from rules import namespace
 
     lock_output(config.out)
@@ -173,6 +174,7 @@ def run_pipeline(config: BuildConfig) -> int:
                 )
             )
         return EXIT_NOT_APPROVED
+    remember(config)
     approval = json.loads(approval_path.read_text(encoding="utf-8"))
     code = EXIT_APPROVED if approval["approved"] else EXIT_NOT_APPROVED
     if config.output == "json":

@@ -38,8 +38,18 @@ def preflight(config: BuildConfig) -> None:
     except OSError:
         pass
     _check(config)
-    if key is not None and config.out.is_dir():
+    if key is not None:
+        # The input is good: the build creates this folder next anyway.
+        config.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(memo, key)
+
+
+def remember(config: BuildConfig) -> None:
+    """After a pipeline that ran to its end: it loaded and generated from this very Pack0 (e.g. the one it
+    made from the module name), which is all the check asks."""
+    key = _key(config)
+    if key is not None:
+        write_text_atomic(config.out / MEMO_FILE, key)
 
 
 def _check(config: BuildConfig) -> None:
