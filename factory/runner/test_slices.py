@@ -60,7 +60,7 @@ class Slicing:
     def plans(self, build_dir: Path, commands: list[dict], sandbox: str) -> list[SlicePlan] | None:
         """The slices and their keys now; None when the commands cannot be narrowed to some test modules."""
         owned = self._owned()
-        if owned is None or not all(TESTS_ARGUMENT in command["argv"] for command in commands):
+        if owned is None or not commands or not all(TESTS_ARGUMENT in command["argv"] for command in commands):
             return None
         paths = [path for root in WATCHED_ROOTS if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
         paths.append(build_dir / ".test_commands.json")

@@ -29,6 +29,9 @@ def _kept(layout: Layout, slicing: Slicing, sandbox: str, tries: int) -> dict | 
         return None
     if not (report.get("passed") and report.get("lint_ok") and report.get("max_tries") == tries):
         return None
+    junit = [layout.build_dir / command["junit_xml"] for command in commands]
+    if not junit or not all(path.is_file() for path in junit):  # the gates read every case from it
+        return None
     return report if slicing.all_reusable(layout.build_dir, commands, sandbox) else None
 
 
