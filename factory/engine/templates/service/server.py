@@ -22,7 +22,7 @@ from . import limits
 from .http_io import ClientGone, DeadlineReader, FramingError, read_body
 from .resources import MODULE_NAME, RESOURCES
 from .storage import Store
-from .validation import InvalidJson, RejectedJson, decode_json, validate_body, with_integers
+from .validation import InvalidJson, RejectedJson, decode_json, validate_body, with_defaults, with_integers
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TENANT_PATTERN = re.compile(limits.TENANT_PATTERN)
@@ -208,7 +208,7 @@ class Api:
         return self._json(HTTPStatus.OK, {"items": items, "total": total, "limit": limit, "offset": offset})
 
     def _create(self, resource, tenant_id, _record_id, _query, body_bytes):
-        fields = self._body(resource, body_bytes, partial=False)
+        fields = with_defaults(resource.SCHEMA, self._body(resource, body_bytes, partial=False))
         return self._json(HTTPStatus.CREATED, self.store.create(resource.PLURAL, tenant_id, fields))
 
     def _get(self, resource, tenant_id, record_id, _query, _body):
