@@ -10,7 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from factory.engine.samples import valid_record
-from factory.gates.contracts_fuzz import fuzz_service
+from factory.gates.contracts_fuzz import fuzz_service_once
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
 from factory.pack0.openapi import operations
@@ -65,7 +65,12 @@ def covered_operations(junit_xml: Path) -> set[str]:
 
 
 def contracts_gate(
-    build_dir: Path, pack0_dir: Path, pack0: Pack0, junit_xml: Path, sandbox: str = "none"
+    build_dir: Path,
+    pack0_dir: Path,
+    pack0: Pack0,
+    junit_xml: Path,
+    sandbox: str = "none",
+    cache_dir: Path | None = None,
 ) -> GateResult:
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
@@ -87,7 +92,7 @@ def contracts_gate(
     problems += [f"{op_id}: no passing contract test" for op_id in op_ids if op_id not in covered]
     if problems:
         return GateResult("contracts", "failed", f"{len(problems)} operation problem(s)", *tool, details=problems)
-    fuzzed = fuzz_service(build_dir, pack0, sandbox)
+    fuzzed = fuzz_service_once(build_dir, pack0, sandbox, cache_dir)
     if not fuzzed.passed:
         return GateResult("contracts", "failed", fuzzed.summary(), *tool, details=fuzzed.detail_lines())
     return GateResult(

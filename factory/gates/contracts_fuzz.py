@@ -1,7 +1,10 @@
 """The contracts gate's fuzzing: schemathesis against the generated service running in the sandbox.
 
-Reproducible (fixed seed, deterministic generation, no cache between runs) and bounded (examples per
-operation, a time budget that grows with the number of operations). Settings come from the environment.
+Reproducible (fixed seed, deterministic generation, nothing remembered by schemathesis between runs) and
+bounded (examples per operation, a time budget that grows with the number of operations). Settings come
+from the environment. Because a run is a pure function of the service's code and the settings, a run that
+passed is remembered under the hash of both (in the cache folder, as JSON): the same code is not fuzzed
+twice (the Run + self-heal stage fuzzes first; the gate then reuses that run, and says so).
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 from factory.errors import InputError
+from factory.fsutil import list_files, sha256_bytes, sha256_file
+from factory.llm.cache import content_key
 from factory.pack0.models import Pack0
 from factory.runner.sandbox import run_sandboxed
 
@@ -70,6 +76,7 @@ class FuzzRun:
     stop: str = "completed"
     seconds: float = 0.0
     service_log: str = ""
+    reused_key: str = ""
 
     @property
     def passed(self) -> bool:
@@ -77,9 +84,10 @@ class FuzzRun:
 
     def summary(self) -> str:
         how = f"schemathesis (seed {self.settings.seed}, {self.settings.max_examples} examples per operation)"
-        budget = "; stopped at its time budget" if self.stop == "max_time" else ""
+        budget = "; stopped at its time budget" if self.stop == "interrupted" else ""
+        reused = f" (this code's run, reused: key {self.reused_key[:12]})" if self.reused_key else ""
         if self.passed:
-            return f"{how} found no failure on {len(self.operations)} operations{budget}"
+            return f"{how} found no failure on {len(self.operations)} operations{budget}{reused}"
         found = f"{len(self.findings)} failure(s)" + (f", {len(self.errors)} error(s)" if self.errors else "")
         return f"{how} found {found}{budget}"
 
@@ -134,3 +142,45 @@ def fuzz_service(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSett
     run.operations, run.stop = result["operations"], result["stop"]
     run.seconds, run.service_log = result["seconds"], result["service_log"]
     return run
+
+
+FUZZ_CACHE_FOLDER = "contracts-fuzz"
+
+
+def fuzz_key(build_dir: Path, sandbox: str, settings: FuzzSettings) -> str:
+    """What a fuzz run's result depends on: the service's files, the settings, the fuzzer and the sandbox."""
+    src = build_dir / "src"
+    files = {path.relative_to(src).as_posix(): sha256_file(path) for path in list_files(src)} if src.is_dir() else {}
+    driver = sha256_bytes(DRIVER.read_bytes())
+    tool = version("schemathesis")
+    return content_key({"src": files, "settings": asdict(settings), "driver": driver, "tool": tool, "sandbox": sandbox})
+
+
+def _cache(cache_dir: Path):
+    import diskcache
+
+    return diskcache.Cache(str(cache_dir / FUZZ_CACHE_FOLDER), size_limit=2**30)
+
+
+def fuzz_service_once(
+    build_dir: Path, pack0: Pack0, sandbox: str, cache_dir: Path | None, settings: FuzzSettings | None = None
+) -> FuzzRun:
+    """fuzz_service, or the remembered passing run of exactly this code with these settings."""
+    settings = settings or fuzz_settings()
+    if cache_dir is None:
+        return fuzz_service(build_dir, pack0, sandbox, settings)
+    key = fuzz_key(build_dir, sandbox, settings)
+    cache = _cache(cache_dir)
+    try:
+        stored = cache.get(key)
+        if isinstance(stored, str):
+            data = json.loads(stored)
+            data["settings"] = FuzzSettings(**data["settings"])
+            data.pop("passed", None)
+            return FuzzRun(**{**data, "reused_key": key})
+        run = fuzz_service(build_dir, pack0, sandbox, settings)
+        if run.passed and run.stop == "completed":
+            cache.set(key, json.dumps(run.as_dict()))
+        return run
+    finally:
+        cache.close()

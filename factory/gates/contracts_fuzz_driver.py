@@ -115,6 +115,10 @@ def main():
         os.chdir(temp)  # whatever the fuzzer writes stays out of the build folder
         try:
             result = fuzz(contract, settings, base)
+            if process.poll() is not None:
+                result["errors"].append(f"the service exited (code {process.returncode}) while it was fuzzed")
+            elif result["stop"] == "server_unavailable":
+                result["errors"].append("the service stopped answering while it was fuzzed")
         finally:
             os.chdir(build)
             process.terminate()
