@@ -256,8 +256,12 @@ class Handler(BaseHTTPRequestHandler):
             if not self.parse_request():
                 return
             if self.request_version == "HTTP/0.9":
-                self.request_version = "HTTP/1.0"
                 self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
+                return
+            if self.headers.defects or self.headers.get_payload():
+                # The header parser stops at a line that is not "Name: value" and hides the rest (a
+                # Content-Length among them): the body would then be read as the next request.
+                self.send_error(HTTPStatus.BAD_REQUEST, "a header line is not Name: value")
                 return
             self._reader.deadline = time.monotonic() + self.server.body_timeout
             try:
@@ -280,6 +284,8 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(HTTPStatus.BAD_REQUEST, "application/json", payload, {})
 
     def _answer(self, status, content_type, payload, headers):
+        if self.request_version == "HTTP/0.9":  # a request line too broken to name a version: answer in 1.1
+            self.request_version = "HTTP/1.1"
         self.connection.settimeout(WRITE_TIMEOUT_S)
         self.send_response(status)
         if status != HTTPStatus.NO_CONTENT:
