@@ -378,6 +378,7 @@ def test_a_missing_invalid_or_repeated_tenant_header_is_400(port: int, tenants: 
         b"GET /health\r\n\r\n",
         b"GET /health HTTP/2.0\r\n\r\n",
         b"GET /health HTTP/1.1\r\nNo colon here\r\n\r\n" + b"x" * 10,
+        b"POST /api/v1/contacts HTTP/1.1\r\nX-Tenant-ID: a\r\nContent-Length : 2\r\n\r\n{}",
     ],
 )
 def test_a_malformed_request_is_answered_with_json(port: int, line: bytes):

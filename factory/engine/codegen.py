@@ -153,3 +153,8 @@ def core_files(pack0: Pack0) -> list[str]:
 
 def entity_files(pack0: Pack0, entity: Entity) -> list[str]:
     return [f"src/{pack0.package}/resources/{entity.name}.py"]
+
+
+def code_files(pack0: Pack0) -> list[str]:
+    """Every source file of the service (what a failure of the running service may implicate)."""
+    return [*core_files(pack0), *(path for entity in pack0.entities for path in entity_files(pack0, entity))]

@@ -3,7 +3,7 @@
 Reproducible (fixed seed, deterministic generation, nothing remembered by schemathesis between runs) and
 bounded (examples per operation, a time budget that grows with the number of operations). Settings come
 from the environment. Because a run is a pure function of the service's code and the settings, a run that
-passed is remembered under the hash of both (in the cache folder, as JSON): the same code is not fuzzed
+ran to its end is remembered under the hash of both (in the cache folder, as JSON): the same code is not fuzzed
 twice (the Run + self-heal stage fuzzes first; the gate then reuses that run, and says so).
 """
 
@@ -89,7 +89,7 @@ class FuzzRun:
         if self.passed:
             return f"{how} found no failure on {len(self.operations)} operations{budget}{reused}"
         found = f"{len(self.findings)} failure(s)" + (f", {len(self.errors)} error(s)" if self.errors else "")
-        return f"{how} found {found}{budget}"
+        return f"{how} found {found}{budget}{reused}"
 
     def detail_lines(self) -> list[str]:
         """One line per finding: operation, check, what went wrong, and the curl that reproduces it."""
@@ -100,15 +100,17 @@ class FuzzRun:
         ]
         return lines + [f"fuzzer error: {_one_line(error)}" for error in self.errors]
 
-    def failure_text(self) -> str:
-        """What the Healer reads: every finding in full, then the service's log (its tracebacks)."""
+    def failure_text(self, code_files: list[str]) -> str:
+        """What the Healer reads: every finding in full, the service's log (its tracebacks), and the files
+        that implement what was fuzzed."""
         blocks = [
             f"FUZZ FAILURE {item['operation']}: {item['check']} ({item['code']} {item['title']})\n"
             f"{item['message']}\nReproduce with:\n{item['curl']}\n"
             for item in self.findings
         ]
         blocks += [f"FUZZER ERROR: {error}\n" for error in self.errors]
-        return "\n".join(blocks) + f"\nService log (stderr):\n{self.service_log}"
+        files = "".join(f"  {path}\n" for path in code_files)
+        return "\n".join(blocks) + f"\nService log (stderr):\n{self.service_log}\nThe service's code:\n{files}"
 
     def as_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
@@ -165,7 +167,7 @@ def _cache(cache_dir: Path):
 def fuzz_service_once(
     build_dir: Path, pack0: Pack0, sandbox: str, cache_dir: Path | None, settings: FuzzSettings | None = None
 ) -> FuzzRun:
-    """fuzz_service, or the remembered passing run of exactly this code with these settings."""
+    """fuzz_service, or the remembered whole run of exactly this code with these settings."""
     settings = settings or fuzz_settings()
     if cache_dir is None:
         return fuzz_service(build_dir, pack0, sandbox, settings)
@@ -179,7 +181,7 @@ def fuzz_service_once(
             data.pop("passed", None)
             return FuzzRun(**{**data, "reused_key": key})
         run = fuzz_service(build_dir, pack0, sandbox, settings)
-        if run.passed and run.stop == "completed":
+        if not run.errors and run.stop == "completed":  # a whole run, its findings the service's own
             cache.set(key, json.dumps(run.as_dict()))
         return run
     finally:

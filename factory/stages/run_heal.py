@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from factory.config import BuildConfig
+from factory.engine.codegen import code_files
 from factory.fsutil import list_files, write_json_atomic
 from factory.gates.contracts_fuzz import fuzz_service_once
 from factory.pack0.load import load_pack0
@@ -26,7 +27,7 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
         say(f"contract fuzzing: {run.summary()}")
         if run.passed:
             return ""
-        text = run.failure_text()
+        text = run.failure_text(code_files(pack0))
         (config.layout.logs_dir / f"fuzz_output.{number}.txt").write_text(text, encoding="utf-8")
         return text
 
