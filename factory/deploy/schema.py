@@ -1,0 +1,228 @@
+"""One schema source: a Pack0 entity -> a table definition, rendered as PostgreSQL DDL (the migrations deploy.sh
+applies) and as SQLite DDL (the embedded store the service makes itself). Both come from the same Table, so
+the two stores cannot drift. Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from factory.pack0.models import Entity
+
+# The role the service switches to on PostgreSQL: no BYPASSRLS, not the owner, so row-level security applies.
+SERVICE_ROLE = "lai_service"
+# The tenant of the current transaction: the tenant_id claim Supabase puts in request.jwt.claims (its
+# auth.jwt() reads the same setting), set by the service with set_config(..., true) per transaction.
+TENANT_CLAIM = "(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'tenant_id')"
+PG_MAX_IDENTIFIER = 63
+TENANT_MAX_LENGTH = 128
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A contract field as a column: its kind (how values are stored and read back) and its rules."""
+
+    name: str
+    kind: str  # text, integer, number, boolean, date, date-time, uuid, array
+    not_null: bool = False
+    max_length: int | None = None
+    min_length: int | None = None
+    enum: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    indexes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+    def check_name(self, column: str) -> str:
+        """The CHECK constraint's name, kept within PostgreSQL's identifier limit so both stores report it."""
+        name = f"{self.name}_{column}_check"
+        if len(name.encode()) > PG_MAX_IDENTIFIER:
+            name = f"{self.name[:20]}_{hashlib.sha256(name.encode()).hexdigest()[:12]}_check"
+        return name
+
+
+def _kind(spec: dict) -> str:
+    if spec.get("type") == "string":
+        return spec["format"] if spec.get("format") in ("date", "date-time", "uuid") else "text"
+    return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(spec.get("type"), "array")
+
+
+def table_of(entity: Entity) -> Table:
+    """The table an entity's records live in, on either store."""
+    columns = []
+    for name, spec in entity.properties.items():
+        enum = tuple(value for value in spec.get("enum") or () if value is not None)
+        columns.append(
+            Column(
+                name=name,
+                kind=_kind(spec),
+                not_null=name in entity.required,
+                max_length=spec.get("maxLength"),
+                min_length=spec.get("minLength") or None,
+                enum=enum if spec.get("type") != "array" else (),
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+                min_items=spec.get("minItems") or None,
+                max_items=spec.get("maxItems"),
+            )
+        )
+    return Table(entity.plural, tuple(columns), ((f"{entity.plural}_tenant_id_idx", ("tenant_id",)),))
+
+
+_PG_TYPES = {
+    "integer": "bigint",
+    "number": "double precision",
+    "boolean": "boolean",
+    "date": "date",
+    "date-time": "timestamptz",
+    "uuid": "uuid",
+    "array": "jsonb",
+}
+_SQLITE_TYPES = {"integer": "INTEGER", "number": "REAL", "boolean": "INTEGER", "array": "TEXT"}
+
+
+def _rules(column: Column, dialect: str) -> list[str]:
+    """The column's CHECK conditions in one dialect (NULL passes a CHECK, so optional fields stay optional)."""
+    c = quote_ident(column.name)
+    length = "char_length" if dialect == "postgres" else "length"
+    rules = []
+    if column.enum:
+        values = [int(v) if dialect == "sqlite" and isinstance(v, bool) else v for v in column.enum]
+        rules.append(f"{c} IN ({', '.join(quote_literal(value) for value in values)})")
+    if column.min_length:
+        rules.append(f"{length}({c}) >= {column.min_length}")
+    if column.max_length is not None and dialect == "sqlite":  # PostgreSQL: varchar(n)
+        rules.append(f"{length}({c}) <= {column.max_length}")
+    if column.minimum is not None:
+        rules.append(f"{c} >= {quote_literal(column.minimum)}")
+    if column.maximum is not None:
+        rules.append(f"{c} <= {quote_literal(column.maximum)}")
+    if column.kind == "array":
+        if dialect == "postgres":
+            rules.append(f"jsonb_typeof({c}) = 'array'")
+            count = f"jsonb_array_length({c})"
+        else:
+            rules.append(f"json_valid({c}) AND json_type({c}) = 'array'")
+            count = f"json_array_length({c})"
+        if column.min_items:
+            rules.append(f"{count} >= {column.min_items}")
+        if column.max_items is not None:
+            rules.append(f"{count} <= {column.max_items}")
+    if dialect == "sqlite":
+        storage_class = {"integer": "integer", "number": "real", "boolean": "integer"}.get(column.kind, "text")
+        rules.insert(0, f"typeof({c}) = '{storage_class}'")
+        if column.kind == "boolean":
+            rules.append(f"{c} IN (0, 1)")
+    return rules
+
+
+def _column_sql(table: Table, column: Column, dialect: str) -> str:
+    if dialect == "postgres":
+        kind = _PG_TYPES.get(column.kind) or (f"varchar({column.max_length})" if column.max_length else "text")
+    else:
+        kind = _SQLITE_TYPES.get(column.kind, "TEXT")
+    text = f"{quote_ident(column.name)} {kind}" + (" NOT NULL" if column.not_null else "")
+    rules = _rules(column, dialect)
+    if rules:
+        condition = " AND ".join(f"({rule})" for rule in rules) if len(rules) > 1 else rules[0]
+        if dialect == "sqlite":  # typeof(NULL) is 'null': an absent optional field must still pass
+            condition = f"{quote_ident(column.name)} IS NULL OR ({condition})"
+        text += f" CONSTRAINT {quote_ident(table.check_name(column.name))} CHECK ({condition})"
+    return text
+
+
+def create_table(table: Table, dialect: str) -> list[str]:
+    """CREATE TABLE and its indexes, one statement per item, in the dialect ('postgres' or 'sqlite')."""
+    pg = dialect == "postgres"
+    lines = [
+        "id uuid PRIMARY KEY DEFAULT gen_random_uuid()" if pg else "id TEXT PRIMARY KEY NOT NULL",
+        f"tenant_id {'text' if pg else 'TEXT'} NOT NULL CHECK ("
+        + ("char_length" if pg else "length")
+        + f"(tenant_id) BETWEEN 1 AND {TENANT_MAX_LENGTH})",
+    ]
+    lines += [_column_sql(table, column, dialect) for column in table.columns]
+    stamp = "timestamptz NOT NULL DEFAULT now()" if pg else "TEXT NOT NULL"
+    lines += [f"created_at {stamp}", f"updated_at {stamp}"]
+    body = ",\n  ".join(lines)
+    statements = [f"CREATE TABLE {quote_ident(table.name)} (\n  {body}\n)"]
+    for name, columns in table.indexes:
+        statements.append(f"CREATE INDEX {quote_ident(name)} ON {quote_ident(table.name)} ({', '.join(columns)})")
+    return statements
+
+
+def row_level_security(table: Table) -> list[str]:
+    """PostgreSQL only: every statement filtered to the transaction's tenant, for the owner too (FORCE), and
+    the service's role granted the table (it has no BYPASSRLS and owns nothing)."""
+    name = quote_ident(table.name)
+    role = quote_ident(SERVICE_ROLE)
+    return [
+        f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {quote_ident(table.name + '_tenant_isolation')} ON {name}\n"
+        f"  USING (tenant_id = {TENANT_CLAIM})\n  WITH CHECK (tenant_id = {TENANT_CLAIM})",
+        # Roles belong to the cluster: made once, kept by rollback (pg_dump of the database does not list them).
+        f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN NOBYPASSRLS;"
+        " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {role}",
+    ]
+
+
+def postgres_up(module: str, entity: Entity) -> str:
+    """The text of the entity's up migration (its sha256 is the schema version the service checks)."""
+    table = table_of(entity)
+    statements = create_table(table, "postgres") + row_level_security(table)
+    header = f"-- {module}: {entity.title}. Generated from contracts/{entity.name}.schema.json\n"
+    return header + "".join(statement + ";\n" for statement in statements)
+
+
+def postgres_down(module: str, entity: Entity) -> str:
+    header = f"-- {module}: {entity.title}. Generated from contracts/{entity.name}.schema.json\n"
+    return header + f"DROP TABLE IF EXISTS {quote_ident(entity.plural)};\n"
+
+
+def migration_name(index: int, entity: Entity) -> str:
+    return f"{index:04d}_create_{entity.plural}"
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def service_tables(module: str, entities: list[Entity]) -> dict:
+    """What the generated service needs to keep its rows (src/<package>/tables.json): per resource its
+    migration (version, name, sha256 of the PostgreSQL up file), its columns, its CHECK constraints by name
+    (to name the field when the database refuses a row) and the SQLite DDL of the same table."""
+    tables = []
+    for index, entity in enumerate(entities, start=1):
+        table = table_of(entity)
+        tables.append(
+            {
+                "resource": entity.plural,
+                "version": f"{index:04d}",
+                "migration": migration_name(index, entity),
+                "sha256": sha256_text(postgres_up(module, entity)),
+                "columns": {column.name: column.kind for column in table.columns},
+                "checks": {table.check_name(column.name): column.name for column in table.columns},
+                "sqlite": create_table(table, "sqlite"),
+            }
+        )
+    return {"schema_version": 1, "service_role": SERVICE_ROLE, "tables": tables}
