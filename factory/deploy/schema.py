@@ -110,7 +110,7 @@ def _rules(column: Column, dialect: str) -> list[str]:
         rules.append(f"{c} IN ({', '.join(quote_literal(value) for value in values)})")
     if column.min_length:
         rules.append(f"{length}({c}) >= {column.min_length}")
-    if column.max_length is not None and dialect == "sqlite":  # PostgreSQL: varchar(n)
+    if column.max_length is not None:  # a CHECK, not varchar(n): its name tells which field was too long
         rules.append(f"{length}({c}) <= {column.max_length}")
     if column.minimum is not None:
         rules.append(f"{c} >= {quote_literal(column.minimum)}")
@@ -136,10 +136,8 @@ def _rules(column: Column, dialect: str) -> list[str]:
 
 
 def _column_sql(table: Table, column: Column, dialect: str) -> str:
-    if dialect == "postgres":
-        kind = _PG_TYPES.get(column.kind) or (f"varchar({column.max_length})" if column.max_length else "text")
-    else:
-        kind = _SQLITE_TYPES.get(column.kind, "TEXT")
+    types, fallback = (_PG_TYPES, "text") if dialect == "postgres" else (_SQLITE_TYPES, "TEXT")
+    kind = types.get(column.kind, fallback)
     text = f"{quote_ident(column.name)} {kind}" + (" NOT NULL" if column.not_null else "")
     rules = _rules(column, dialect)
     if rules:
