@@ -4,14 +4,26 @@ SQLite tables come from too. Pure: Pack0 in, SQL text out."""
 from __future__ import annotations
 
 from factory.deploy.schema import migration_name, postgres_down, postgres_up, quote_ident, quote_literal
-from factory.pack0.models import Pack0
+from factory.pack0.models import Entity, Pack0
 
-__all__ = ["DEPLOY_TARGETS", "MIGRATIONS_DIR", "generate_migrations", "quote_ident", "quote_literal"]
+__all__ = [
+    "DEPLOY_TARGETS",
+    "MIGRATIONS_DIR",
+    "create_table_sql",
+    "generate_migrations",
+    "quote_ident",
+    "quote_literal",
+]
 
 DEPLOY_TARGETS = ("compose", "supabase")
 MIGRATIONS_DIR = "deploy/migrations"
 # Supabase CLI names migrations <timestamp>_<name>.sql; a fixed base keeps the output reproducible.
 SUPABASE_BASE_TIMESTAMP = 20260101000000
+
+
+def create_table_sql(entity: Entity, _target: str = "compose") -> str:
+    """The entity's up migration (the same for every target; the name stays for its callers)."""
+    return postgres_up("module", entity)
 
 
 def generate_migrations(pack0: Pack0, target: str) -> dict[str, str]:

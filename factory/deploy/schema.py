@@ -5,9 +5,10 @@ the two stores cannot drift. Pure: no I/O."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 
-from factory.pack0.models import Entity
+from factory.pack0.models import Entity, base_type, is_nullable
 
 # The role the service switches to on PostgreSQL: no BYPASSRLS, not the owner, so row-level security applies.
 SERVICE_ROLE = "lai_service"
@@ -44,6 +45,12 @@ class Column:
     maximum: float | None = None
     min_items: int | None = None
     max_items: int | None = None
+    exclusive_minimum: float | None = None
+    exclusive_maximum: float | None = None
+    multiple_of: int | None = None  # integers only: SQL's modulo is exact, a float rule is not
+    const: object = None
+    nullable: bool = False
+    default: tuple = ()  # (value,) when the contract declares one
 
 
 @dataclass(frozen=True)
@@ -61,9 +68,10 @@ class Table:
 
 
 def _kind(spec: dict) -> str:
-    if spec.get("type") == "string":
+    kind = base_type(spec)
+    if kind == "string":
         return spec["format"] if spec.get("format") in ("date", "date-time", "uuid") else "text"
-    return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(spec.get("type"), "array")
+    return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(kind, "array")
 
 
 def table_of(entity: Entity) -> Table:
@@ -71,18 +79,25 @@ def table_of(entity: Entity) -> Table:
     columns = []
     for name, spec in entity.properties.items():
         enum = tuple(value for value in spec.get("enum") or () if value is not None)
+        step = spec.get("multipleOf")
         columns.append(
             Column(
                 name=name,
                 kind=_kind(spec),
-                not_null=name in entity.required,
+                not_null=name in entity.required and not is_nullable(spec),
                 max_length=spec.get("maxLength"),
                 min_length=spec.get("minLength") or None,
-                enum=enum if spec.get("type") != "array" else (),
+                enum=enum if _kind(spec) != "array" else (),
                 minimum=spec.get("minimum"),
                 maximum=spec.get("maximum"),
                 min_items=spec.get("minItems") or None,
                 max_items=spec.get("maxItems"),
+                exclusive_minimum=spec.get("exclusiveMinimum"),
+                exclusive_maximum=spec.get("exclusiveMaximum"),
+                multiple_of=step if _kind(spec) == "integer" and type(step) is int else None,
+                const=spec.get("const") if _kind(spec) != "array" else None,
+                nullable=is_nullable(spec),
+                default=(spec["default"],) if "default" in spec else (),
             )
         )
     return Table(entity.plural, tuple(columns), ((f"{entity.plural}_tenant_id_idx", ("tenant_id",)),))
@@ -116,6 +131,14 @@ def _rules(column: Column, dialect: str) -> list[str]:
         rules.append(f"{c} >= {quote_literal(column.minimum)}")
     if column.maximum is not None:
         rules.append(f"{c} <= {quote_literal(column.maximum)}")
+    if column.exclusive_minimum is not None:
+        rules.append(f"{c} > {quote_literal(column.exclusive_minimum)}")
+    if column.exclusive_maximum is not None:
+        rules.append(f"{c} < {quote_literal(column.exclusive_maximum)}")
+    if column.multiple_of:
+        rules.append(f"{c} % {column.multiple_of} = 0")
+    if column.const is not None:
+        rules.append(f"{c} = {_literal(column.const, column, dialect)}")
     if column.kind == "array":
         if dialect == "postgres":
             rules.append(f"jsonb_typeof({c}) = 'array'")
@@ -135,10 +158,25 @@ def _rules(column: Column, dialect: str) -> list[str]:
     return rules
 
 
+def _literal(value: object, column: Column, dialect: str) -> str:
+    """A value of this column as SQL (JSON for arrays; 1/0 for SQLite's booleans)."""
+    if value is None:
+        return "NULL"
+    if column.kind == "array":
+        text = quote_literal(json.dumps(value))
+        return f"{text}::jsonb" if dialect == "postgres" else text
+    if dialect == "sqlite" and isinstance(value, bool):
+        return "1" if value else "0"
+    return quote_literal(value)
+
+
 def _column_sql(table: Table, column: Column, dialect: str) -> str:
     types, fallback = (_PG_TYPES, "text") if dialect == "postgres" else (_SQLITE_TYPES, "TEXT")
     kind = types.get(column.kind, fallback)
-    text = f"{quote_ident(column.name)} {kind}" + (" NOT NULL" if column.not_null else "")
+    text = f"{quote_ident(column.name)} {kind}"
+    if column.default:
+        text += f" DEFAULT {_literal(column.default[0], column, dialect)}"
+    text += " NOT NULL" if column.not_null else ""
     rules = _rules(column, dialect)
     if rules:
         condition = " AND ".join(f"({rule})" for rule in rules) if len(rules) > 1 else rules[0]
@@ -219,6 +257,7 @@ def service_tables(module: str, entities: list[Entity]) -> dict:
                 "migration": migration_name(index, entity),
                 "sha256": sha256_text(postgres_up(module, entity)),
                 "columns": {column.name: column.kind for column in table.columns},
+                "nullable": [column.name for column in table.columns if column.nullable],
                 "checks": {table.check_name(column.name): column.name for column in table.columns},
                 "sqlite": create_table(table, "sqlite"),
             }

@@ -103,6 +103,9 @@ def storable(table, fields):
         kind = table["columns"].get(name)
         if kind is None:
             raise StoreError(422, "validation_error", "not a field of this resource", name)
+        if value is None:
+            values[name] = None
+            continue
         if _has_nul_or_surrogate(value):
             raise StoreError(422, "validation_error", "NUL or unpaired surrogate characters cannot be stored", name)
         try:
@@ -118,6 +121,8 @@ def record_of(table, row):
     for (name, kind), value in zip(table["columns"].items(), row[3:]):  # noqa: B905 (Python 3.8 too)
         if value is not None:
             record[name] = from_value(kind, value)
+        elif name in table["nullable"]:  # a nullable field reads back as null; any other as absent
+            record[name] = None
     record["created_at"] = stamp_text(row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(row[1]))
     record["updated_at"] = stamp_text(row[2] if isinstance(row[2], datetime) else datetime.fromisoformat(row[2]))
     return record
