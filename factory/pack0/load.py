@@ -23,6 +23,7 @@ from factory.pack0.generate import (
 from factory.pack0.models import (
     ENTITY_NAME_PATTERN,
     NAME_RULE_BROKEN,
+    TYPE_RULE,
     Budgets,
     Entity,
     EntitySchema,
@@ -104,7 +105,10 @@ def _load_entity(root: Path, schema_file: Path) -> Entity:
             Draft202012Validator.check_schema(data)
         except SchemaError as error:
             field = ".".join(str(part) for part in error.absolute_path)
-            raise InputError(f"not a valid JSON Schema: {error.message}", file=str(schema_file), field=field) from None
+            message = f"not a valid JSON Schema: {error.message}"
+            if error.absolute_path and error.absolute_path[-1] == "type":
+                message = TYPE_RULE  # the meta-schema's own words ("not valid under any of the given schemas") say less
+            raise InputError(message, file=str(schema_file), field=field) from None
     contract = _validate(EntitySchema, data, schema_file)
     entity = Entity(name=name, plural=contract.plural or default_plural(name), title=contract.title, schema=data)
     _check_samples(entity, schema_file)
