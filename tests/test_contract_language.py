@@ -301,3 +301,18 @@ def test_entity_file_name_with_a_trailing_newline_is_refused(tmp_path: Path):
     root = pack0_with(tmp_path, "thing\n", contract({"a": {"type": "string"}}))
     with pytest.raises(InputError, match="must be lower_snake_case"):
         load_pack0(root)
+
+
+def test_openapi_check_reads_time_as_rfc3339_full_time():
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    from factory.gates.openapi_validity import OpenAPI31Validator
+    from factory.pack0.openapi import derive_openapi
+
+    entity = _entity({"opens_at": {"type": "string", "format": "time", "default": "08:00:00Z"}})
+    document = derive_openapi("m", "M", "0.0.1", (entity,))
+    validate(document, cls=OpenAPI31Validator)
+    entity.schema["properties"]["opens_at"]["default"] = "08:00"
+    with pytest.raises(OpenAPIValidationError, match="is not a 'time'"):
+        validate(derive_openapi("m", "M", "0.0.1", (entity,)), cls=OpenAPI31Validator)
