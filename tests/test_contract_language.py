@@ -229,7 +229,7 @@ def test_migrations_carry_defaults_checks_and_nullable_columns():
     sql = create_table_sql(_entity(KEYWORD_FIELDS, ["ratio", "note"]), "compose")
     assert "\"code\" text DEFAULT 'ABC-0001'" in sql
     # NOT NULL never applies to a nullable field; maxLength is a named CHECK (its name tells the field)
-    assert '"note" text DEFAULT NULL CONSTRAINT "things_note_check" CHECK (char_length("note") <= 20)' in sql
+    assert '"note" text DEFAULT NULL CONSTRAINT "check_2" CHECK (char_length("note") <= 20)' in sql
     assert '"note" text DEFAULT NULL NOT NULL' not in sql
     assert '"ratio" > 0' in sql and '"ratio" < 1' in sql
     assert '"step" % 5 = 0' in sql
