@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import limits
 from .http_io import ClientGone, DeadlineReader, FramingError, read_body
 from .resources import MODULE_NAME, RESOURCES
-from .storage import Store
+from .storage import StoreError, open_store
 from .validation import InvalidJson, RejectedJson, decode_json, validate_body, with_defaults, with_integers
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -88,6 +88,9 @@ class Api:
         try:
             return self._route(method, target, headers, body_bytes)
         except ApiError as error:
+            return error.status, "application/json", _json_bytes(error.body), error.headers
+        except StoreError as error:  # the database refused (409/422 naming the field) or is unreachable (503)
+            error = ApiError(error.status, error.code, str(error), error.fields)
             return error.status, "application/json", _json_bytes(error.body), error.headers
         except Exception:  # noqa: BLE001
             # Never drop the connection: the client gets a 500, the traceback goes to stderr.
@@ -315,10 +318,10 @@ class Server(ThreadingHTTPServer):
 
 def make_server(host="127.0.0.1", port=0, database_path=None, header_timeout=None, body_timeout=None):
     """A ready server (port 0 picks a free one); call serve_forever(), or start_in_thread().
-
+    database_path: a SQLite file or a PostgreSQL URL; by default DATABASE_URL when it is a PostgreSQL URL, else
+    DATABASE_PATH, else a per-user data folder (never the build folder). Raises StartupError (one line).
     header_timeout / body_timeout: seconds a client has to send a request's headers / its body."""
-    path = database_path or os.environ.get("DATABASE_PATH", "data.sqlite3")
-    store = Store(path, [resource.PLURAL for resource in RESOURCES])
+    store = open_store(database_path, MODULE_NAME)
     server = Server((host, port), Handler)
     server.api = Api(store)
     server.header_timeout = header_timeout or HEADER_TIMEOUT_S
