@@ -18,7 +18,8 @@ from conftest import factory_env, read_json, run_cli
 
 from factory.fsutil import dumps_json, sha256_file
 from factory.pec.leaks import leak_check
-from factory.pec.signing import sign_file
+from factory.pec.provenance import PAYLOAD_TYPE, envelope, pae
+from factory.pec.signing import key_id, sign_bytes, sign_file
 from factory.pec.verify import verify_output
 
 
@@ -261,9 +262,14 @@ def test_leak_check_finds_a_key_inside_a_sqlite_database(output: Path):
 
 
 def _sign(output: Path, tmp_path: Path) -> Path:
+    """Sign a copied output as --sign-key would have: manifest.json.sig and the provenance envelope."""
     keys = tmp_path / "keys"
     assert run_cli("keygen", "--out", keys).returncode == 0
-    sign_file(output / "build/manifest.json", keys / "lai-pack.key")
+    key = keys / "lai-pack.key"
+    sign_file(output / "build/manifest.json", key)
+    statement = (output / "build/provenance.json").read_bytes()
+    signed = envelope(statement, sign_bytes(pae(PAYLOAD_TYPE, statement), key), key_id(key, private=True))
+    (output / "build/provenance.dsse.json").write_text(dumps_json(signed))
     return keys / "lai-pack.pub"
 
 
