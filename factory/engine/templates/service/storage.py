@@ -27,10 +27,10 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         for table in tables:
             self._db.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, "
+                f'CREATE TABLE IF NOT EXISTS "{table}" (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, '
                 "data TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
             )
-            self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_tenant ON {table} (tenant_id)")
+            self._db.execute(f'CREATE INDEX IF NOT EXISTS "{table}_tenant" ON "{table}" (tenant_id)')
 
     def close(self):
         with self._lock:
@@ -45,16 +45,16 @@ class Store:
         stamp = _now()
         with self._lock:
             self._db.execute(
-                f"INSERT INTO {table} (id, tenant_id, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                f'INSERT INTO "{table}" (id, tenant_id, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
                 (record_id, tenant_id, json.dumps(fields, sort_keys=True), stamp, stamp),
             )
         return {"id": record_id, **fields, "created_at": stamp, "updated_at": stamp}
 
     def list(self, table, tenant_id, limit, offset):
         with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = ?", (tenant_id,)).fetchone()[0]
+            total = self._db.execute(f'SELECT COUNT(*) FROM "{table}" WHERE tenant_id = ?', (tenant_id,)).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT id, data, created_at, updated_at FROM {table} WHERE tenant_id = ? "
+                f'SELECT id, data, created_at, updated_at FROM "{table}" WHERE tenant_id = ? '
                 "ORDER BY rowid LIMIT ? OFFSET ?",
                 (tenant_id, limit, offset),
             ).fetchall()
@@ -63,7 +63,7 @@ class Store:
     def get(self, table, tenant_id, record_id):
         with self._lock:
             row = self._db.execute(
-                f"SELECT id, data, created_at, updated_at FROM {table} WHERE tenant_id = ? AND id = ?",
+                f'SELECT id, data, created_at, updated_at FROM "{table}" WHERE tenant_id = ? AND id = ?',
                 (tenant_id, record_id),
             ).fetchone()
         return _record(row) if row else None
@@ -71,18 +71,18 @@ class Store:
     def update(self, table, tenant_id, record_id, changes):
         with self._lock:
             row = self._db.execute(
-                f"SELECT data FROM {table} WHERE tenant_id = ? AND id = ?", (tenant_id, record_id)
+                f'SELECT data FROM "{table}" WHERE tenant_id = ? AND id = ?', (tenant_id, record_id)
             ).fetchone()
             if row is None:
                 return None
             fields = {**json.loads(row[0]), **changes}
             self._db.execute(
-                f"UPDATE {table} SET data = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+                f'UPDATE "{table}" SET data = ?, updated_at = ? WHERE tenant_id = ? AND id = ?',
                 (json.dumps(fields, sort_keys=True), _now(), tenant_id, record_id),
             )
         return self.get(table, tenant_id, record_id)
 
     def delete(self, table, tenant_id, record_id):
         with self._lock:
-            cursor = self._db.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND id = ?", (tenant_id, record_id))
+            cursor = self._db.execute(f'DELETE FROM "{table}" WHERE tenant_id = ? AND id = ?', (tenant_id, record_id))
         return cursor.rowcount == 1
