@@ -27,8 +27,9 @@ OUTSIDE_CHAIN = {
 # verify accepts only the records of the stages pipeline_result.json names, and of the ones after it.
 STAGE_RECORDS = ".factory_logs/stages/"
 STAGES_AFTER_MANIFEST = ("pec", "report", "deploy_apply")
-# Beside build/ and pack0/ in an output folder, never read by a build's code: doit's database and the lock.
-FACTORY_STATE = (".lai-pack.doit.db", ".lai-pack.lock")
+# Beside build/ and pack0/ in an output folder, never read by a build's code: the factory's own state
+# (.lai-pack.doit.db, doit's database; .lai-pack.lock; .lai-pack.secret-scan.json, masked findings by sha256).
+FACTORY_STATE = (".lai-pack.",)
 EVIDENCE_FILES = ("run_report.json", "approval.json", "pipeline_result.json", "manifest.json")
 BYTECODE_SUFFIXES = (".pyc", ".pyo")
 
