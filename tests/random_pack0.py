@@ -19,6 +19,7 @@ from factory.pack0.models import RESERVED_FIELDS, STRING_FORMATS, default_plural
 
 # Python keywords, builtins and stdlib modules, SQL reserved words, and the longest names the rules allow.
 EDGE_ENTITY_NAMES = ["import", "class", "type", "json", "order", "from", "user", "select", "a", "e" + "x" * 40]
+EDGE_ENTITY_NAMES += ["import_module", "resources", "test", "conftest", "server", "storage", "validation"]
 EDGE_FIELD_NAMES = ["class", "from", "order", "select", "type", "data", "json", "def", "f" + "x" * 62, "n"]
 EDGE_MODULE_NAMES = ["data-import", "class", "json", "m" + "x" * 39, "order-from-user", "ab"]
 PATTERNS = [

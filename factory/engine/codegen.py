@@ -24,14 +24,15 @@ def resource_module(entity: Entity) -> str:
 
 
 def resources_init(pack0: Pack0) -> str:
-    # Imported by name, not `from . import x`: an entity may be called `import` or `class`.
+    # Imported by name, not `from . import x`: an entity may be called `import` or `class`. The importer's name
+    # starts with `_`, which no entity name can: importing a submodule sets the package attribute of its name.
     listed = "".join(f"        {entity.name!r},\n" for entity in pack0.entities)
     return (
         '"""Every resource of the module, in contract order."""\n\n'
-        "from importlib import import_module\n\n"
+        "from importlib import import_module as _import_module\n\n"
         f"MODULE_NAME = {pack0.module!r}\n"
         "RESOURCES = tuple(\n"
-        '    import_module(f"{__name__}.{name}")\n'
+        '    _import_module(f"{__name__}.{name}")\n'
         f"    for name in (\n{listed}    )\n"
         ")\n"
     )
