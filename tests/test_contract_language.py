@@ -271,6 +271,8 @@ def test_long_names_and_strings_stay_within_the_line_length(tmp_path: Path):
     )
     schema["x-plural"] = "p" + "x" * 40
     root = pack0_with(tmp_path, "e" + "x" * 40, schema)
+    meta = json.loads((root / "pack0.json").read_text())
+    (root / "pack0.json").write_text(json.dumps({**meta, "title": 'A """quoted\\ title ' + "y" * 180}))
     pack0 = load_pack0(root)
     files = {**generate_source(pack0), **generate_tests(pack0)}
     long_lines = [
