@@ -55,7 +55,8 @@ class _Context:
     test_timeout: int | None = None
 
     def run_tests(self, number: int) -> TestRun:
-        return run_tests(self.build_dir, self.logs_dir / f"test_output.{number}.txt", self.sandbox, self.test_timeout)
+        output = self.logs_dir / f"test_output.{number}.txt"
+        return run_tests(self.build_dir, output, self.sandbox, self.test_timeout, pack0=self.pack0)
 
 
 @dataclass
