@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from factory.agents.call import remember_heal_fixes
 from factory.config import BuildConfig
 from factory.engine.codegen import code_files
 from factory.fsutil import list_files, write_json_atomic
@@ -45,6 +46,9 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz
     )
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
+    if result.passed:  # a slice reply the Healer had to fix must not bring its bug back on a re-run
+        healed = {path for each in result.tries if each.method == "healer agent" for path in each.files_changed}
+        remember_heal_fixes(provider, layout.logs_dir / "raw", layout.build_dir, healed)
     verdict = "tests pass" if result.passed else "TESTS FAIL"
     return f"{verdict} ({result.final_run.summary()}); {len(result.tries)} heal tries; {result.stop_reason}"
 
