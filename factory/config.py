@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -16,7 +15,7 @@ from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
 from factory.llm.cache import default_cache_dir
 from factory.llm.select import make_provider, resolve_provider_name
-from factory.pack0.models import MODULE_NAME_PATTERN, Budgets
+from factory.pack0.models import MODULE_NAME_PATTERN, Budgets, name_problem
 from factory.runner.sandbox import resolve_sandbox
 
 DEFAULT_MODEL = "claude-sonnet-4-20250514"
@@ -54,10 +53,10 @@ class BuildConfig:
 
     def check(self) -> BuildConfig:
         """Raises InputError for a setting that cannot work, before anything is written."""
-        if not re.match(MODULE_NAME_PATTERN, self.module) or not 2 <= len(self.module) <= 40:
+        if name_problem(self.module, MODULE_NAME_PATTERN) or not 2 <= len(self.module) <= 40:
             raise InputError(
                 f"module name {self.module!r} must be 2-40 characters of lower-case letters, digits and single "
-                "hyphens, starting with a letter (e.g. crm-contacts)",
+                "hyphens, starting with a letter, and not a device name (e.g. crm-contacts)",
                 field="--module",
             )
         if self.max_heal is not None and not 0 <= self.max_heal <= 20:

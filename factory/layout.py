@@ -31,6 +31,11 @@ class Layout:
         return self.out / ".lai-pack.doit.db"
 
     @property
+    def secret_scan_cache(self) -> Path:
+        # Masked findings by file content: factory state beside the doit database, outside the evidence.
+        return self.out / ".lai-pack.secret-scan.json"
+
+    @property
     def pipeline_log(self) -> Path:
         return self.logs_dir / "pipeline.log"
 

@@ -7,7 +7,7 @@ from doit.tools import config_changed
 
 from factory import __version__
 from factory.config import BuildConfig, code_digest
-from factory.pack0.load import read_source_files
+from factory.pack0.load import source_file_names
 from factory.stages import pack0 as stage
 from factory.stages.record import run_stage
 
@@ -25,7 +25,7 @@ def creators(config: BuildConfig) -> dict:
                 "targets": [str(layout.pack0_dir / "pack0.json")],
                 "uptodate": [config_changed({"module": config.module, "brief": config.brief, "v": __version__})],
             }
-        source_files = sorted(read_source_files(config.pack0_source))
+        source_files = source_file_names(config.pack0_source)
         return {
             "doc": f"Pack0: validate and copy {config.pack0_source}",
             "actions": [(run_stage, (config, "pack0", stage.copy_from_source))],

@@ -10,7 +10,7 @@ from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
 from factory.stages import generate
-from factory.stages.pack0 import known_slices, slice_inputs
+from factory.stages.pack0 import slice_inputs
 from factory.stages.record import run_stage
 
 
@@ -24,14 +24,15 @@ def slice_tasks(
 ) -> Iterator[dict]:
     layout = config.layout
     yield {"basename": agent, "name": None, "doc": doc}
-    names = known_slices(layout.pack0_dir)
+    inputs = slice_inputs(layout.pack0_dir)
+    names = list(inputs)
     settings = {
         "provider": config.provider,
         "model": config.model,
         "code": code_digest("engine", "agents", "llm", "stages/generate.py"),
     }
     for name in names:
-        file_dep = [*slice_inputs(layout.pack0_dir, name), *more_inputs(name)]
+        file_dep = [*inputs[name], *more_inputs(name)]
         targets = [layout.raw_reply(agent, name), *more_targets(name)]
         yield {
             "name": name,

@@ -101,3 +101,38 @@ def test_docker_gate_fails_a_broken_dockerfile_even_without_an_engine(build: Pat
 
 def test_generated_dockerfile_passes_the_static_check(build: Path):
     assert check_dockerfile((build / "Dockerfile").read_text()) == []
+
+
+def test_secret_scan_rescans_only_changed_contents_and_keeps_no_secret_in_its_cache(build: Path):
+    pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
+    cache = build.parent / ".lai-pack.secret-scan.json"
+    first = secret_scan_gate(build, pack0_dir, cache)
+    assert first.status == "passed" and not first.details[-1].startswith("scanned 0 ")
+    assert secret_scan_gate(build, pack0_dir, cache).details == [
+        "scanned 0 changed file contents, the others known from earlier scans"
+    ]
+    (build / "src/crm_contacts/settings.py").write_text(f'AWS_KEY = "{FAKE_AWS_KEY}"\n')
+    planted = secret_scan_gate(build, pack0_dir, cache)
+    assert planted.status == "failed"
+    assert planted.details[-1].startswith("scanned 1 ")
+    assert FAKE_AWS_KEY not in cache.read_text()
+    # Still found when nothing changed since: a cached finding is a finding.
+    assert secret_scan_gate(build, pack0_dir, cache).status == "failed"
+
+
+def test_secret_scan_reads_a_changed_openapi_copy_itself(build: Path):
+    pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
+    copy = build / "src/crm_contacts/openapi.json"
+    copy.write_text(copy.read_text().replace('"title"', f'"x-key": "{FAKE_AWS_KEY}", "title"', 1))
+    result = secret_scan_gate(build, pack0_dir, build.parent / ".lai-pack.secret-scan.json")
+    assert result.status == "failed"
+    assert any(line.startswith("src/crm_contacts/openapi.json:") for line in result.details)
+
+
+def test_secret_scan_finds_a_secret_in_a_contract_its_openapi_copies_carry(build: Path):
+    pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
+    contract = pack0_dir / "contracts/contact.schema.json"
+    contract.write_text(contract.read_text().replace('"title"', f'"description": "{FAKE_AWS_KEY}", "title"', 1))
+    result = secret_scan_gate(build, pack0_dir, build.parent / ".lai-pack.secret-scan.json")
+    assert result.status == "failed"
+    assert any("contracts/contact.schema.json" in line and "AWS Access Key" in line for line in result.details)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from factory.pack0.models import Entity, Pack0
+from factory.deploy.keyword_checks import column_default, keyword_checks
+from factory.pack0.models import Entity, Pack0, base_type, is_nullable
 
 DEPLOY_TARGETS = ("compose", "supabase")
 MIGRATIONS_DIR = "deploy/migrations"
@@ -23,7 +24,7 @@ def quote_literal(value: object) -> str:
 
 
 def column_type(spec: dict) -> str:
-    kind = spec["type"]
+    kind = base_type(spec)
     if kind == "string":
         by_format = {"date": "date", "date-time": "timestamptz", "uuid": "uuid"}
         if spec.get("format") in by_format:
@@ -34,17 +35,18 @@ def column_type(spec: dict) -> str:
 
 def column_checks(column: str, spec: dict) -> list[str]:
     checks = []
-    if "enum" in spec:
-        checks.append(f"{column} IN ({', '.join(quote_literal(value) for value in spec['enum'])})")
+    options = [value for value in spec.get("enum", []) if value is not None]  # NULL passes a CHECK anyway
+    if options:
+        checks.append(f"{column} IN ({', '.join(quote_literal(value) for value in options)})")
     if spec.get("minLength"):
         checks.append(f"char_length({column}) >= {spec['minLength']}")
     if "minimum" in spec:
         checks.append(f"{column} >= {quote_literal(spec['minimum'])}")
     if "maximum" in spec:
         checks.append(f"{column} <= {quote_literal(spec['maximum'])}")
-    if spec["type"] == "array":
+    if base_type(spec) == "array":
         checks.append(f"jsonb_typeof({column}) = 'array'")
-    return checks
+    return checks + keyword_checks(column, spec)
 
 
 def create_table_sql(entity: Entity, target: str) -> str:
@@ -55,9 +57,9 @@ def create_table_sql(entity: Entity, target: str) -> str:
     ]
     for name, spec in entity.properties.items():
         column = quote_ident(name)
-        not_null = " NOT NULL" if name in entity.required else ""
+        not_null = " NOT NULL" if name in entity.required and not is_nullable(spec) else ""
         checks = "".join(f" CHECK ({check})" for check in column_checks(column, spec))
-        lines.append(f"{column} {column_type(spec)}{not_null}{checks}")
+        lines.append(f"{column} {column_type(spec)}{column_default(spec)}{not_null}{checks}")
     lines += ["created_at timestamptz NOT NULL DEFAULT now()", "updated_at timestamptz NOT NULL DEFAULT now()"]
     body = ",\n  ".join(lines)
     statements = [

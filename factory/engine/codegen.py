@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pprint
-
+from factory.engine.pylit import python_literal
 from factory.engine.templates import read_template
 from factory.fsutil import dumps_json
 from factory.pack0.models import Entity, Pack0
@@ -15,25 +14,26 @@ SERVICE_PORT = 8000
 
 
 def resource_module(entity: Entity) -> str:
-    schema = pprint.pformat(entity.schema, width=100, sort_dicts=True)
     return (
         f'"""The {entity.plural} resource: its contract exactly as Pack0 defines it."""\n\n'
         f"NAME = {entity.name!r}\n"
         f"PLURAL = {entity.plural!r}\n"
         f"TITLE = {entity.title!r}\n"
-        f"SCHEMA = {schema}\n"
+        f"SCHEMA = {python_literal(entity.schema)}\n"
     )
 
 
 def resources_init(pack0: Pack0) -> str:
-    names = [entity.name for entity in pack0.entities]
-    imports = "".join(f"from . import {name}\n" for name in names)
-    listed = "".join(f"    {name},\n" for name in names)
+    # Imported by name, not `from . import x`: an entity may be called `import` or `class`.
+    listed = "".join(f"        {entity.name!r},\n" for entity in pack0.entities)
     return (
         '"""Every resource of the module, in contract order."""\n\n'
-        f"{imports}\n"
+        "from importlib import import_module\n\n"
         f"MODULE_NAME = {pack0.module!r}\n"
-        f"RESOURCES = (\n{listed})\n"
+        "RESOURCES = tuple(\n"
+        '    import_module(f"{__name__}.{name}")\n'
+        f"    for name in (\n{listed}    )\n"
+        ")\n"
     )
 
 

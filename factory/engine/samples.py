@@ -1,71 +1,121 @@
-"""Test data from a contract: valid records, and one invalid value per rule a field has. Pure."""
+"""Test data from a contract: valid records, values each keyword accepts, and one invalid value per rule a field
+has. Pure. Every value is checked by the service's own validator before it is used, so a sample is never a guess.
+"""
 
 from __future__ import annotations
 
-import re
+import math
+from itertools import islice
 
+from factory.engine.regex_sample import regex_samples
+from factory.engine.templates import service_validation
 from factory.errors import InputError
-from factory.pack0.models import Entity
+from factory.pack0.models import Entity, base_type, is_nullable
 
 _FORMAT_SAMPLES = {
-    "email": ("ada@example.com", "grace@example.org"),
+    "email": ("ada@example.com", "grace@example.org", "a@b.io"),
     "date": ("2026-01-15", "2026-02-20"),
-    "date-time": ("2026-01-15T09:30:00+00:00", "2026-02-20T16:45:00+00:00"),
+    "date-time": ("2026-01-15T09:30:00+00:00", "2026-02-20T16:45:00Z"),
+    "time": ("09:30:00Z", "16:45:30+02:00"),
     "uuid": ("1b4e28ba-2fa1-41d2-883f-0016d3cca427", "6fa459ea-ee8a-4ca4-894e-db77e160355e"),
-    "uri": ("https://example.com/a", "https://example.org/b"),
+    "uri": ("https://example.com/a", "https://example.org/b", "urn:a"),
+    "ipv4": ("192.0.2.10", "198.51.100.7"),
+    "ipv6": ("2001:db8::1", "2001:db8::2", "::1"),
+    "hostname": ("api.example.com", "db.example.org", "a"),
 }
-_PATTERN_CANDIDATES = ("Sample", "sample", "SAMPLE", "A1", "abc", "123", "+1 555 0100", "a-b", "x")
+_WRONG_TYPE = {"string": 12345, "integer": "12", "number": "1.5", "boolean": "yes", "array": "not-a-list"}
+MAX_CANDIDATES = 12
 UNKNOWN_FIELD = "zz_not_in_contract"
+
+
+def _check(spec: dict, value: object) -> str | None:
+    return service_validation().check_value(spec, value)
+
+
+def _unique(values: list) -> list:
+    kept: list = []
+    for value in values:
+        if not any(type(value) is type(other) and value == other for other in kept):
+            kept.append(value)
+    return kept
 
 
 def _fit_length(text: str, spec: dict) -> str:
     low, high = spec.get("minLength", 0), spec.get("maxLength", 10_000)
-    if len(text) < low:
-        text = text + "x" * (low - len(text))
-    return text[:high]
+    return (text + "x" * max(0, low - len(text)))[:high]
 
 
-def _string_sample(name: str, spec: dict, variant: int) -> str:
-    if "enum" in spec:
-        return spec["enum"][variant % len(spec["enum"])]
-    if "format" in spec:
-        return _FORMAT_SAMPLES[spec["format"]][variant % 2]
+def _string_candidates(name: str, spec: dict) -> list[str]:
+    drawn: list[str] = list(_FORMAT_SAMPLES.get(spec.get("format"), ()))
     if "pattern" in spec:
-        for candidate in _PATTERN_CANDIDATES[variant:] + _PATTERN_CANDIDATES[:variant]:
-            fitted = _fit_length(candidate, spec)
-            if re.search(spec["pattern"], fitted):
-                return fitted
+        drawn += list(islice(regex_samples(spec["pattern"]), MAX_CANDIDATES))
+    if not drawn:
+        drawn = [f"{name} a", f"{name} b", "a", "b"]
+    return drawn + [_fit_length(text, spec) for text in drawn] + [text * 3 for text in drawn]
+
+
+def _number_candidates(spec: dict) -> list[int | float]:
+    lows = [spec[key] for key in ("minimum", "exclusiveMinimum") if key in spec]
+    highs = [spec[key] for key in ("maximum", "exclusiveMaximum") if key in spec]
+    low, high = (max(lows) if lows else None), (min(highs) if highs else None)
+    anchors = [value for value in (low, high) if value is not None]
+    if low is not None and high is not None:
+        anchors.insert(1, (low + high) / 2)
+    anchors += [1, 0]
+    step = spec.get("multipleOf")
+    drawn: list[int | float] = []
+    for anchor in anchors:
+        if step:
+            base = math.ceil(anchor / step)
+            drawn += [(base + offset) * step for offset in (0, 1, 2, -1)]
+        elif base_type(spec) == "integer":
+            drawn += [math.ceil(anchor) + offset for offset in (0, 1, 2, -1)]
+        else:
+            drawn += [anchor, anchor + 0.5, anchor + 0.25, anchor - 0.5]
+    if base_type(spec) == "integer":
+        return [int(value) for value in drawn if float(value).is_integer()]
+    return drawn
+
+
+def _array_candidates(name: str, spec: dict) -> list[list]:
+    items = candidates(name, spec["items"])
+    count = max(spec.get("minItems", 0), min(1, spec.get("maxItems", 1)))
+    return [[items[(start + index) % len(items)] for index in range(count)] for start in range(len(items))]
+
+
+def candidates(name: str, spec: dict) -> list:
+    """Valid values for a field, best first; raises InputError when none can be made."""
+    if "examples" in spec:
+        drawn = list(spec["examples"])
+    elif "const" in spec:
+        drawn = [spec["const"]]
+    elif "enum" in spec:
+        drawn = list(spec["enum"])
+    else:
+        kind = base_type(spec)
+        drawn = {
+            "string": lambda: _string_candidates(name, spec),
+            "integer": lambda: _number_candidates(spec),
+            "number": lambda: _number_candidates(spec),
+            "boolean": lambda: [True, False],
+            "array": lambda: _array_candidates(name, spec),
+        }[kind]()
+    if is_nullable(spec):
+        drawn.append(None)
+    valid = _unique([value for value in drawn if _check(spec, value) is None])
+    non_null = [value for value in valid if value is not None]
+    if not valid:
         raise InputError(
-            f'cannot make a sample matching pattern {spec["pattern"]!r}; add "examples": [...] to the field',
+            'cannot make a valid sample from its keywords; add "examples": [...] to the field',
             field=f"properties.{name}",
         )
-    return _fit_length(f"{name} {'ab'[variant % 2]}", spec)
-
-
-def _number_sample(spec: dict, variant: int) -> int | float:
-    if "enum" in spec:
-        return spec["enum"][variant % len(spec["enum"])]
-    low = spec.get("minimum", 1)
-    high = spec.get("maximum", low + 100)
-    value = min(low + variant, high)
-    if spec["type"] == "integer":
-        return int(value) if float(value).is_integer() else int(low) + 1
-    return value + 0.5 if value + 0.5 <= high else value
+    return non_null or valid
 
 
 def sample_value(name: str, spec: dict, variant: int = 0) -> object:
     """A valid value for one field; variant 1 gives a different one where the contract allows."""
-    if spec.get("examples"):
-        return spec["examples"][variant % len(spec["examples"])]
-    kind = spec["type"]
-    if kind == "string":
-        return _string_sample(name, spec, variant)
-    if kind in ("integer", "number"):
-        return _number_sample(spec, variant)
-    if kind == "boolean":
-        return spec["enum"][0] if "enum" in spec else variant == 0
-    count = max(spec.get("minItems", 0), min(1, spec.get("maxItems", 1)))
-    return [sample_value(name, spec["items"], variant) for _ in range(count)]
+    found = candidates(name, spec)
+    return found[variant % len(found)]
 
 
 def valid_record(entity: Entity, variant: int = 0) -> dict:
@@ -73,32 +123,75 @@ def valid_record(entity: Entity, variant: int = 0) -> dict:
     return {name: sample_value(name, spec, variant) for name, spec in entity.properties.items()}
 
 
+def _breaks_only(spec: dict, rule: str, value: object) -> bool:
+    """The value is refused, and would be accepted without this one keyword."""
+    without = {key: item for key, item in spec.items() if key != rule}
+    return _check(spec, value) is not None and _check(without, value) is None
+
+
+def _rule_breakers(name: str, spec: dict) -> dict[str, list]:
+    """Candidate values per keyword; the first that breaks only that keyword is kept."""
+    valid = sample_value(name, spec)
+    text = valid if isinstance(valid, str) else "x"
+    number = valid if isinstance(valid, (int, float)) and not isinstance(valid, bool) else 0
+    step = spec.get("multipleOf", 1)
+    pool = candidates(name, spec["items"]) if base_type(spec) == "array" else [None]
+    most, least = spec.get("maxItems", 0), spec.get("minItems", 1)
+    breakers: dict[str, list] = {
+        "enum": ["not-an-option", -987654321, -0.123, not valid if isinstance(valid, bool) else True],
+        "const": [text + "x", number + 1, not valid if isinstance(valid, bool) else False, "x"],
+        "maxLength": ["x" * (spec.get("maxLength", 0) + 1), text + "x" * (spec.get("maxLength", 0) + 1)],
+        "minLength": [text[: spec.get("minLength", 1) - 1], "x" * (spec.get("minLength", 1) - 1)],
+        "format": [f"not-a-{spec.get('format')}", text + " !", "!" + text, "x", "1"],
+        "pattern": ["!!~~!!", "", " ", "x", "0", text + "\u00e9!"],
+        "minimum": [spec.get("minimum", 0) - step, spec.get("minimum", 0) - 1, spec.get("minimum", 0) - 0.5],
+        "maximum": [spec.get("maximum", 0) + step, spec.get("maximum", 0) + 1, spec.get("maximum", 0) + 0.5],
+        "exclusiveMinimum": [spec.get("exclusiveMinimum", 0)],
+        "exclusiveMaximum": [spec.get("exclusiveMaximum", 0)],
+        "multipleOf": [number + step / 2, number + 1, number + 0.5],
+        "maxItems": [[pool[index % len(pool)] for index in range(most + 1)], [pool[0]] * (most + 1)],
+        "minItems": [pool[: least - 1], [pool[0]] * (least - 1)],
+        "uniqueItems": [[pool[0]] * max(2, spec.get("minItems", 2))],
+    }
+    if base_type(spec) == "integer":  # an integer field's wrong values must still be integers
+        for rule, values in breakers.items():
+            breakers[rule] = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
+    return breakers
+
+
 def invalid_values(name: str, spec: dict) -> list[tuple[str, object]]:
     """(rule, value) pairs: each value breaks exactly the named rule of this field."""
-    kind = spec["type"]
-    wrong_type = {"string": 12345, "integer": "12", "number": "1.5", "boolean": "yes", "array": "not-a-list"}
-    cases: list[tuple[str, object]] = [("type", wrong_type[kind])]
+    kind = base_type(spec)
+    cases: list[tuple[str, object]] = [("type", _WRONG_TYPE[kind])]
     if kind == "integer":
         cases.append(("type", 1.5))
-    if "enum" in spec:
-        cases.append(("enum", "not-an-option" if kind == "string" else -987654321))
-    if "maxLength" in spec:
-        cases.append(("maxLength", "x" * (spec["maxLength"] + 1)))
-    if spec.get("minLength", 0) > 0:
-        cases.append(("minLength", "x" * (spec["minLength"] - 1)))
-    if "minimum" in spec:
-        cases.append(("minimum", spec["minimum"] - 1))
-    if "maximum" in spec:
-        cases.append(("maximum", spec["maximum"] + 1))
-    if "format" in spec:
-        cases.append(("format", f"not-a-{spec['format']}"))
-    if "pattern" in spec and not re.search(spec["pattern"], "!!~~!!"):
-        cases.append(("pattern", "!!~~!!"))
-    if "maxItems" in spec:
-        cases.append(("maxItems", [sample_value(name, spec["items"])] * (spec["maxItems"] + 1)))
+    if not is_nullable(spec):
+        cases.append(("type", None))
+    for rule, values in _rule_breakers(name, spec).items():
+        found = [value for value in values if rule in spec and _breaks_only(spec, rule, value)]
+        cases += [(rule, found[0])] if found else []
     if kind == "array":
-        cases.append(("items", [wrong_type[spec["items"]["type"]]]))
-    return cases
+        cases.append(("items", [_WRONG_TYPE[base_type(spec["items"])]]))
+    return [(rule, value) for rule, value in cases if _check(spec, value) is not None]
+
+
+def accepted_values(name: str, spec: dict) -> list[tuple[str, object]]:
+    """(keyword, value) pairs: values at the edge of what a keyword allows, each of which must be accepted."""
+    edges: list[tuple[str, object]] = []
+    if is_nullable(spec):
+        edges.append(("null", None))
+    edges += [("enum", option) for option in spec.get("enum", [])]
+    edges += [("examples", example) for example in spec.get("examples", [])]
+    if "default" in spec:
+        edges.append(("default", spec["default"]))
+    for bound in ("minimum", "maximum"):
+        if bound in spec:
+            edges.append((bound, spec[bound]))
+    found = candidates(name, spec)
+    for rule in ("exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern", "format", "uniqueItems"):
+        if rule in spec:
+            edges.append((rule, found[-1]))
+    return [(rule, value) for rule, value in edges if _check(spec, value) is None]
 
 
 def entity_cases(entity: Entity) -> dict:
@@ -108,6 +201,11 @@ def entity_cases(entity: Entity) -> dict:
         {"field": name, "rule": rule, "value": value}
         for name, spec in entity.properties.items()
         for rule, value in invalid_values(name, spec)
+    ]
+    accepted = [
+        {"field": name, "rule": rule, "value": value}
+        for name, spec in entity.properties.items()
+        for rule, value in accepted_values(name, spec)
     ]
     # Update an optional field when there is one, so the update test also covers partial bodies.
     update_field = next((name for name in entity.properties if name not in entity.required), next(iter(valid)))
@@ -119,7 +217,9 @@ def entity_cases(entity: Entity) -> dict:
         "valid": valid,
         "valid_alt": valid_record(entity, 1),
         "minimal": {name: valid[name] for name in entity.required},
+        "defaults": {name: spec["default"] for name, spec in entity.properties.items() if "default" in spec},
         "update": {update_field: sample_value(update_field, entity.properties[update_field], 1)},
         "invalid": invalid,
+        "accepted": accepted,
         "unknown_field": UNKNOWN_FIELD,
     }

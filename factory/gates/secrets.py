@@ -3,13 +3,16 @@ secret-scan gate and `lai-pack leak-check`."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from factory.fsutil import list_files
+from factory.fsutil import list_files, write_json_atomic
 from factory.gates.result import GateResult
+from factory.pack0.generate import META_FILE, OPENAPI_FILE, SCHEMA_SUFFIX
 
 _ANTHROPIC_PLUGIN = Path(__file__).with_name("anthropic_detector.py")
 # Logs hold raw agent replies and test output, and the evidence files are hashes the factory wrote:
@@ -66,17 +69,83 @@ def scan_files(root: Path, paths: list[Path]) -> list[Finding]:
     return sorted(f for f in found if not (f.rule == "Hex High Entropy String" and _DIGEST.match(f.secret)))
 
 
-def secret_scan_gate(build_dir: Path) -> GateResult:
+def _rules_digest(tool_version: str) -> str:
+    """What a cached scan result depends on besides the file: the tool and our own rules."""
+    rules = Path(__file__).read_bytes() + _ANTHROPIC_PLUGIN.read_bytes()
+    return hashlib.sha256(tool_version.encode() + b"\0" + rules).hexdigest()
+
+
+def _read_cache(cache_file: Path | None, rules: str) -> dict[str, list]:
+    try:
+        data = json.loads(cache_file.read_text(encoding="utf-8")) if cache_file else {}
+    except (OSError, ValueError):
+        return {}
+    return data.get("files", {}) if isinstance(data, dict) and data.get("rules") == rules else {}
+
+
+def _scan_by_content(groups: list[tuple[Path, list[Path]]], cache_file: Path | None, tool_version: str) -> tuple:
+    """Findings (masked lines) in the files of each (root, files) group, each distinct content scanned once and
+    never again while the cache holds it. The cache keeps masked findings only, keyed by sha256: no secret is
+    written to it. Returns (findings, how many contents were scanned now)."""
+    rules = _rules_digest(tool_version)
+    cached = _read_cache(cache_file, rules)
+    digests = {(root, path): hashlib.sha256(path.read_bytes()).hexdigest() for root, paths in groups for path in paths}
+    fresh: dict[str, tuple[Path, Path]] = {}
+    for key, digest in digests.items():
+        if digest not in cached:
+            fresh.setdefault(digest, key)
+    results = {digest: cached.get(digest, []) for digest in set(digests.values())}
+    for root in dict.fromkeys(root for root, _path in fresh.values()):
+        owner = {path: digest for digest, (where, path) in fresh.items() if where == root}
+        for finding in scan_files(root, list(owner)):
+            results[owner[root / finding.path]].append([finding.line, finding.rule, finding.masked()])
+    if cache_file is not None:
+        write_json_atomic(cache_file, {"rules": rules, "files": dict(sorted(results.items()))})
+    lines = sorted(
+        (path.relative_to(root).as_posix(), line, rule, masked)
+        for (root, path), digest in digests.items()
+        for line, rule, masked in results[digest]
+    )
+    return [f"{path}:{line}: {rule}: {masked}" for path, line, rule, masked in lines], len(fresh)
+
+
+def derived_copies(build_dir: Path, pack0_dir: Path | None) -> tuple[list[Path], list[Path]]:
+    """The build's copies of the Pack0's derived OpenAPI document (byte for byte), and the Pack0 files it is
+    derived from. Such a copy holds nothing its sources do not, so the sources are scanned in its place: the
+    document is large, and scanning it cost most of the gate."""
+    derived = pack0_dir / OPENAPI_FILE if pack0_dir is not None else None
+    if derived is None or not derived.is_file():
+        return [], []
+    text = derived.read_bytes()
+    copies = [
+        path
+        for path in [build_dir / "tests/contract_openapi.json", *sorted(build_dir.glob("src/*/openapi.json"))]
+        if path.is_file() and path.read_bytes() == text
+    ]
+    sources = [pack0_dir / META_FILE, *sorted((pack0_dir / "contracts").glob(f"*{SCHEMA_SUFFIX}"))]
+    return copies, [path for path in sources if path.is_file()] if copies else []
+
+
+def secret_scan_gate(build_dir: Path, pack0_dir: Path | None = None, cache_file: Path | None = None) -> GateResult:
+    """The build's files (and, for a copy of the derived OpenAPI document, the Pack0 files it comes from);
+    with a cache_file, a file whose content was scanned before is not scanned again."""
     try:
         tool_version = version("detect-secrets")
     except PackageNotFoundError:
         return GateResult("secret-scan", "unavailable", "detect-secrets is not installed", tool="detect-secrets")
+    copies, sources = derived_copies(build_dir, pack0_dir)
     paths = [
         path
         for path in list_files(build_dir, exclude_dirs=SKIPPED_DIRS)
-        if path.relative_to(build_dir).as_posix() not in EVIDENCE_FILES
+        if path.relative_to(build_dir).as_posix() not in EVIDENCE_FILES and path not in copies
     ]
-    findings = [str(finding) for finding in scan_files(build_dir, paths)]
+    # The Pack0 files by their path in the output folder (pack0/pack0-NAME-0.0.1/...).
+    groups = [(build_dir, paths), *([(pack0_dir.parent.parent, sources)] if sources else [])]
+    findings, scanned = _scan_by_content(groups, cache_file, tool_version)
     status = "failed" if findings else "passed"
-    reason = f"{len(findings)} secret(s) found" if findings else f"no secrets in {len(paths)} files"
-    return GateResult("secret-scan", status, reason, "detect-secrets", tool_version, findings)
+    checked = f"{len(paths)} files" + (f" and the {len(sources)} Pack0 files of its OpenAPI copies" if sources else "")
+    reason = f"{len(findings)} secret(s) found" if findings else f"no secrets in {checked}"
+    details = [*findings, f"scanned {scanned} changed file contents, the others known from earlier scans"]
+    return GateResult(
+        "secret-scan", status, reason, "detect-secrets", tool_version, details if cache_file else findings
+    )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from factory.fsutil import DEVICE_NAMES
+
 _NAME = {"type": "string", "minLength": 1, "maxLength": 120}
 _EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 _TEXT = {"type": "string", "maxLength": 2000}
@@ -131,6 +133,8 @@ def generic_entity(module: str) -> CatalogEntity:
     """Fallback for any other name: one entity named after the module's last word (else 'item')."""
     last = module.split("-")[-1]
     name = _singular(last) if last.isalpha() and len(last) >= 3 else "item"
+    if name in DEVICE_NAMES:  # the entity names files (contracts/<name>.schema.json)
+        name = "item"
     return CatalogEntity(
         name,
         f"A record managed by the {module} module.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,12 +22,15 @@ from factory.pack0.generate import (
 )
 from factory.pack0.models import (
     ENTITY_NAME_PATTERN,
+    NAME_RULE_BROKEN,
+    TYPE_RULE,
     Budgets,
     Entity,
     EntitySchema,
     Pack0,
     Pack0Meta,
     default_plural,
+    name_problem,
 )
 
 DERIVED_FILES = (OPENAPI_FILE, INVENTORY_FILE)
@@ -40,6 +44,21 @@ def _field_path(location: tuple) -> str:
     return ".".join(parts)
 
 
+class _NotFinite(Exception):
+    """NaN, Infinity, or a number too large for a float: no JSON number a service can store and compare."""
+
+
+def _refuse_constant(name: str) -> object:
+    raise _NotFinite(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"the number {text[:40]} is too large")
+    return value
+
+
 def _read_json(root: Path, relative: str) -> object:
     path = root / relative
     if not path.is_file():
@@ -47,12 +66,16 @@ def _read_json(root: Path, relative: str) -> object:
     if path.stat().st_size > MAX_PACK0_FILE_BYTES:
         raise InputError(f"file is larger than {MAX_PACK0_FILE_BYTES} bytes", file=str(path))
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NotFinite as error:
+        raise InputError(str(error), file=str(path)) from None
     except UnicodeDecodeError:
         raise InputError("file is not UTF-8 text", file=str(path)) from None
     except json.JSONDecodeError as error:
         message = f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         raise InputError(message, file=str(path)) from None
+    except ValueError as error:  # e.g. an integer with more digits than Python converts
+        raise InputError(f"invalid JSON: {error}", file=str(path)) from None
 
 
 def _validate(model: type[ModelT], data: object, path: Path) -> ModelT:
@@ -71,24 +94,67 @@ def _validate(model: type[ModelT], data: object, path: Path) -> ModelT:
 def _load_entity(root: Path, schema_file: Path) -> Entity:
     relative = schema_file.relative_to(root).as_posix()
     name = schema_file.name.removesuffix(SCHEMA_SUFFIX)
-    if not ENTITY_NAME_PATTERN.match(name):
-        raise InputError(
-            f"entity name {name!r} must be lower_snake_case (letters, digits, _), starting with a letter",
-            file=str(schema_file),
-        )
+    problem = name_problem(name, ENTITY_NAME_PATTERN.pattern)
+    if problem == NAME_RULE_BROKEN:
+        problem = "must be lower_snake_case (1-41 of a-z 0-9 _), starting with a letter"
+    if problem:
+        raise InputError(f"entity name {name!r} {problem}", file=str(schema_file))
     data = _read_json(root, relative)
     if isinstance(data, dict):
         try:
             Draft202012Validator.check_schema(data)
         except SchemaError as error:
             field = ".".join(str(part) for part in error.absolute_path)
-            raise InputError(f"not a valid JSON Schema: {error.message}", file=str(schema_file), field=field) from None
+            message = f"not a valid JSON Schema: {error.message}"
+            if error.absolute_path and error.absolute_path[-1] == "type":
+                message = TYPE_RULE  # the meta-schema's own words ("not valid under any of the given schemas") say less
+            raise InputError(message, file=str(schema_file), field=field) from None
     contract = _validate(EntitySchema, data, schema_file)
-    return Entity(name=name, plural=contract.plural or default_plural(name), title=contract.title, schema=data)
+    entity = Entity(name=name, plural=contract.plural or default_plural(name), title=contract.title, schema=data)
+    _check_samples(entity, schema_file)
+    return entity
+
+
+def _check_samples(entity: Entity, schema_file: Path) -> None:
+    """Every field must have a value the service accepts (the generated tests need one): refuse it here, not
+    in a later stage after files were written."""
+    from factory.engine.samples import entity_cases
+
+    try:
+        entity_cases(entity)
+    except InputError as error:
+        raise InputError(str(error), file=str(schema_file)) from None
+
+
+# Checking a contract (jsonschema's check_schema above all) costs far more than reading it, and every slice's
+# task loads the Pack0: the last result per folder is kept, keyed by the bytes of every file it read.
+_LOADED: dict[Path, tuple[tuple, Pack0]] = {}
+
+
+def _contents_key(root: Path) -> tuple | None:
+    paths = [root / META_FILE, root / BUDGETS_FILE, *sorted((root / "contracts").glob(f"*{SCHEMA_SUFFIX}"))]
+    try:
+        if any(path.stat().st_size > MAX_PACK0_FILE_BYTES for path in paths):
+            return None  # not cached: the loader reports it
+        return tuple((path.name, path.read_bytes()) for path in paths)
+    except OSError:
+        return None
 
 
 def load_pack0(root: Path) -> Pack0:
-    """Load and validate the Pack0 in `root`. Raises InputError naming the file and field."""
+    """Load and validate the Pack0 in `root` (once per content: an unchanged Pack0 is not checked again).
+    Raises InputError naming the file and field."""
+    key = _contents_key(root) if root.is_dir() else None
+    cached = _LOADED.get(root.resolve())
+    if key is not None and cached is not None and cached[0] == key:
+        return cached[1]
+    pack0 = _load_pack0(root)
+    if key is not None:
+        _LOADED[root.resolve()] = (key, pack0)
+    return pack0
+
+
+def _load_pack0(root: Path) -> Pack0:
     if not root.is_dir():
         raise InputError("Pack0 folder not found", file=str(root))
     meta = _validate(Pack0Meta, _read_json(root, META_FILE), root / META_FILE)
@@ -110,13 +176,21 @@ def load_pack0(root: Path) -> Pack0:
     return Pack0(meta=meta, budgets=budgets, entities=entities)
 
 
+def source_file_names(root: Path) -> list[str]:
+    """The paths of the Pack0's own files (everything but the derived OpenAPI and inventory), unread."""
+    names = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and relative not in DERIVED_FILES and not path.name.startswith("."):
+            names.append(relative)
+    return names
+
+
 def read_source_files(root: Path) -> dict[str, str]:
     """The Pack0's own files (everything but the derived OpenAPI and inventory), as text by path."""
     files = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if not path.is_file() or relative in DERIVED_FILES or path.name.startswith("."):
-            continue
+    for relative in source_file_names(root):
+        path = root / relative
         try:
             files[relative] = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from factory.fsutil import DEVICE_NAMES
 
@@ -16,9 +16,11 @@ PACK0_VERSION = "0.0.1"
 MODULE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 ENTITY_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+ENTITY_TITLE_PATTERN = r"^[A-Z][A-Za-z0-9]{0,60}$"
 # The service adds these to every record; a contract may not declare them itself.
 SYSTEM_FIELDS = ("id", "created_at", "updated_at")
 RESERVED_FIELDS = (*SYSTEM_FIELDS, "tenant_id")
+NAME_RULE_BROKEN = "does not follow the naming rule"
 
 ModuleName = Annotated[str, StringConstraints(pattern=MODULE_NAME_PATTERN, min_length=2, max_length=40)]
 FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME_PATTERN)]
@@ -53,45 +55,110 @@ class Budgets(_Strict):
     latency_target_ms: int = Field(default=200, gt=0)
 
 
-ScalarType = Literal["string", "integer", "number", "boolean"]
-StringFormat = Literal["email", "date", "date-time", "uuid", "uri"]
+FIELD_TYPES = ("string", "integer", "number", "boolean", "array")
+STRING_FORMATS = ("email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname")
+StringFormat = Literal["email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"]
+TYPE_RULE = (
+    "'type' must be one of string, integer, number, boolean, array, or a list of one of them and \"null\" "
+    '(a nullable field, e.g. ["string", "null"])'
+)
+# Keywords that make sense in JSON Schema but that the engine cannot serve: each gets its own reason.
+UNSUPPORTED_KEYWORDS = {
+    "$ref": "references between schemas are not supported; declare the field's type here",
+    "$defs": "shared definitions are not supported; declare each field in full",
+    "allOf": "schema composition is not supported",
+    "anyOf": "schema composition is not supported",
+    "oneOf": "schema composition is not supported",
+    "not": "schema negation is not supported",
+    "if": "conditional schemas are not supported",
+    "properties": "nested objects are not supported; make the object another entity",
+    "prefixItems": "tuple arrays are not supported",
+}
+STRING_KEYWORDS = ("format", "pattern", "minLength", "maxLength")
+NUMBER_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+ARRAY_KEYWORDS = ("items", "minItems", "maxItems", "uniqueItems")
+KEYWORDS_BY_TYPE = {
+    "string": STRING_KEYWORDS,
+    "integer": NUMBER_KEYWORDS,
+    "number": NUMBER_KEYWORDS,
+    "boolean": (),
+    "array": ARRAY_KEYWORDS,
+}
+
+
+def _refuse_unknown_keywords(model: type[BaseModel], data: object) -> None:
+    """The first keyword the model does not know, named with why (before pydantic reports a missing 'type')."""
+    if not isinstance(data, dict):
+        return
+    known = {field.alias or name for name, field in model.model_fields.items()}
+    for key in data:
+        if key not in known:
+            reason = UNSUPPORTED_KEYWORDS.get(key, "see the contract rules in README.md")
+            raise ValueError(f"keyword {key!r} is not supported: {reason}")
+
+
+def _field_type(value: object) -> str | list[str]:
+    if value == "object":
+        raise ValueError("'type': 'object' (a nested object) is not supported; make the object another entity")
+    if isinstance(value, str) and value in FIELD_TYPES:
+        return value
+    if isinstance(value, list) and len(value) == 2 and "null" in value:
+        other = value[1] if value[0] == "null" else value[0]
+        if isinstance(other, str) and other in FIELD_TYPES:
+            return list(value)
+    raise ValueError(TYPE_RULE)
+
+
+def base_type(spec: dict) -> str:
+    """A field's type without its "null": "string" for both "string" and ["string", "null"]."""
+    kind = spec["type"]
+    return kind if isinstance(kind, str) else next(item for item in kind if item != "null")
+
+
+def is_nullable(spec: dict) -> bool:
+    return isinstance(spec["type"], list)
 
 
 class PropertySchema(_Strict):
     """The JSON Schema subset a contract field may use: what the engine knows how to serve."""
 
-    type: ScalarType | Literal["array"]
+    type: Annotated[str | list[str], BeforeValidator(_field_type)]
     title: str | None = None
     description: str | None = None
-    enum: list[str | int | float | bool] | None = Field(default=None, min_length=1)
+    enum: list[Any] | None = Field(default=None, min_length=1)
+    const: Any = None
     format: StringFormat | None = None
     pattern: str | None = None
     minLength: int | None = Field(default=None, ge=0)
     maxLength: int | None = Field(default=None, ge=1)
-    minimum: float | None = None
-    maximum: float | None = None
+    # int | float keeps a bound exactly as written: the load-time checks run the service's own code on it.
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    exclusiveMinimum: int | float | None = None
+    exclusiveMaximum: int | float | None = None
+    multipleOf: int | float | None = Field(default=None, gt=0)
     items: PropertySchema | None = None
     minItems: int | None = Field(default=None, ge=0)
     maxItems: int | None = Field(default=None, ge=0)
+    uniqueItems: bool | None = None
     default: Any = None
+    examples: list[Any] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_supported_keywords(cls, data: object) -> object:
+        _refuse_unknown_keywords(cls, data)
+        return data
 
     @model_validator(mode="after")
     def _keywords_fit_the_type(self) -> PropertySchema:
-        string_only = ("format", "pattern", "minLength", "maxLength")
-        number_only = ("minimum", "maximum")
-        array_only = ("items", "minItems", "maxItems")
-        allowed = {
-            "string": string_only,
-            "integer": number_only,
-            "number": number_only,
-            "boolean": (),
-            "array": array_only,
-        }[self.type]
-        for name in (*string_only, *number_only, *array_only):
+        kind = base_type({"type": self.type})
+        allowed = KEYWORDS_BY_TYPE[kind]
+        for name in (*STRING_KEYWORDS, *NUMBER_KEYWORDS, *ARRAY_KEYWORDS):
             if getattr(self, name) is not None and name not in allowed:
-                raise ValueError(f"'{name}' does not apply to type '{self.type}'")
-        if self.type == "array" and (self.items is None or self.items.type == "array"):
-            raise ValueError("an array needs 'items' with a scalar type")
+                raise ValueError(f"'{name}' does not apply to type '{kind}'")
+        if kind == "array" and (self.items is None or base_type({"type": self.items.type}) == "array"):
+            raise ValueError("an array needs 'items' with a type other than array")
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
@@ -99,14 +166,9 @@ class PropertySchema(_Strict):
                 raise ValueError(f"'pattern' is not a valid regular expression: {error}") from None
         _check_range(self.minLength, self.maxLength, "minLength", "maxLength")
         _check_range(self.minimum, self.maximum, "minimum", "maximum")
+        _check_range(self.exclusiveMinimum, self.exclusiveMaximum, "exclusiveMinimum", "exclusiveMaximum")
         _check_range(self.minItems, self.maxItems, "minItems", "maxItems")
-        if self.enum is not None:
-            python_types = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
-            expected = python_types.get(self.type)
-            for value in self.enum:
-                wrong_bool = isinstance(value, bool) and self.type != "boolean"
-                if expected is None or wrong_bool or not isinstance(value, expected):
-                    raise ValueError(f"enum value {value!r} is not of type '{self.type}'")
+        _check_values(self.model_dump(exclude_unset=True), self.model_fields_set)
         return self
 
 
@@ -115,12 +177,32 @@ def _check_range(low: float | None, high: float | None, low_name: str, high_name
         raise ValueError(f"'{low_name}' ({low}) is greater than '{high_name}' ({high})")
 
 
+def _check_values(spec: dict, declared: set[str]) -> None:
+    """enum, const, default and examples must each be a value the service itself would accept."""
+    from factory.engine.templates import service_validation  # the service's own rules, not a second copy
+
+    check_value = service_validation().check_value
+    for word in ("enum", "const"):
+        others = {key: value for key, value in spec.items() if key != word}
+        values = spec.get(word, []) if word == "enum" else [spec.get("const")]
+        for value in values if word in declared else []:
+            problem = check_value(others, value)
+            if problem:
+                raise ValueError(f"{word} value {value!r} {problem}")
+    checks = [("default", spec.get("default"))] if "default" in declared else []
+    checks += [(f"examples[{index}]", value) for index, value in enumerate(spec.get("examples") or [])]
+    for where, value in checks:
+        problem = check_value(spec, value)
+        if problem:
+            raise ValueError(f"{where} {value!r} {problem}")
+
+
 class EntitySchema(_Strict):
     """contracts/<entity>.schema.json: one entity's fields, a draft 2020-12 JSON Schema."""
 
     schema_uri: Literal["https://json-schema.org/draft/2020-12/schema"] = Field(alias="$schema")
     schema_id: str | None = Field(default=None, alias="$id")
-    title: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{0,60}$")]
+    title: Annotated[str, StringConstraints(pattern=ENTITY_TITLE_PATTERN)]
     description: str | None = None
     type: Literal["object"]
     additionalProperties: Literal[False]
@@ -129,6 +211,12 @@ class EntitySchema(_Strict):
     plural: Annotated[str, StringConstraints(pattern=ENTITY_NAME_PATTERN.pattern)] | None = Field(
         default=None, alias="x-plural"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_supported_keywords(cls, data: object) -> object:
+        _refuse_unknown_keywords(cls, data)
+        return data
 
     @model_validator(mode="after")
     def _fields_are_consistent(self) -> EntitySchema:
@@ -140,6 +228,8 @@ class EntitySchema(_Strict):
                 raise ValueError(f"required field '{name}' is not in 'properties'")
         if len(set(self.required)) != len(self.required):
             raise ValueError("'required' lists a field twice")
+        if self.plural is not None and self.plural in DEVICE_NAMES:
+            raise ValueError(f"x-plural {self.plural!r} is a reserved device name (it names files)")
         return self
 
 
@@ -176,6 +266,15 @@ class Pack0:
     @property
     def package(self) -> str:
         return package_name(self.meta.module)
+
+
+def name_problem(name: str, pattern: str) -> str | None:
+    """Why a module or entity name cannot be used (it names folders, files and Python modules), or None."""
+    if not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), name):
+        return NAME_RULE_BROKEN
+    if name.split(".")[0].lower() in DEVICE_NAMES:
+        return "is a reserved device name on Windows"
+    return None
 
 
 def package_name(module: str) -> str:

@@ -22,7 +22,7 @@ def _evaluate(config: BuildConfig, name: str) -> GateResult:
     if name == "lint":
         return lint_gate(layout.build_dir)
     if name == "secret-scan":
-        return secret_scan_gate(layout.build_dir)
+        return secret_scan_gate(layout.build_dir, layout.pack0_dir, layout.secret_scan_cache)
     if name == "contracts":
         pack0 = load_pack0(layout.pack0_dir)
         sandbox = resolve_sandbox(config.sandbox)

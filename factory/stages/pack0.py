@@ -8,7 +8,7 @@ from pathlib import Path
 from factory.config import BuildConfig
 from factory.fsutil import write_if_changed, write_new_tree
 from factory.pack0.generate import generate_pack0
-from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_files
+from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_files, source_file_names
 from factory.pack0.models import Budgets
 
 
@@ -54,8 +54,8 @@ def index(config: BuildConfig, say: Callable[[str], None]) -> str:
 
 
 def source_paths(pack0_dir: Path) -> list[Path]:
-    """The Pack0 files later stages depend on (as doit file_dep)."""
-    return [pack0_dir / path for path in read_source_files(pack0_dir)] if pack0_dir.is_dir() else []
+    """The Pack0 files later stages depend on (as doit file_dep), listed without reading them."""
+    return [pack0_dir / path for path in source_file_names(pack0_dir)] if pack0_dir.is_dir() else []
 
 
 def contract_paths(pack0_dir: Path) -> list[Path]:
@@ -67,20 +67,19 @@ def contract_paths(pack0_dir: Path) -> list[Path]:
     ]
 
 
-def slice_inputs(pack0_dir: Path, slice_name: str) -> list[Path]:
-    """What one slice's generation reads: pack0.json, and its own contract (core: every contract, for the
-    contract copy; its model request names only the entities, so it stays cached when fields change)."""
-    contracts = [path for path in contract_paths(pack0_dir) if path.name.endswith(".schema.json")]
-    own = [path for path in contracts if path.name == f"{slice_name}.schema.json"]
-    return [pack0_dir / "pack0.json", *(contracts if slice_name == "core" else own)]
+def slice_inputs(pack0_dir: Path) -> dict[str, list[Path]]:
+    """What each slice's generation reads, by slice ('core' first, then each entity): pack0.json, and its own
+    contract (core: every contract, for the contract copy; its model request names only the entities, so it
+    stays cached when fields change). Read from file names, without validating: doit may create the tasks
+    (e.g. for `doit list`) before the Pack0 exists or is checked. The folder is listed once."""
+    contracts = sorted(
+        (path for path in contract_paths(pack0_dir) if path.name.endswith(".schema.json")), key=lambda p: p.name
+    )
+    meta = pack0_dir / "pack0.json"
+    own = {path.name.removesuffix(".schema.json"): [meta, path] for path in contracts}
+    return {"core": [meta, *contracts], **own}
 
 
 def known_slices(pack0_dir: Path) -> list[str]:
-    """'core' and one slice per contract file. Read from file names, without validating: doit may create
-    the tasks (e.g. for `doit list`) before the Pack0 exists or is checked."""
-    contracts = sorted(
-        path.name.removesuffix(".schema.json")
-        for path in contract_paths(pack0_dir)
-        if path.name.endswith(".schema.json")
-    )
-    return ["core", *contracts]
+    """'core' and one slice per contract file (see slice_inputs)."""
+    return list(slice_inputs(pack0_dir))

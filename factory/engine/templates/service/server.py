@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .resources import MODULE_NAME, RESOURCES
 from .storage import Store
-from .validation import validate_body
+from .validation import validate_body, with_defaults
 
 API_PREFIX = "/api/v1/"
 TENANT_HEADER = "X-Tenant-ID"
@@ -137,7 +137,7 @@ class Api:
         return self._json(HTTPStatus.OK, {"items": items, "total": total, "limit": limit, "offset": offset})
 
     def _create(self, resource, tenant_id, _record_id, _query, body_bytes):
-        fields = self._body(resource, body_bytes, partial=False)
+        fields = with_defaults(resource.SCHEMA, self._body(resource, body_bytes, partial=False))
         return self._json(HTTPStatus.CREATED, self.store.create(resource.PLURAL, tenant_id, fields))
 
     def _get(self, resource, tenant_id, record_id, _query, _body):

@@ -5,45 +5,108 @@ Standard library only: the service has no run-time dependencies.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
-from datetime import date, datetime
-from uuid import UUID
+from datetime import date
+from fractions import Fraction
 
 SYSTEM_FIELDS = ("id", "created_at", "updated_at", "tenant_id")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s]*$")
 
-
-def _is_datetime(text):
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return "T" in text and parsed.tzinfo is not None
+# String formats, exactly as their RFCs define them (ASCII digits only; fullmatch, so no trailing newline).
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_TIME = re.compile(
+    r"([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)(\.[0-9]+)?(Z|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))"
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(\.{_OCTET}){{3}}")
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL_PART = re.compile(rf'{_ATEXT}(\.{_ATEXT})*|"([\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
+# RFC 3986: scheme ":" hier-part [ "?" query ] [ "#" fragment ]
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"([A-Za-z0-9._~!$&'()*+,;=:@-]|{_PCT})"
+_USERINFO = rf"([A-Za-z0-9._~!$&'()*+,;=:-]|{_PCT})*"
+_HOST = rf"(?P<literal>\[[0-9A-Za-z:.]+\])|([A-Za-z0-9._~!$&'()*+,;=-]|{_PCT})*"
+_URI = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.-]*:"
+    rf"(//({_USERINFO}@)?({_HOST})(:[0-9]*)?(/{_PCHAR}*)*|/?({_PCHAR}+(/{_PCHAR}*)*)?)"
+    rf"(\?({_PCHAR}|[/?])*)?(#({_PCHAR}|[/?])*)?"
+)
 
 
 def _is_date(text):
-    try:
-        date.fromisoformat(text)
-    except ValueError:
+    match = _DATE.fullmatch(text)
+    if not match:
         return False
-    return len(text) == 10
-
-
-def _is_uuid(text):
     try:
-        UUID(text)
+        date(*(int(part) for part in match.groups()))
     except ValueError:
         return False
     return True
 
 
+def _is_time(text):
+    match = _TIME.fullmatch(text.upper())
+    if not match:
+        return False
+    hour, minute, second, _fraction, _offset, sign, offset_hour, offset_minute = match.groups()
+    if second != "60":
+        return True
+    # RFC 3339 5.7: a leap second is the last second of a UTC day, whatever the local offset.
+    offset = int(offset_hour or 0) * 60 + int(offset_minute or 0)
+    utc = int(hour) * 60 + int(minute) - (offset if sign == "+" else -offset)
+    return utc % 1440 == 23 * 60 + 59
+
+
+def _is_datetime(text):
+    day, separator, time = text.upper().partition("T")
+    return bool(separator) and _is_date(day) and _is_time(time)
+
+
+def _is_ipv6(text):
+    if "%" in text:  # a zone id names an interface of one machine: not an address
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_hostname(text):
+    return len(text) <= 253 and all(_LABEL.fullmatch(label) for label in text.split("."))
+
+
+def _is_email(text):
+    local, at, domain = text.rpartition("@")
+    if not at or len(local) > 64 or len(text) > 254 or not _LOCAL_PART.fullmatch(local):
+        return False
+    if domain.startswith("[") and domain.endswith("]"):
+        literal = domain[1:-1]
+        return _IPV4.fullmatch(literal) is not None or (literal[:5].upper() == "IPV6:" and _is_ipv6(literal[5:]))
+    return _is_hostname(domain)
+
+
+def _is_uri(text):
+    match = _URI.fullmatch(text)
+    if not match:
+        return False
+    literal = match.group("literal")  # an IP literal host: IPv6, or the future "v..." form
+    return literal is None or literal[1:2] in "vV" or _is_ipv6(literal[1:-1])
+
+
 FORMAT_CHECKS = {
-    "email": lambda text: bool(_EMAIL.match(text)),
+    "email": _is_email,
     "date": _is_date,
     "date-time": _is_datetime,
-    "uuid": _is_uuid,
-    "uri": lambda text: bool(_URI.match(text)),
+    "time": _is_time,
+    "uuid": lambda text: _UUID.fullmatch(text) is not None,
+    "uri": _is_uri,
+    "ipv4": lambda text: _IPV4.fullmatch(text) is not None,
+    "ipv6": _is_ipv6,
+    "hostname": _is_hostname,
 }
 
 
@@ -58,41 +121,98 @@ def _type_matches(value, expected):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if expected == "array":
         return isinstance(value, list)
+    if expected == "null":
+        return value is None
     return False
+
+
+def _types(spec):
+    return spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+
+
+def _json_equal(one, two):
+    """Equality as JSON Schema means it: 1 == 1.0, but true != 1."""
+    if isinstance(one, bool) or isinstance(two, bool):
+        return isinstance(one, bool) and isinstance(two, bool) and one == two
+    return one == two
+
+
+def _is_multiple(value, divisor):
+    """jsonschema's own rule, so the service and an OpenAPI fuzzer agree on every value."""
+    if isinstance(divisor, float):
+        try:
+            quotient = value / divisor
+            return int(quotient) == quotient
+        except OverflowError:
+            return (Fraction(value) / Fraction(divisor)).denominator == 1
+    return value % divisor == 0
+
+
+def _string_problem(spec, value):
+    if "minLength" in spec and len(value) < spec["minLength"]:
+        return f"must be at least {spec['minLength']} characters"
+    if "maxLength" in spec and len(value) > spec["maxLength"]:
+        return f"must be at most {spec['maxLength']} characters"
+    if "pattern" in spec and not re.search(spec["pattern"], value):
+        return f"must match {spec['pattern']}"
+    check = FORMAT_CHECKS.get(spec.get("format"))
+    if check and not check(value):
+        return f"must be a valid {spec['format']}"
+    return None
+
+
+def _number_problem(spec, value):
+    if "minimum" in spec and value < spec["minimum"]:
+        return f"must be at least {spec['minimum']}"
+    if "maximum" in spec and value > spec["maximum"]:
+        return f"must be at most {spec['maximum']}"
+    if "exclusiveMinimum" in spec and value <= spec["exclusiveMinimum"]:
+        return f"must be greater than {spec['exclusiveMinimum']}"
+    if "exclusiveMaximum" in spec and value >= spec["exclusiveMaximum"]:
+        return f"must be less than {spec['exclusiveMaximum']}"
+    if "multipleOf" in spec and not _is_multiple(value, spec["multipleOf"]):
+        return f"must be a multiple of {spec['multipleOf']}"
+    return None
+
+
+def _array_problem(spec, value):
+    if "minItems" in spec and len(value) < spec["minItems"]:
+        return f"must have at least {spec['minItems']} items"
+    if "maxItems" in spec and len(value) > spec["maxItems"]:
+        return f"must have at most {spec['maxItems']} items"
+    for index, item in enumerate(value):
+        problem = check_value(spec["items"], item)
+        if problem:
+            return f"item {index} {problem}"
+    if spec.get("uniqueItems"):
+        for index, item in enumerate(value):
+            if any(_json_equal(item, earlier) for earlier in value[:index]):
+                return f"must not repeat an item (item {index} repeats an earlier one)"
+    return None
 
 
 def check_value(spec, value):
     """The first problem with one value, as a sentence, or None when it is valid."""
-    expected = spec["type"]
-    if not _type_matches(value, expected):
-        return f"must be of type {expected}"
-    if "enum" in spec and value not in spec["enum"]:
-        return "must be one of " + ", ".join(str(option) for option in spec["enum"])
-    if expected == "string":
-        if "minLength" in spec and len(value) < spec["minLength"]:
-            return f"must be at least {spec['minLength']} characters"
-        if "maxLength" in spec and len(value) > spec["maxLength"]:
-            return f"must be at most {spec['maxLength']} characters"
-        if "pattern" in spec and not re.search(spec["pattern"], value):
-            return f"must match {spec['pattern']}"
-        check = FORMAT_CHECKS.get(spec.get("format"))
-        if check and not check(value):
-            return f"must be a valid {spec['format']}"
-    if expected in ("integer", "number"):
-        if "minimum" in spec and value < spec["minimum"]:
-            return f"must be at least {spec['minimum']}"
-        if "maximum" in spec and value > spec["maximum"]:
-            return f"must be at most {spec['maximum']}"
-    if expected == "array":
-        if "minItems" in spec and len(value) < spec["minItems"]:
-            return f"must have at least {spec['minItems']} items"
-        if "maxItems" in spec and len(value) > spec["maxItems"]:
-            return f"must have at most {spec['maxItems']} items"
-        for index, item in enumerate(value):
-            problem = check_value(spec["items"], item)
-            if problem:
-                return f"item {index} {problem}"
+    types = _types(spec)
+    if not any(_type_matches(value, expected) for expected in types):
+        return "must be of type " + " or ".join(types)
+    if "const" in spec and not _json_equal(value, spec["const"]):
+        return f"must be {json.dumps(spec['const'])}"
+    if "enum" in spec and not any(_json_equal(value, option) for option in spec["enum"]):
+        return "must be one of " + ", ".join(json.dumps(option) for option in spec["enum"])
+    if isinstance(value, str):
+        return _string_problem(spec, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _number_problem(spec, value)
+    if isinstance(value, list):
+        return _array_problem(spec, value)
     return None
+
+
+def with_defaults(schema, body):
+    """A new record's fields: what was sent, plus each declared default for a field that was not."""
+    defaults = {name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec}
+    return {**defaults, **body}
 
 
 def validate_body(schema, body, *, partial=False):

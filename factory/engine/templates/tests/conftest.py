@@ -1,5 +1,6 @@
 """Shared fixtures: the service started on 127.0.0.1 at a random port, and a small HTTP client."""
 
+import functools
 import http.client
 import importlib
 import json
@@ -18,7 +19,10 @@ def load_cases(resource):
     return json.loads((TESTS_DIR / "cases" / f"{resource}.json").read_text(encoding="utf-8"))
 
 
+@functools.cache
 def load_contract():
+    """The OpenAPI contract, parsed once per test session and shared by every module (read it, never change it):
+    a copy per module would make the run's memory grow with the square of the entities."""
     return json.loads((TESTS_DIR / "contract_openapi.json").read_text(encoding="utf-8"))
 
 

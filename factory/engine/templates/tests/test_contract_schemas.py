@@ -1,4 +1,4 @@
-"""Contract: every @@RESOURCE@@ operation answers with a status and a body the OpenAPI contract documents."""
+"""Contract: every operation of one resource answers with a status and a body the OpenAPI contract documents."""
 
 import pytest
 from conftest import load_cases, load_contract
@@ -6,9 +6,11 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-CASES = load_cases("@@RESOURCE@@")
+RESOURCE = "@@RESOURCE@@"
+NAME = "@@NAME@@"
+CASES = load_cases(RESOURCE)
 CONTRACT = load_contract()
-BASE = "/api/v1/@@RESOURCE@@"
+BASE = f"/api/v1/{RESOURCE}"
 REGISTRY = Registry().with_resource("urn:contract", Resource.from_contents(CONTRACT, default_specification=DRAFT202012))
 
 
@@ -46,11 +48,11 @@ def run_operation(operation, client, tenant):
 
 
 OPERATIONS = {
-    "list_@@RESOURCE@@": "list",
-    "create_@@NAME@@": "create",
-    "get_@@NAME@@": "get",
-    "update_@@NAME@@": "update",
-    "delete_@@NAME@@": "delete",
+    f"list_{RESOURCE}": "list",
+    f"create_{NAME}": "create",
+    f"get_{NAME}": "get",
+    f"update_{NAME}": "update",
+    f"delete_{NAME}": "delete",
 }
 
 

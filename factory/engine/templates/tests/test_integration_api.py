@@ -1,14 +1,15 @@
-"""Integration: the @@RESOURCE@@ API over real HTTP on 127.0.0.1, one tenant at a time."""
+"""Integration: one resource's API over real HTTP on 127.0.0.1, one tenant at a time."""
 
 import pytest
 from conftest import load_cases
 
-CASES = load_cases("@@RESOURCE@@")
-BASE = "/api/v1/@@RESOURCE@@"
+RESOURCE = "@@RESOURCE@@"
+CASES = load_cases(RESOURCE)
+BASE = f"/api/v1/{RESOURCE}"
 
 
 def create(client, tenant, body=None):
-    response = client.request("POST", BASE, body or CASES["valid"], tenant=tenant)
+    response = client.request("POST", BASE, CASES["valid"] if body is None else body, tenant=tenant)
     assert response.status == 201, response.raw
     return response.json
 
@@ -17,6 +18,14 @@ def test_create_returns_the_record_with_id_and_timestamps(client, tenant):
     record = create(client, tenant)
     assert {key: record[key] for key in CASES["valid"]} == CASES["valid"]
     assert record["id"] and record["created_at"] and record["updated_at"]
+
+
+def test_create_applies_the_declared_defaults(client, tenant):
+    if not CASES["defaults"]:
+        pytest.skip("no field of this resource declares a default")
+    record = create(client, tenant, CASES["minimal"] or {})
+    expected = {**CASES["defaults"], **CASES["minimal"]}
+    assert {key: record.get(key) for key in expected} == expected
 
 
 def test_get_returns_what_was_created(client, tenant):
