@@ -81,7 +81,7 @@ def run_tests(build_dir: Path, output_file: Path, sandbox: str = "none", timeout
         timed_out = timed_out or command_timed_out
         exit_code = code if code else exit_code
         if junit.is_file():
-            xml_text = reproducible.junit(junit.read_text(encoding="utf-8"))
+            xml_text = reproducible.junit(junit.read_text(encoding="utf-8"), build_dir)
             write_text_atomic(junit, xml_text)
             counts, kinds, command_failures = parse_junit(xml_text, command.get("kinds", {}))
             totals = {key: totals[key] + counts[key] for key in totals}
