@@ -20,6 +20,7 @@ from factory.fsutil import remove_stale_temp_files, write_if_changed, write_new_
 from factory.gates.result import GATE_ORDER
 from factory.llm.anthropic_provider import ModelError
 from factory.llm.cache import CACHE_DIR_ENV, ReplyCache
+from factory.llm.models import deprecation_warning
 from factory.llm.select import PROVIDERS
 from factory.lock import lock_output
 from factory.many import ManyBuild
@@ -33,6 +34,7 @@ from factory.pec.status import status_lines
 from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
 from factory.runner.sandbox import SANDBOXES
 from factory.settings import SETTINGS, effective_settings, effective_values
+from factory.stages.pack0 import check_brief
 from rules import namespace
 from rules.many import namespace as many_namespace
 
@@ -43,6 +45,11 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that override a setting (see factory/settings.py): builds and `lai-pack config` share them."""
     parser.add_argument("--max-heal", type=int, default=None, help="most self-heal tries (default: Pack0 budget, 5)")
     parser.add_argument("--model", default=None, help=f"model for LLM mode (default {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--model-price",
+        default=None,
+        help="USD per million tokens 'input,output,cache_write,cache_read' for a model the price table lacks",
+    )
     parser.add_argument(
         "--provider",
         choices=PROVIDERS,
@@ -127,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="the content-hashed agent reply cache")
     cache.add_argument("action", choices=("stats", "clear"))
     cache.add_argument("--cache-dir", type=Path, default=None)
+    cache.add_argument("--slice", default=None, help="clear: only the replies of this slice (core, an entity)")
+    cache.add_argument("--agent", default=None, help="clear: only the replies of this agent (codegen, healer, ...)")
     return parser
 
 
@@ -154,6 +163,10 @@ def preflight(config: BuildConfig) -> None:
     """Every input check that can be made before anything is written (a bad input writes nothing)."""
     existing = config.pack0_source or (config.layout.pack0_dir if config.layout.pack0_dir.is_dir() else None)
     pack0 = load_pack0(existing) if existing else None
+    check_brief(config)
+    warning = deprecation_warning(config.model) if config.provider == "anthropic" else None
+    if warning and config.output != "json":
+        print(f"lai-pack: {warning}", file=sys.stderr)
     if config.provider != "offline":
         # A missing key or endpoint is reported now, before any work.
         config.make_provider(pack0.budgets if pack0 else Budgets())
@@ -224,7 +237,7 @@ def write_pack0_only(module: str, out: Path, brief: str) -> int:
     return EXIT_APPROVED
 
 
-def cache_command(action: str, directory: Path | None) -> int:
+def cache_command(action: str, directory: Path | None, agent: str | None = None, slice_name: str | None = None) -> int:
     # The same folder a build would use: flag, env, lai-factory.toml, pyproject, default.
     cache_dir, _source = effective_settings(Path.cwd(), {"cache_dir": directory})["cache_dir"]
     cache = ReplyCache(Path(cache_dir))
@@ -232,7 +245,9 @@ def cache_command(action: str, directory: Path | None) -> int:
         stats = cache.stats()
         print(f"cache {stats['directory']}: {stats['entries']} replies, {stats['bytes']} bytes")
     else:
-        print(f"cache {cache.directory}: {cache.clear()} replies removed")
+        which = " ".join(f"{kind} {name}" for kind, name in (("agent", agent), ("slice", slice_name)) if name)
+        removed = cache.clear(agent=agent, slice_name=slice_name)
+        print(f"cache {cache.directory}: {removed} replies{' of ' + which if which else ''} removed")
     cache.close()
     return 0
 
@@ -296,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pack0":
             return write_pack0_only(args.module, args.out, args.brief)
         if args.command == "cache":
-            return cache_command(args.action, args.cache_dir)
+            return cache_command(args.action, args.cache_dir, args.agent, args.slice)
         if args.command == "config":
             for name, (value, source) in effective_settings(Path.cwd(), setting_flags(args)).items():
                 shown = ",".join(value) if isinstance(value, list) else "(none)" if value is None else value

@@ -14,11 +14,13 @@ from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
 from factory.llm.cache import default_cache_dir
+from factory.llm.models import default_model
 from factory.llm.select import make_provider, resolve_provider_name
+from factory.llm.usage import parse_prices
 from factory.pack0.models import MODULE_NAME_PATTERN, Budgets, name_problem
 from factory.runner.sandbox import resolve_sandbox
 
-DEFAULT_MODEL = "claude-sonnet-4-20250514"
+DEFAULT_MODEL = default_model()
 FACTORY_DIR = Path(__file__).parent
 
 
@@ -31,6 +33,7 @@ class BuildConfig:
     max_heal: int | None = None
     provider: str = "offline"
     model: str = DEFAULT_MODEL
+    model_price: str | None = None
     auto_deploy: bool = False
     deploy_target: str = "compose"
     waivers: tuple[str, ...] = ()
@@ -49,7 +52,8 @@ class BuildConfig:
     def make_provider(self, budgets: Budgets, progress: Callable[[str], None] | None = None) -> Provider:
         """The provider the agents call (the offline engine, or a model behind cache, budget and ledger).
         progress, when given, hears how a model reply grows while it streams."""
-        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress)
+        prices = parse_prices(self.model_price) if self.model_price else None
+        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress, prices)
 
     def check(self) -> BuildConfig:
         """Raises InputError for a setting that cannot work, before anything is written."""
@@ -67,6 +71,8 @@ class BuildConfig:
             if waiver not in GATE_ORDER:
                 raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
         resolve_sandbox(self.sandbox)
+        if self.model_price:
+            parse_prices(self.model_price, "--model-price")
         if self.test_timeout is not None and not 1 <= self.test_timeout <= 3600:
             raise InputError(
                 f"--test-timeout must be from 1 to 3600 seconds, not {self.test_timeout}", field="--test-timeout"
@@ -85,6 +91,7 @@ def config_from_settings(settings: dict[str, object], **build: object) -> BuildC
         max_heal=settings["max_heal"],
         provider=resolve_provider_name(settings["provider"]),
         model=settings["model"],
+        model_price=settings["model_price"],
         waivers=tuple(dict.fromkeys(settings["waive"])),
         cache_dir=Path(settings["cache_dir"]),
         base_image=settings["base_image"],

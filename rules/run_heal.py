@@ -6,6 +6,7 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
+from factory.runner.stores import store_names
 from factory.stages import run_heal
 from factory.stages.pack0 import contract_paths
 from factory.stages.record import run_stage
@@ -30,6 +31,7 @@ def creators(config: BuildConfig) -> dict:
                         "max_heal": config.max_heal,
                         "provider": config.provider,
                         "sandbox": config.sandbox,
+                        "stores": store_names(),
                         "test_timeout": config.test_timeout,
                         "code": code_digest("runner", "engine", "stages/run_heal.py"),
                     }

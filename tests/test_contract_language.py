@@ -132,6 +132,8 @@ def test_format_is_exactly_its_rfc(fmt: str, good: list[str], bad: list[str]):
         ({"type": ["string", "null"], "maxLength": 2}, [None, "ab"], ["abc", 1]),
         ({"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 3}, [1, 2], [0, 3, 1.5]),
         ({"type": "number", "multipleOf": 0.5}, [1.5, 2, -0.5], [0.3, 1.25]),
+        ({"type": "number", "multipleOf": 0.01}, [162.04, 19.99, 0.07, 1e300], [1.005, 0.30000000000000004]),
+        ({"type": "number", "multipleOf": 0.1}, [0.3, 0.7, 3], [0.35, 1e-10]),
         ({"type": "integer", "multipleOf": 3}, [0, 9, -3], [4, 10]),
         ({"type": "array", "items": {"type": "number"}, "uniqueItems": True}, [[1, 2], []], [[1, 1.0], [2, 2]]),
         (
@@ -140,6 +142,9 @@ def test_format_is_exactly_its_rfc(fmt: str, good: list[str], bad: list[str]):
             [[None, None]],
         ),
         ({"type": "string", "const": "fixed"}, ["fixed"], ["other", ""]),
+        ({"type": "string", "pattern": r"^[A-Z]{2}$"}, ["AB"], ["AB\n", "ABC"]),  # `$` is the end of the text
+        ({"type": "string", "pattern": r"^\d+$"}, ["42"], ["\u0664\u0662"]),  # \d is ASCII, as in ECMA 262
+        ({"type": "string", "pattern": "[$]x"}, ["a$x"], ["ax"]),
         ({"type": "boolean", "const": True}, [True], [False, 1]),
         ({"type": "number", "enum": [1, 2.5]}, [1, 1.0, 2.5], [True, 3]),
     ],
@@ -228,8 +233,9 @@ def test_each_invalid_value_breaks_only_the_rule_it_names():
 def test_migrations_carry_defaults_checks_and_nullable_columns():
     sql = create_table_sql(_entity(KEYWORD_FIELDS, ["ratio", "note"]), "compose")
     assert "\"code\" text DEFAULT 'ABC-0001'" in sql
-    assert '"note" varchar(20) DEFAULT NULL CHECK' not in sql  # NOT NULL never applies to a nullable field
-    assert '"note" varchar(20) DEFAULT NULL' in sql and '"note" varchar(20) DEFAULT NULL NOT NULL' not in sql
+    # NOT NULL never applies to a nullable field; maxLength is a named CHECK (its name tells the field)
+    assert '"note" text DEFAULT NULL CONSTRAINT "check_2" CHECK (char_length("note") <= 20)' in sql
+    assert '"note" text DEFAULT NULL NOT NULL' not in sql
     assert '"ratio" > 0' in sql and '"ratio" < 1' in sql
     assert '"step" % 5 = 0' in sql
     assert "\"kind\" = 'fixed'" in sql
@@ -300,3 +306,18 @@ def test_entity_file_name_with_a_trailing_newline_is_refused(tmp_path: Path):
     root = pack0_with(tmp_path, "thing\n", contract({"a": {"type": "string"}}))
     with pytest.raises(InputError, match="must be lower_snake_case"):
         load_pack0(root)
+
+
+def test_openapi_check_reads_time_as_rfc3339_full_time():
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    from factory.gates.openapi_validity import OpenAPI31Validator
+    from factory.pack0.openapi import derive_openapi
+
+    entity = _entity({"opens_at": {"type": "string", "format": "time", "default": "08:00:00Z"}})
+    document = derive_openapi("m", "M", "0.0.1", (entity,))
+    validate(document, cls=OpenAPI31Validator)
+    entity.schema["properties"]["opens_at"]["default"] = "08:00"
+    with pytest.raises(OpenAPIValidationError, match="is not a 'time'"):
+        validate(derive_openapi("m", "M", "0.0.1", (entity,)), cls=OpenAPI31Validator)

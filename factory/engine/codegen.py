@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from factory.deploy.schema import service_tables
 from factory.engine.pylit import python_literal
 from factory.engine.templates import read_template
 from factory.fsutil import dumps_json
 from factory.pack0.models import Entity, Pack0
 from factory.pack0.openapi import derive_openapi
 
-SERVICE_TEMPLATES = ("__main__.py", "server.py", "storage.py", "validation.py", "static/index.html")
+SERVICE_TEMPLATES = (
+    "__main__.py",
+    "server.py",
+    "storage.py",
+    "storage_pg.py",
+    "validation.py",
+    "static/index.html",
+)
 BUILD_ROOT_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 SERVICE_PORT = 8000
 
@@ -54,6 +62,9 @@ def dockerfile(pack0: Pack0) -> str:
             "ARG BASE_IMAGE=python:3.12-slim",
             "FROM ${BASE_IMAGE}",
             "WORKDIR /app",
+            "# PostgreSQL mode's driver (requirements.txt); the local base image has Debian's python3-psycopg.",
+            f'RUN python3 -c "import psycopg, psycopg_pool" 2>/dev/null || python3 -m pip install --no-cache-dir '
+            f"{' '.join(repr(line) for line in DRIVER_REQUIREMENTS)}",
             "COPY src/ /app/src/",
             f"ENV PYTHONPATH=/app/src PYTHONUNBUFFERED=1 HOST=0.0.0.0 PORT={SERVICE_PORT} "
             "DATABASE_PATH=/data/service.sqlite3",
@@ -92,9 +103,14 @@ def compose_file(pack0: Pack0) -> str:
     )
 
 
+# PostgreSQL mode (DATABASE_URL=postgresql://...): psycopg 3 and its connection pool (Debian: python3-psycopg,
+# python3-psycopg-pool). SQLite mode needs only the standard library.
+DRIVER_REQUIREMENTS = ("psycopg[binary]>=3.1", "psycopg-pool>=3.1")
 REQUIREMENTS = (
-    "# The service itself needs only the Python standard library.\n"
-    "# The generated tests need these:\n"
+    "# SQLite mode (the default) needs only the Python standard library.\n"
+    "# PostgreSQL mode (DATABASE_URL=postgresql://...) needs the driver and its pool:\n"
+    + "".join(line + "\n" for line in DRIVER_REQUIREMENTS)
+    + "# The generated tests need these:\n"
     "pytest>=8\n"
     "jsonschema>=4.20\n"
 )
@@ -131,8 +147,12 @@ def contract_text(pack0: Pack0) -> str:
 
 
 def contract_copy(pack0: Pack0) -> dict[str, str]:
-    """The OpenAPI document the service serves: the Pack0 contract itself, copied, never generated."""
-    return {f"src/{pack0.package}/openapi.json": contract_text(pack0)}
+    """What the factory derives from the contracts for the service, never a model: the OpenAPI document it
+    serves, and its tables (the same schema source as deploy/migrations)."""
+    return {
+        f"src/{pack0.package}/openapi.json": contract_text(pack0),
+        f"src/{pack0.package}/tables.json": dumps_json(service_tables(pack0.module, pack0.entities)),
+    }
 
 
 def generate_source(pack0: Pack0) -> dict[str, str]:
@@ -147,7 +167,8 @@ def core_files(pack0: Pack0) -> list[str]:
     """Files shared by every entity: a failure in any entity's tests may implicate them."""
     package = f"src/{pack0.package}"
     return [
-        f"{package}/{name}" for name in (*SERVICE_TEMPLATES, "__init__.py", "resources/__init__.py", "openapi.json")
+        f"{package}/{name}"
+        for name in (*SERVICE_TEMPLATES, "__init__.py", "resources/__init__.py", "openapi.json", "tables.json")
     ]
 
 

@@ -5,6 +5,7 @@ has. Pure. Every value is checked by the service's own validator before it is us
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from itertools import islice
 
 from factory.engine.regex_sample import regex_samples
@@ -66,8 +67,9 @@ def _number_candidates(spec: dict) -> list[int | float]:
     drawn: list[int | float] = []
     for anchor in anchors:
         if step:
-            base = math.ceil(anchor / step)
-            drawn += [(base + offset) * step for offset in (0, 1, 2, -1)]
+            exact = Fraction(repr(step)) if isinstance(step, float) else Fraction(step)
+            base = math.ceil(Fraction(repr(anchor) if isinstance(anchor, float) else anchor) / exact)
+            drawn += [float((base + offset) * exact) for offset in (0, 1, 2, -1)]
         elif base_type(spec) == "integer":
             drawn += [math.ceil(anchor) + offset for offset in (0, 1, 2, -1)]
         else:

@@ -69,10 +69,12 @@ def contracts_gate(
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+    from factory.gates.openapi_validity import OpenAPI31Validator
+
     tool = ("openapi-spec-validator", version("openapi-spec-validator"))
     contract = json.loads((pack0_dir / "contracts" / "openapi.json").read_text(encoding="utf-8"))
     try:
-        validate(contract)
+        validate(contract, cls=OpenAPI31Validator)
     except OpenAPIValidationError as error:
         return GateResult("contracts", "failed", f"contracts/openapi.json is not valid OpenAPI: {error.message}", *tool)
     served = build_dir / "src" / pack0.package / "openapi.json"

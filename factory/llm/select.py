@@ -12,6 +12,7 @@ from factory.layout import Layout
 from factory.llm.cache import ReplyCache
 from factory.llm.gateway import ModelGateway
 from factory.llm.offline import OfflineProvider
+from factory.llm.usage import Prices
 from factory.pack0.models import Budgets
 
 PROVIDERS = ("auto", "offline", "anthropic", "openai-compatible")
@@ -38,6 +39,7 @@ def make_provider(
     budgets: Budgets,
     cache_dir: Path,
     progress: Callable[[str], None] | None = None,
+    prices: Prices | None = None,
 ) -> Provider:
     if name == "offline":
         return OfflineProvider()
@@ -49,4 +51,4 @@ def make_provider(
         from factory.llm.openai_provider import OpenAICompatibleProvider
 
         provider = OpenAICompatibleProvider(model)
-    return ModelGateway(provider, ReplyCache(cache_dir), layout.usage_ledger, budgets)
+    return ModelGateway(provider, ReplyCache(cache_dir), layout.usage_ledger, budgets, prices)

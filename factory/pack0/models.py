@@ -160,8 +160,10 @@ class PropertySchema(_Strict):
         if kind == "array" and (self.items is None or base_type({"type": self.items.type}) == "array"):
             raise ValueError("an array needs 'items' with a type other than array")
         if self.pattern is not None:
+            from factory.engine.templates import service_validation  # the service's reading of a pattern
+
             try:
-                re.compile(self.pattern)
+                service_validation().pattern_regex(self.pattern)
             except re.error as error:
                 raise ValueError(f"'pattern' is not a valid regular expression: {error}") from None
         _check_range(self.minLength, self.maxLength, "minLength", "maxLength")
@@ -258,6 +260,11 @@ class Pack0:
     meta: Pack0Meta
     budgets: Budgets
     entities: tuple[Entity, ...]
+    # The requirement documents a model reads (docs/SRS.md, docs/PLAN.md), as (path, text) pairs.
+    documents: tuple[tuple[str, str], ...] = ()
+
+    def document(self, path: str) -> str:
+        return dict(self.documents).get(path, "")
 
     @property
     def module(self) -> str:

@@ -95,6 +95,8 @@ def build_run_report(
             "failures": final["failures"],
             "duration_s": final["duration_s"],
             "sandbox": final["sandbox"],
+            "stores": final.get("stores", ["sqlite"]),
+            "stores_skipped": final.get("stores_skipped", {}),
         },
         "heal": {
             "max_tries": max_tries,

@@ -55,7 +55,8 @@ class _Context:
     test_timeout: int | None = None
 
     def run_tests(self, number: int) -> TestRun:
-        return run_tests(self.build_dir, self.logs_dir / f"test_output.{number}.txt", self.sandbox, self.test_timeout)
+        output = self.logs_dir / f"test_output.{number}.txt"
+        return run_tests(self.build_dir, output, self.sandbox, self.test_timeout, pack0=self.pack0)
 
 
 @dataclass
@@ -65,6 +66,8 @@ class HealResult:
     final_run: TestRun
     tries: list[HealTry]
     stop_reason: str
+    # Why the loop stopped early, as data (e.g. a try that reproduced the previous failure unchanged).
+    stop_report: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -73,6 +76,7 @@ class HealResult:
             "final_run": self.final_run.as_dict(),
             "heal_log": [asdict(each) for each in self.tries],
             "stop_reason": self.stop_reason,
+            **({"stop_report": self.stop_report} if self.stop_report else {}),
         }
 
 
@@ -209,6 +213,7 @@ def run_with_heal(
             return HealResult(False, lint is not None and lint.ok, run, tries, reason)
         started = time.monotonic()
         number = len(tries) + 1
+        failure_before = _failure_text(run, logs_dir, build_dir) if not run.passed else None
         attempt = _heal_tests(number, run, context) if not run.passed else _heal_lint(number, lint.output, context)
         if attempt.files_changed:
             say(f"  changed: {', '.join(attempt.files_changed)}")
@@ -225,3 +230,13 @@ def run_with_heal(
         if not attempt.files_changed:
             reason = f"stopped at try {number}/{max_tries}: the Healer proposed no change ({attempt.diagnosis})"
             return HealResult(False, False, run, tries, reason)
+        if failure_before is not None and not run.passed and _failure_text(run, logs_dir, build_dir) == failure_before:
+            # Another try would start from the same failure: stop instead of paying for it again.
+            reason = f"stopped at try {number}/{max_tries}: it reproduced the previous failure unchanged"
+            report = {
+                "kind": "unchanged failure",
+                "try": number,
+                "files_changed": attempt.files_changed,
+                "failing_tests": [item["test"] for item in run.failures],
+            }
+            return HealResult(False, False, run, tries, reason, report)

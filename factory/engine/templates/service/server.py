@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from .resources import MODULE_NAME, RESOURCES
-from .storage import Store
+from .storage import StoreError, open_store
 from .validation import validate_body, with_defaults
 
 API_PREFIX = "/api/v1/"
@@ -66,6 +66,9 @@ class Api:
         try:
             return self._route(method, target, headers, body_bytes)
         except ApiError as error:
+            return error.status, "application/json", json.dumps(error.body).encode()
+        except StoreError as error:  # the database refused (409/422 naming the field) or is unreachable (503)
+            error = ApiError(error.status, error.code, str(error), error.fields)
             return error.status, "application/json", json.dumps(error.body).encode()
         except Exception:  # noqa: BLE001
             # Never drop the connection: the client gets a 500, the traceback goes to stderr.
@@ -193,9 +196,10 @@ def _handler_for(api):
 
 
 def make_server(host="127.0.0.1", port=0, database_path=None):
-    """A ready server (port 0 picks a free one); call serve_forever(), or start_in_thread()."""
-    path = database_path or os.environ.get("DATABASE_PATH", "data.sqlite3")
-    store = Store(path, [resource.PLURAL for resource in RESOURCES])
+    """A ready server (port 0 picks a free one); call serve_forever(), or start_in_thread().
+    database_path: a SQLite file or a PostgreSQL URL; by default DATABASE_URL when it is a PostgreSQL URL, else
+    DATABASE_PATH, else a per-user data folder (never the build folder). Raises StartupError (one line)."""
+    store = open_store(database_path, MODULE_NAME)
     server = ThreadingHTTPServer((host, port), _handler_for(Api(store)))
     server.daemon_threads = True
     server.store = store

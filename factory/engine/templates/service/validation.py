@@ -10,6 +10,7 @@ import json
 import re
 from datetime import date
 from fractions import Fraction
+from functools import lru_cache
 
 SYSTEM_FIELDS = ("id", "created_at", "updated_at", "tenant_id")
 
@@ -34,6 +35,33 @@ _URI = re.compile(
     rf"(//({_USERINFO}@)?({_HOST})(:[0-9]*)?(/{_PCHAR}*)*|/?({_PCHAR}+(/{_PCHAR}*)*)?)"
     rf"(\?({_PCHAR}|[/?])*)?(#({_PCHAR}|[/?])*)?"
 )
+
+
+def _end_anchors(pattern):
+    """Each `$` outside a character class as `\\Z`: in JSON Schema's (ECMA 262) reading `$` is the end of the text,
+    where Python's also matches before a final newline."""
+    out, index, class_start = [], 0, None
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if class_start is None and char == "[":
+            class_start = index
+        elif class_start is not None and char == "]" and index > class_start + 1 + (pattern[class_start + 1] == "^"):
+            class_start = None
+        elif class_start is None and char == "$":
+            char = "\\Z"
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=None)
+def pattern_regex(pattern):
+    """A contract's `pattern` read as JSON Schema means it: `\\d`, `\\w`, `\\b` over ASCII, `$` the end of the text."""
+    return re.compile(_end_anchors(pattern), re.ASCII)
 
 
 def _is_date(text):
@@ -137,15 +165,15 @@ def _json_equal(one, two):
     return one == two
 
 
+def _exact(number):
+    # A float as the decimal it was written as (its shortest repr): 0.1 is 1/10, not 0.1000000000000000055...
+    return Fraction(repr(number)) if isinstance(number, float) else Fraction(number)
+
+
 def _is_multiple(value, divisor):
-    """jsonschema's own rule, so the service and an OpenAPI fuzzer agree on every value."""
-    if isinstance(divisor, float):
-        try:
-            quotient = value / divisor
-            return int(quotient) == quotient
-        except OverflowError:
-            return (Fraction(value) / Fraction(divisor)).denominator == 1
-    return value % divisor == 0
+    """Decimal arithmetic, as JSON's decimal text means it: 162.04 is a multiple of 0.01 (in binary floating point
+    162.04 / 0.01 is 16203.999999999998)."""
+    return (_exact(value) / _exact(divisor)).denominator == 1
 
 
 def _string_problem(spec, value):
@@ -153,7 +181,7 @@ def _string_problem(spec, value):
         return f"must be at least {spec['minLength']} characters"
     if "maxLength" in spec and len(value) > spec["maxLength"]:
         return f"must be at most {spec['maxLength']} characters"
-    if "pattern" in spec and not re.search(spec["pattern"], value):
+    if "pattern" in spec and not pattern_regex(spec["pattern"]).search(value):
         return f"must match {spec['pattern']}"
     check = FORMAT_CHECKS.get(spec.get("format"))
     if check and not check(value):

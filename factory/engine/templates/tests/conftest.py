@@ -4,6 +4,7 @@ import functools
 import http.client
 import importlib
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -56,9 +57,10 @@ class Client:
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory):
+    """The service on a fresh SQLite file, or on the PostgreSQL database in TEST_DATABASE_URL (migrated)."""
     server_module = importlib.import_module(f"{PACKAGE}.server")
-    database = tmp_path_factory.mktemp("service") / "service.sqlite3"
-    server = server_module.make_server("127.0.0.1", 0, str(database))
+    database = os.environ.get("TEST_DATABASE_URL") or str(tmp_path_factory.mktemp("service") / "service.sqlite3")
+    server = server_module.make_server("127.0.0.1", 0, database)
     server_module.start_in_thread(server)
     yield server
     server.shutdown()
