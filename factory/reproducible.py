@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 _PYTEST_DURATION = re.compile(r"\bin \d+(\.\d+)?s\b( \(\d+:\d\d:\d\d\))?")
 _JUNIT_TIME = re.compile(r' time="[0-9.]+"')
 _JUNIT_TIMESTAMP = re.compile(r' timestamp="[^"]*"')
 _JUNIT_HOSTNAME = re.compile(r' hostname="[^"]*"')
-# The build folder as the docker sandbox mounts it (a path of its own, not inside another one).
-_CONTAINER_BUILD = re.compile(r"(?<![\w./-])/build/")
 
 
 def enabled() -> bool:
@@ -35,14 +32,9 @@ def test_output(text: str) -> str:
     return _PYTEST_DURATION.sub("in 0.00s", text) if enabled() else text
 
 
-def junit(xml_text: str, build_dir: Path | None = None) -> str:
+def junit(xml_text: str) -> str:
     # The host name is never kept: it names the build machine (or a container id, which looks like a secret).
     xml_text = _JUNIT_HOSTNAME.sub(' hostname=""', xml_text)
-    if build_dir is not None:
-        # Paths in messages (a skip's 'file:line: reason') relative to the build: where it was built is not evidence.
-        for root in sorted({str(build_dir), str(build_dir.resolve())}, key=len, reverse=True):
-            xml_text = xml_text.replace(f"{root}/", "")
-        xml_text = _CONTAINER_BUILD.sub("", xml_text)
     if not enabled():
         return xml_text
     xml_text = _JUNIT_TIME.sub(' time="0"', xml_text)

@@ -25,8 +25,10 @@ CONVENTIONS = """Conventions every slice follows (PACKAGE is the module's Python
 - The core serves, for each resource, /api/v1/<PLURAL> (POST create, GET list with limit/offset) and
   /api/v1/<PLURAL>/<id> (GET, PATCH, DELETE); X-Tenant-ID on every request (400 without it); a tenant never sees
   or changes another tenant's rows (404); bodies validated against SCHEMA (422 naming each field); GET /health;
-  GET /openapi.json from src/PACKAGE/openapi.json (written by the factory); a page at /; SQLite at
-  DATABASE_PATH; server.make_server(host, port, database_path) and server.start_in_thread(server).
+  GET /openapi.json from src/PACKAGE/openapi.json (written by the factory); a page at /; rows in the typed
+  tables of src/PACKAGE/tables.json (written by the factory, the schema deploy/migrations create): SQLite at
+  DATABASE_PATH (storage.py), PostgreSQL at DATABASE_URL (storage_pg.py, row-level security per tenant);
+  server.make_server(host, port, database_path) and server.start_in_thread(server).
 - Tests live in tests/unit, tests/integration, tests/contract, tests/e2e; tests/contract_openapi.json is the
   contract (written by the factory); contract tests are named test_operation_matches_contract[<operationId>].
 """
