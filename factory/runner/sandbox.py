@@ -157,7 +157,10 @@ def run_sandboxed(
 ) -> tuple[int | None, bool, str]:
     """(exit code or None on timeout, timed out, output) of argv run in build_dir inside the sandbox.
     '{python}' in argv is the interpreter: the factory's own, or the container's python3. binds: folders the
-    sandbox shares too (read-write; e.g. the folder of a database's socket)."""
+    sandbox shares too (read-write; e.g. the folder of a database's socket).
+    Bytecode writing is off in every sandbox: a .pyc left in the build would run instead of its source."""
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = [item for part in argv for item in ((part, "-B") if part == "{python}" else (part,))]
     if sandbox == "docker":
         argv = ["python3" if part == "{python}" else part for part in argv]
         code, timed_out, output = _run_container(argv, build_dir, env, timeout_s, binds)
