@@ -1,5 +1,7 @@
 """LLM mode against the local Messages API server (tests/fake_llm.py) with a 5-entity Pack0:
-requests, tokens and wall time for a full build, a no-op re-run and a one-entity edit.
+requests, tokens, cache-read share of input (target >= 50%), output tokens per generated line (files the
+factory writes itself excluded), budget headroom and wall time for a full build, a no-op re-run and a
+one-entity edit. The server counts cache reads as the API does (minimum cacheable length per model).
 
 Run: python benchmarks/llm_mode.py
 """
@@ -76,9 +78,31 @@ def phase(label: str, pack0: Path, out: Path, env: dict, server: FakeModelServer
     )
     elapsed = time.perf_counter() - started
     usage = summarize(read_ledger(ledger)[before:])
+    total = summarize(read_ledger(ledger))
+    sent = usage["input_tokens"] + usage["cache_write_tokens"] + usage["cache_read_tokens"]
+    share = f"{usage['cache_read_tokens'] / sent:.0%}" if sent else "-"
+    lines = generated_lines(out / "build")
+    per_line = f"{usage['output_tokens'] / lines:.1f}" if lines and usage["output_tokens"] else "-"
+    budgets = json.loads((pack0 / "budgets.json").read_text())
+    used = total["input_tokens"] + total["output_tokens"] + total["cache_write_tokens"]
+    headroom = f"{1 - used / budgets['token_budget']:.0%} tok, ${budgets['cost_budget_usd'] - total['cost_usd']:.2f}"
     print(
-        f"{label:<18} {len(server.requests):>8} {usage['input_tokens']:>8} {usage['output_tokens']:>8} "
-        f"{usage['cache_read_tokens']:>8} {usage['cache_write_tokens']:>8} {elapsed:>7.2f}s  exit {done.returncode}"
+        f"{label:<16} {len(server.requests):>4} {usage['input_tokens']:>7} {usage['output_tokens']:>7} "
+        f"{usage['cache_read_tokens']:>7} {usage['cache_write_tokens']:>7} {share:>6} {per_line:>6} "
+        f"{headroom:>18} {elapsed:>6.2f}s  exit {done.returncode}"
+    )
+
+
+FACTORY_WRITTEN = ("openapi.json", "contract_openapi.json")
+
+
+def generated_lines(build: Path) -> int:
+    """Lines of the files the model wrote (src/, tests/; the OpenAPI copies the factory writes excluded)."""
+    files = [p for root in ("src", "tests") for p in (build / root).rglob("*") if p.is_file()]
+    return sum(
+        len(p.read_text(errors="ignore").splitlines())
+        for p in files
+        if p.name not in FACTORY_WRITTEN and "__pycache__" not in p.parts
     )
 
 
@@ -94,7 +118,10 @@ def main() -> int:
             "LAI_CACHE_DIR": str(folder / "cache"),
         }
         out = folder / "out"
-        print(f"{'phase':<18} {'requests':>8} {'input':>8} {'output':>8} {'c.read':>8} {'c.write':>8} {'wall':>8}")
+        print(
+            f"{'phase':<16} {'req':>4} {'input':>7} {'output':>7} {'c.read':>7} {'c.write':>7} {'read%':>6} "
+            f"{'out/ln':>6} {'budget headroom':>18} {'wall':>7}"
+        )
         phase("full build", pack0, out, env, server)
         phase("no-op re-run", pack0, out, env, server)
         contract_path = pack0 / "contracts/ticket.schema.json"

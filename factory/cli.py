@@ -29,6 +29,11 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-heal", type=int, default=None, help="most self-heal tries (default: Pack0 budget, 5)")
     parser.add_argument("--model", default=None, help=f"model for LLM mode (default {DEFAULT_MODEL})")
     parser.add_argument(
+        "--model-price",
+        default=None,
+        help="USD per million tokens 'input,output,cache_write,cache_read' for a model the price table lacks",
+    )
+    parser.add_argument(
         "--provider",
         choices=PROVIDERS,
         default=None,
@@ -112,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="the content-hashed agent reply cache")
     cache.add_argument("action", choices=("stats", "clear"))
     cache.add_argument("--cache-dir", type=Path, default=None)
+    cache.add_argument("--slice", default=None, help="clear: only the replies of this slice (core, an entity)")
+    cache.add_argument("--agent", default=None, help="clear: only the replies of this agent (codegen, healer, ...)")
     return parser
 
 
@@ -208,7 +215,7 @@ def write_pack0_only(module: str, out: Path, brief: str) -> int:
     return EXIT_APPROVED
 
 
-def cache_command(action: str, directory: Path | None) -> int:
+def cache_command(action: str, directory: Path | None, agent: str | None = None, slice_name: str | None = None) -> int:
     # The same folder a build would use: flag, env, lai-factory.toml, pyproject, default.
     from factory.llm.cache import ReplyCache
 
@@ -218,7 +225,9 @@ def cache_command(action: str, directory: Path | None) -> int:
         stats = cache.stats()
         print(f"cache {stats['directory']}: {stats['entries']} replies, {stats['bytes']} bytes")
     else:
-        print(f"cache {cache.directory}: {cache.clear()} replies removed")
+        which = " ".join(f"{kind} {name}" for kind, name in (("agent", agent), ("slice", slice_name)) if name)
+        removed = cache.clear(agent=agent, slice_name=slice_name)
+        print(f"cache {cache.directory}: {removed} replies{' of ' + which if which else ''} removed")
     cache.close()
     return 0
 
@@ -294,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pack0":
             return write_pack0_only(args.module, args.out, args.brief)
         if args.command == "cache":
-            return cache_command(args.action, args.cache_dir)
+            return cache_command(args.action, args.cache_dir, args.agent, args.slice)
         if args.command == "config":
             for name, (value, source) in effective_settings(Path.cwd(), setting_flags(args)).items():
                 shown = ",".join(value) if isinstance(value, list) else "(none)" if value is None else value

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
+from factory.llm.models import default_model
+from factory.llm.usage import parse_prices
 from factory.pack0.names import MODULE_NAME_PATTERN, name_problem
 from factory.runner.sandbox import resolve_sandbox
 from factory.settings import CACHE_DIR_ENV, DEFAULTS, resolve_provider_name
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from factory.agents.request import Provider
     from factory.pack0.models import Budgets
 
-DEFAULT_MODEL = DEFAULTS["model"]
+DEFAULT_MODEL = default_model()
 DEPLOY_TARGETS = ("compose", "supabase")
 FACTORY_DIR = Path(__file__).parent
 
@@ -41,6 +43,7 @@ class BuildConfig:
     max_heal: int | None = None
     provider: str = "offline"
     model: str = DEFAULT_MODEL
+    model_price: str | None = None
     auto_deploy: bool = False
     deploy_target: str = "compose"
     waivers: tuple[str, ...] = ()
@@ -61,7 +64,8 @@ class BuildConfig:
         progress, when given, hears how a model reply grows while it streams."""
         from factory.llm.select import make_provider
 
-        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress)
+        prices = parse_prices(self.model_price) if self.model_price else None
+        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress, prices)
 
     def check(self) -> BuildConfig:
         """Raises InputError for a setting that cannot work, before anything is written."""
@@ -79,6 +83,8 @@ class BuildConfig:
             if waiver not in GATE_ORDER:
                 raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
         resolve_sandbox(self.sandbox)
+        if self.model_price:
+            parse_prices(self.model_price, "--model-price")
         if self.test_timeout is not None and not 1 <= self.test_timeout <= 3600:
             raise InputError(
                 f"--test-timeout must be from 1 to 3600 seconds, not {self.test_timeout}", field="--test-timeout"
@@ -102,6 +108,7 @@ def config_from_settings(settings: dict[str, object], **build: object) -> BuildC
         max_heal=settings["max_heal"],
         provider=resolve_provider_name(settings["provider"]),
         model=settings["model"],
+        model_price=settings["model_price"],
         waivers=tuple(dict.fromkeys(settings["waive"])),
         cache_dir=Path(settings["cache_dir"]),
         base_image=settings["base_image"],

@@ -46,6 +46,7 @@ def module_argv(config: BuildConfig) -> list[str]:
     optional = {
         "--brief": config.brief,
         "--max-heal": config.max_heal,
+        "--model-price": config.model_price,
         "--base-image": config.base_image,
         "--sign-key": config.sign_key,
         "--test-timeout": config.test_timeout,

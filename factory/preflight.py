@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 
 from factory import __version__
 from factory.config import BuildConfig, code_digest
@@ -22,7 +23,8 @@ def _key(config: BuildConfig) -> str | None:
     existing = config.pack0_source or config.layout.pack0_dir
     if config.provider != "offline" or not existing.is_dir():
         return None
-    digest = hashlib.sha256(json.dumps([config.module, __version__, code_digest("pack0", "engine")]).encode())
+    identity = [config.module, config.brief, __version__, code_digest("pack0", "engine", "stages/pack0.py")]
+    digest = hashlib.sha256(json.dumps(identity).encode())
     for name in source_file_names(existing):
         digest.update(name.encode() + b"\0" + (existing / name).read_bytes() + b"\0")
     return digest.hexdigest()
@@ -56,11 +58,17 @@ def _check(config: BuildConfig) -> None:
     from factory.engine.codegen import generate_source
     from factory.engine.testgen import generate_tests
     from factory.llm.anthropic_provider import ModelError
+    from factory.llm.models import deprecation_warning
     from factory.pack0.load import load_pack0
     from factory.pack0.models import Budgets
+    from factory.stages.pack0 import check_brief
 
     existing = config.pack0_source or (config.layout.pack0_dir if config.layout.pack0_dir.is_dir() else None)
     pack0 = load_pack0(existing) if existing else None
+    check_brief(config)
+    warning = deprecation_warning(config.model) if config.provider == "anthropic" else None
+    if warning and config.output != "json":
+        print(f"lai-pack: {warning}", file=sys.stderr)
     if config.provider != "offline":
         # A missing key or endpoint is reported now, before any work.
         try:

@@ -8,13 +8,17 @@ import tomllib
 from pathlib import Path
 
 from factory.errors import InputError
+from factory.llm.models import default_model
 
 CACHE_DIR_ENV = "LAI_CACHE_DIR"
 PROVIDERS = ("auto", "offline", "anthropic", "openai-compatible")
 
 DEFAULTS: dict[str, object] = {
     "provider": "auto",
-    "model": "claude-sonnet-4-20250514",
+    # The newest Sonnet-class model the installed anthropic SDK lists and does not mark deprecated.
+    "model": default_model(),
+    # USD per million tokens "input,output,cache_write,cache_read", for a model the price table lacks.
+    "model_price": None,
     "max_heal": None,
     "waive": [],
     "cache_dir": "cache",
@@ -26,6 +30,7 @@ SETTINGS = tuple(DEFAULTS)
 ENV = {
     "provider": "LAI_PROVIDER",
     "model": "LAI_MODEL",
+    "model_price": "LAI_MODEL_PRICE",
     "max_heal": "LAI_MAX_HEAL",
     "waive": "LAI_WAIVE",
     "cache_dir": CACHE_DIR_ENV,

@@ -9,6 +9,7 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
+from factory.gates.contracts_fuzz import fuzz_environment
 from factory.gates.engine_ping import engine_answers_now
 from factory.gates.result import GATE_ORDER
 from factory.stages.inputs import contract_paths, watched_files
@@ -56,7 +57,13 @@ def creators(config: BuildConfig) -> dict:
                 # In order: each gate starts after the one before it.
                 "task_dep": [f"gates:{previous}"] if previous else [],
                 "uptodate": [
-                    config_changed({"code": code_digest("gates", "stages/gates.py"), "base_image": config.base_image})
+                    config_changed(
+                        {
+                            "code": code_digest("gates", "stages/gates.py"),
+                            "base_image": config.base_image,
+                            **({"fuzz": fuzz_environment()} if name == "contracts" else {}),
+                        }
+                    )
                 ]
                 + ([_engine_unchanged(report)] if name == "docker-build" else []),
             }

@@ -1,4 +1,4 @@
-"""Stage 7: PEC evidence: run_report.json, approval.json, pipeline_result.json, manifest.json."""
+"""Stage 7: PEC evidence: run_report.json, approval.json, pipeline_result.json, manifest.json, provenance."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.fsutil import list_files
-from factory.gates.result import GATE_ORDER
+from factory.pec.coverage import chain_inputs, evidence_verifies
+from factory.stages import pec
 from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("pec",)
@@ -19,29 +19,28 @@ def creators(config: BuildConfig) -> dict:
     # With --auto-deploy the deploy files are evidence too: list them once they exist.
     @create_after(executed="deploy" if config.auto_deploy else "gates")
     def task_pec() -> dict:
-        reports = [layout.test_report, *(layout.gate_report(name) for name in GATE_ORDER)]
-        built = (
-            [path for root in ("src", "tests", "deploy") for path in list_files(layout.build_dir / root)]
-            if (layout.build_dir.is_dir())
-            else []
-        )
+        signed = ("manifest.json.sig", "provenance.dsse.json") if config.sign_key else ()
         return {
-            "doc": "PEC evidence: the report, the approval decision and the manifest of every artifact",
+            "doc": "PEC evidence: the report, the approval decision, the manifest of every artifact, provenance",
             "actions": [(run_stage, (config, "pec", Deferred("pec", "evidence")))],
-            "file_dep": [str(path) for path in [*reports, *built] if path.name != "applied.json"],
+            # Everything the evidence hashes (every Pack0 file, artifact and the usage ledger): any change,
+            # new file or deletion re-derives it.
+            "file_dep": [str(path) for path in chain_inputs(layout.build_dir, layout.pack0_dir)],
             "targets": [
-                str(layout.evidence(name)) for name in ("run_report", "approval", "pipeline_result", "manifest")
+                *(str(layout.evidence(name)) for name in ("run_report", "approval", "pipeline_result", "manifest")),
+                *(str(layout.build_dir / name) for name in ("provenance.json", *signed)),
             ],
             "task_dep": ["gates", *(["deploy"] if config.auto_deploy else [])],
             "uptodate": [
                 config_changed(
                     {
-                        "waivers": sorted(config.waivers),
-                        "auto_deploy": config.auto_deploy,
+                        "flags": pec.build_flags(config, config.max_heal or 0),
                         "sign_key": str(config.sign_key or ""),
                         "code": code_digest("pec", "stages/pec.py"),
                     }
-                )
+                ),
+                # An evidence file changed by hand is a target doit does not check: verify it.
+                (evidence_verifies, (str(layout.out),)),
             ],
         }
 

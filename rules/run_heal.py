@@ -6,6 +6,8 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
+from factory.gates.contracts_fuzz import fuzz_environment
+from factory.runner.stores import store_names
 from factory.stages.inputs import contract_paths, watched_files
 from factory.stages.record import Deferred, run_stage
 
@@ -27,8 +29,10 @@ def creators(config: BuildConfig) -> dict:
                 config_changed(
                     {
                         "max_heal": config.max_heal,
+                        "fuzz": fuzz_environment(),
                         "provider": config.provider,
                         "sandbox": config.sandbox,
+                        "stores": store_names(),
                         "test_timeout": config.test_timeout,
                         "code": code_digest("runner", "engine", "stages/run_heal.py"),
                     }

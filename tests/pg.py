@@ -104,3 +104,73 @@ def sample_insert(entity, tenant: str) -> str:
     ]
     table = quote_ident(entity.plural)
     return f"INSERT INTO {table} ({', '.join(map(quote_ident, columns))}) VALUES ({', '.join(values)})"
+
+
+def deploy_to(build: Path, pack0, url: str) -> None:
+    """Write this Pack0's deploy files into build/deploy and run deploy.sh against url."""
+    from factory.deploy.migrations import generate_migrations
+    from factory.deploy.scripts import EXECUTABLE_SCRIPTS, generate_scripts
+    from factory.fsutil import write_file_set
+
+    files = {**generate_migrations(pack0, "compose"), **generate_scripts(pack0)}
+    write_file_set(build, files, allowed_roots=("deploy",), executable=EXECUTABLE_SCRIPTS)
+    done = run_script(build, "deploy.sh", url)
+    assert done.returncode == 0, done.stderr
+
+
+class Service:
+    """The generated service run by hand (python -m <package>) on a random port, with its database settings."""
+
+    def __init__(self, build: Path, package: str, workdir: Path, **env: str) -> None:
+        import sys
+        import time
+
+        port_file = workdir / f"port-{uuid.uuid4().hex[:6]}"
+        full_env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DATABASE_PATH")}
+        full_env.update({"PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1", **env})
+        argv = [sys.executable, "-m", package, "--port", "0", "--port-file", str(port_file)]
+        self.process = subprocess.Popen(argv, env=full_env, cwd=workdir, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not (port_file.is_file() and port_file.read_text()):
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().strip())
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+
+    def call(self, method: str, path: str, body=None, tenant: str | None = "acme") -> tuple[int, object]:
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Content-Type": "application/json", **({"X-Tenant-ID": tenant} if tenant else {})}
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        raw = response.read()
+        connection.close()
+        return response.status, (json.loads(raw) if raw else None)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process.stderr.close()
+
+
+def refusal(build: Path, package: str, workdir: Path, **env: str) -> str:
+    """What the service prints when it refuses to start (it must exit 1 with one line)."""
+    import sys
+
+    full_env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DATABASE_PATH")}
+    full_env.update({"PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1", **env})
+    done = subprocess.run(
+        [sys.executable, "-m", package, "--port", "0"],
+        env=full_env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]

@@ -19,6 +19,7 @@ from factory.pack0.models import RESERVED_FIELDS, STRING_FORMATS, default_plural
 
 # Python keywords, builtins and stdlib modules, SQL reserved words, and the longest names the rules allow.
 EDGE_ENTITY_NAMES = ["import", "class", "type", "json", "order", "from", "user", "select", "a", "e" + "x" * 40]
+EDGE_ENTITY_NAMES += ["import_module", "resources", "test", "conftest", "server", "storage", "validation"]
 EDGE_FIELD_NAMES = ["class", "from", "order", "select", "type", "data", "json", "def", "f" + "x" * 62, "n"]
 EDGE_MODULE_NAMES = ["data-import", "class", "json", "m" + "x" * 39, "order-from-user", "ab"]
 PATTERNS = [
@@ -74,6 +75,11 @@ def number_spec(draw, kind: str) -> dict:
     steps = st.integers(1, 7) if kind == "integer" else st.sampled_from([0.5, 0.25, 2, 2.5])
     if draw(st.booleans()):
         spec["multipleOf"] = draw(steps)
+    if draw(st.integers(0, 5)) == 0:  # a fixed set or a single value instead of a range
+        values = st.integers(-50, 50) if kind == "integer" else st.sampled_from([0.5, 1, 2.25, -3.75, 100])
+        spec = {"type": kind, **({"enum": draw(st.lists(values, min_size=1, max_size=3, unique=True))})}
+        if draw(st.booleans()):
+            spec = {"type": kind, "const": spec["enum"][0]}
     return spec
 
 
@@ -90,7 +96,10 @@ def scalar_spec(draw) -> dict:
 @st.composite
 def field_spec(draw, name: str) -> dict:
     if draw(st.integers(0, 4)) == 0:
-        spec: dict = {"type": "array", "items": draw(scalar_spec())}
+        items = draw(scalar_spec())
+        if draw(st.integers(0, 3)) == 0:
+            items["type"] = [items["type"], "null"]
+        spec: dict = {"type": "array", "items": items}
         low = draw(st.integers(0, 2))
         spec.update(minItems=low, maxItems=low + draw(st.integers(0, 4)))
         if draw(st.booleans()):
@@ -111,7 +120,7 @@ def field_spec(draw, name: str) -> dict:
 
 
 @st.composite
-def entity_contract(draw, name: str, title: str) -> dict:
+def entity_contract(draw, name: str, title: str, plural_edges: bool) -> dict:
     names = draw(st.lists(field_names, min_size=1, max_size=6, unique=True))
     properties = {field: draw(field_spec(field)) for field in names}
     required = [field for field in names if draw(st.booleans())]
@@ -124,7 +133,8 @@ def entity_contract(draw, name: str, title: str) -> dict:
         "properties": properties,
     }
     if draw(st.integers(0, 3)) == 0:
-        schema["x-plural"] = draw(st.sampled_from(["order", "select", "p" + "x" * 40, f"{name[:30]}_list"]))
+        edges = ["order", "select", "p" + "x" * 40] if plural_edges else []
+        schema["x-plural"] = draw(st.sampled_from([*edges, f"{name[:30]}_list"]))
     return schema
 
 
@@ -136,7 +146,7 @@ def random_pack0(draw) -> tuple[str, dict[str, dict]]:
     contracts = {}
     for index, name in enumerate(entities):
         title = "".join(part.capitalize() for part in name.split("_"))[:50] + f"E{index}"
-        contracts[name] = draw(entity_contract(name, title))
+        contracts[name] = draw(entity_contract(name, title, plural_edges=index == 0))
     return module, contracts
 
 

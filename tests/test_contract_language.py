@@ -181,6 +181,11 @@ def test_regex_sampler_draws_matching_strings_the_same_way_every_time(pattern: s
     assert all(service_validation().check_value({"type": "string", "pattern": pattern}, text) is None for text in first)
 
 
+def test_regex_sampler_gives_up_on_a_pattern_that_would_fill_memory():
+    assert list(regex_samples("(a{100000}){100000}")) == []
+    assert [len(text) for text in regex_samples("(ab){3000}")] == [6000]
+
+
 def _entity(properties: dict, required: list | None = None) -> Entity:
     return Entity(name="thing", plural="things", title="Thing", schema=contract(properties, required))
 
@@ -233,8 +238,9 @@ def test_each_invalid_value_breaks_only_the_rule_it_names():
 def test_migrations_carry_defaults_checks_and_nullable_columns():
     sql = create_table_sql(_entity(KEYWORD_FIELDS, ["ratio", "note"]), "compose")
     assert "\"code\" text DEFAULT 'ABC-0001'" in sql
-    assert '"note" varchar(20) DEFAULT NULL CHECK' not in sql  # NOT NULL never applies to a nullable field
-    assert '"note" varchar(20) DEFAULT NULL' in sql and '"note" varchar(20) DEFAULT NULL NOT NULL' not in sql
+    # NOT NULL never applies to a nullable field; maxLength is a named CHECK (its name tells the field)
+    assert '"note" text DEFAULT NULL CONSTRAINT "check_2" CHECK (char_length("note") <= 20)' in sql
+    assert '"note" text DEFAULT NULL NOT NULL' not in sql
     assert '"ratio" > 0' in sql and '"ratio" < 1' in sql
     assert '"step" % 5 = 0' in sql
     assert "\"kind\" = 'fixed'" in sql
@@ -270,6 +276,8 @@ def test_long_names_and_strings_stay_within_the_line_length(tmp_path: Path):
     )
     schema["x-plural"] = "p" + "x" * 40
     root = pack0_with(tmp_path, "e" + "x" * 40, schema)
+    meta = json.loads((root / "pack0.json").read_text())
+    (root / "pack0.json").write_text(json.dumps({**meta, "title": 'A """quoted\\ title ' + "y" * 180}))
     pack0 = load_pack0(root)
     files = {**generate_source(pack0), **generate_tests(pack0)}
     long_lines = [

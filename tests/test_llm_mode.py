@@ -1,30 +1,31 @@
-"""LLM mode through the real anthropic and openai SDKs, against a local server that speaks their APIs.
-
-Every claim is checked by counting the requests the server received.
+"""LLM mode end to end: lai-pack through the real anthropic SDK against the local Messages API server
+(tests/fake_llm.py). Builds are shared where a test only reads them; call-level behaviour is in
+test_llm_calls.py. Every claim is checked by counting the requests the server received.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from conftest import factory_env, read_json, run_cli
 from fake_llm import EngineBackedModel, FakeModelServer, Scripted
 
-from factory.agents import call
-from factory.agents.replies import FileSetReply
-from factory.llm.anthropic_provider import AnthropicProvider
-from factory.llm.openai_provider import OpenAICompatibleProvider
+from factory.config import BuildConfig
+from factory.errors import InputError
+from factory.llm.cache import ReplyCache
 from factory.pack0.load import load_pack0
+from factory.stages import pack0 as pack0_stage
 
-KEY = "sk-ant-test-" + "Zq8Xv3Lm7Pw2Rt5Yn"
+KEY = "sk-ant-RECOGNISABLE-" + "Fk3Lm9Qp2Zx7Wv4Ty8"
+SLICES = ["core", "company", "contact", "deal"]
 
 
-@pytest.fixture
-def pack0_dir(tmp_path: Path) -> Path:
-    assert run_cli("pack0", "--module", "crm-contacts", "--out", tmp_path).returncode == 0
-    root = tmp_path / "pack0-crm-contacts-0.0.1"
+def make_pack0(folder: Path) -> Path:
+    assert run_cli("pack0", "--module", "crm-contacts", "--out", folder).returncode == 0
+    root = folder / "pack0-crm-contacts-0.0.1"
     deal = json.loads((root / "contracts/company.schema.json").read_text())
     deal.update(
         title="Deal",
@@ -36,13 +37,11 @@ def pack0_dir(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def model(pack0_dir: Path):
+def serve(pack0_dir: Path) -> FakeModelServer:
     script = EngineBackedModel(pack0_dir)
     server = FakeModelServer(script, api_key=KEY).start()
     server.script_object = script
-    yield server
-    server.stop()
+    return server
 
 
 def llm_env(server: FakeModelServer, cache: Path, key: str = KEY) -> dict[str, str]:
@@ -54,90 +53,147 @@ def build(pack0_dir: Path, out: Path, env: dict[str, str], *extra: str):
     return run_cli(*args, *extra, env=env)
 
 
-SLICES = ["core", "company", "contact", "deal"]
+@pytest.fixture(scope="module")
+def healed(tmp_path_factory: pytest.TempPathFactory):
+    """One LLM build with a bug planted in the core slice, healed. Read it; copy what you change."""
+    folder = tmp_path_factory.mktemp("llm")
+    pack0_dir = make_pack0(folder)
+    server = serve(pack0_dir)
+    server.script_object.plant_bug = True
+    out, cache = folder / "out", folder / "cache"
+    result = build(pack0_dir, out, llm_env(server, cache))
+    yield {
+        "server": server,
+        "requests": list(server.requests),
+        "result": result,
+        "out": out,
+        "cache": cache,
+        "pack0": pack0_dir,
+    }
+    server.stop()
 
 
-def test_llm_build_heals_a_scripted_bug_and_a_rerun_makes_no_request(model, pack0_dir: Path, tmp_path: Path):
-    model.script_object.plant_bug = True
-    env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
-    result = build(pack0_dir, out, env)
+@pytest.fixture
+def model(tmp_path: Path):
+    server = serve(make_pack0(tmp_path))
+    server.pack0_dir = server.script_object.pack0_dir
+    yield server
+    server.stop()
+
+
+def test_llm_build_heals_a_scripted_bug_and_reruns_make_no_request(healed, tmp_path: Path):
+    result, out, server, requests = healed["result"], healed["out"], healed["server"], healed["requests"]
     assert result.returncode == 0, result.stdout + result.stderr
-    assert model.calls() == [("codegen", s) for s in SLICES] + [("testgen", s) for s in SLICES] + [("healer", "")]
+    calls = [(entry["agent"], entry["slice"]) for entry in requests]
+    assert calls == [("codegen", s) for s in SLICES] + [("testgen", s) for s in SLICES] + [("healer", "")]
     assert "codegen:core: ~" in result.stdout and "tokens received" in result.stdout, "tokens shown as they stream"
-    assert "healer: " in result.stdout and "tokens, done" in result.stdout
     report = read_json(out / "build/run_report.json")
     assert report["provider"] == "anthropic"
     assert [(t["files_changed"], t["outcome"]) for t in report["heal"]["heal_log"]] == [
         (["src/crm_contacts/storage.py"], "fixed")
     ]
-    assert report["usage"]["requests"] == 9 and report["usage"]["output_tokens"] > 0
-    assert report["usage"]["cache_read_tokens"] > 0, "the shared Pack0 prefix should be read from the prompt cache"
-    assert report["usage"]["cost_usd"] > 0
-    assert read_json(out / "build/pipeline_result.json")["usage"] == report["usage"]
+    usage = report["usage"]
+    assert usage["requests"] == 9 and usage["output_tokens"] > 0 and usage["cost_usd"] > 0
+    # The local server counts cache reads as the API does (prefix at least the model's minimum).
+    sent = usage["input_tokens"] + usage["cache_write_tokens"] + usage["cache_read_tokens"]
+    assert usage["cache_read_tokens"] >= 0.5 * sent, usage
+    assert read_json(out / "build/pipeline_result.json")["usage"] == usage
+    # The requirements reach every agent; the Healer sees the implicated files, not the whole build twice.
+    srs = (out / "pack0/pack0-crm-contacts-0.0.1/docs/SRS.md").read_text()
+    assert all(srs in entry["body"]["system"][2]["text"] for entry in requests)
+    heal_prompt = requests[-1]["body"]["messages"][0]["content"]
+    assert "--- src/crm_contacts/storage.py" in heal_prompt and '"openapi": "3.1' not in heal_prompt
 
-    model.reset()
-    assert build(pack0_dir, out, env).returncode == 0
-    assert model.calls() == []
-
-    # A fresh output folder (a fresh clone) with the same cache: the same replies, no request.
-    fresh = build(pack0_dir, tmp_path / "fresh", env)
+    server.reset()
+    env = llm_env(server, healed["cache"])
+    assert build(healed["pack0"], out, env).returncode == 0
+    assert server.calls() == []
+    # A fresh output folder (a fresh clone) with the cache copied elsewhere: the same replies, no request.
+    cache_copy = tmp_path / "cache-copy"
+    shutil.copytree(healed["cache"], cache_copy)
+    fresh = build(healed["pack0"], tmp_path / "fresh", llm_env(server, cache_copy))
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
-    assert model.calls() == []
-    assert KEY not in "".join(p.read_text(errors="ignore") for p in out.rglob("*") if p.is_file())
+    assert server.calls() == []
+    # The core reply was proven bad and fixed by the Healer: the fix comes with it, no heal try is needed.
+    assert read_json(tmp_path / "fresh/build/run_report.json")["heal"]["heal_log"] == []
+    printed = result.stdout + result.stderr + fresh.stdout + fresh.stderr
+    written = [path for path in [*out.rglob("*"), *(tmp_path / "fresh").rglob("*")] if path.is_file()]
+    assert len(written) > 50 and KEY not in printed
+    assert all(KEY.encode() not in path.read_bytes() for path in written), "the API key is never written"
 
 
-def test_heal_resumes_at_the_next_try_and_replays_from_the_cache(model, pack0_dir: Path, tmp_path: Path):
+def test_cache_clear_by_slice_then_only_that_slice_is_asked_again(healed, tmp_path: Path):
+    cache = tmp_path / "cache"
+    shutil.copytree(healed["cache"], cache)
+    assert ReplyCache(cache).stats()["entries"] == 9
+    cleared = run_cli("cache", "clear", "--slice", "deal", "--cache-dir", cache)
+    assert "2 replies of slice deal removed" in cleared.stdout
+    assert (
+        "1 replies of agent healer removed"
+        in run_cli("cache", "clear", "--agent", "healer", "--cache-dir", cache).stdout
+    )
+    assert ": 6 replies" in run_cli("cache", "stats", "--cache-dir", cache).stdout
+
+
+def test_heal_stops_when_a_try_reproduces_the_failure_and_resumes_later(model, tmp_path: Path):
     model.script_object.plant_bug = True
     model.script_object.useless_heals = 1
     env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
-    first = build(pack0_dir, out, env, "--max-heal", "1")
+    first = build(model.pack0_dir, out, env, "--max-heal", "3")
     assert first.returncode == 1
-    assert model.calls().count(("healer", "")) == 1
-    assert read_json(out / "build/run_report.json")["heal"]["heal_log"][0]["outcome"] == "still failing"
+    assert model.calls().count(("healer", "")) == 1, "no second try from the same failure"
+    test_report = read_json(out / "build/.factory_logs/test_report.json")
+    assert "reproduced the previous failure unchanged" in test_report["stop_reason"]
+    assert test_report["stop_report"]["kind"] == "unchanged failure"
+    assert test_report["stop_report"]["files_changed"] == ["src/crm_contacts/storage.py"]
 
     model.reset()
-    second = build(pack0_dir, out, env, "--max-heal", "2")
+    second = build(model.pack0_dir, out, env, "--max-heal", "4")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "resuming after try 1" in second.stdout
     assert model.calls() == [("healer", "")], "only try 2 is new"
     heal_log = read_json(out / "build/run_report.json")["heal"]["heal_log"]
     assert [(t["number"], t["outcome"]) for t in heal_log] == [(1, "still failing"), (2, "fixed")]
 
-    model.reset()
-    replay = build(pack0_dir, tmp_path / "again", env, "--max-heal", "2")
-    assert replay.returncode == 0, replay.stdout + replay.stderr
-    assert model.calls() == [], "the same inputs replay every try from the cache"
-    replayed = read_json(tmp_path / "again/build/run_report.json")["heal"]["heal_log"]
-    assert [t["inputs_sha256"] for t in replayed] == [t["inputs_sha256"] for t in heal_log]
 
-
-def test_editing_one_entity_requests_only_its_slice(model, pack0_dir: Path, tmp_path: Path):
-    env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
+def test_editing_one_entity_requests_only_its_slice_and_reads_the_cached_prefix(healed, tmp_path: Path):
+    cache, out, pack0_dir = tmp_path / "cache", tmp_path / "out", tmp_path / "pack0-crm-contacts-0.0.1"
+    shutil.copytree(healed["cache"], cache)
+    shutil.copytree(healed["pack0"], pack0_dir)
+    server = healed["server"]
+    env = llm_env(server, cache)
     assert build(pack0_dir, out, env).returncode == 0
-    model.reset()
+    server.reset()
     contract_path = pack0_dir / "contracts/deal.schema.json"
     contract = json.loads(contract_path.read_text())
     contract["properties"]["stage"] = {"type": "string", "enum": ["open", "won", "lost"]}
     contract_path.write_text(json.dumps(contract))
-    result = build(pack0_dir, out, env)
+    server.script_object.pack0_dir = pack0_dir  # the model answers from the edited contract
+    try:
+        result = build(pack0_dir, out, env)
+    finally:
+        server.script_object.pack0_dir = healed["pack0"]
     assert result.returncode == 0, result.stdout + result.stderr
-    assert model.calls() == [("codegen", "deal"), ("testgen", "deal")]
+    assert server.calls() == [("codegen", "deal"), ("testgen", "deal")]
     assert '"stage"' in (out / "build/tests/cases/deals.json").read_text()
+    ledger = [json.loads(line) for line in (out / "build/.factory_logs/usage.jsonl").read_text().splitlines()]
+    edit = [entry["usage"] for entry in ledger if not entry["cached"]]
+    assert len(edit) == 2 and all(u["cache_read_tokens"] > u["input_tokens"] for u in edit), "earlier breakpoints kept"
 
 
-def test_budget_stops_before_the_call_that_would_pass_it(model, pack0_dir: Path, tmp_path: Path):
-    budgets = json.loads((pack0_dir / "budgets.json").read_text())
+def test_budget_stops_before_the_call_that_could_pass_it(model, tmp_path: Path):
+    budgets = json.loads((model.pack0_dir / "budgets.json").read_text())
     budgets["token_budget"] = 500
-    (pack0_dir / "budgets.json").write_text(json.dumps(budgets))
-    result = build(pack0_dir, tmp_path / "out", llm_env(model, tmp_path / "cache"))
+    (model.pack0_dir / "budgets.json").write_text(json.dumps(budgets))
+    result = build(model.pack0_dir, tmp_path / "out", llm_env(model, tmp_path / "cache"))
     assert result.returncode == 1
-    assert "stopped before the codegen:core call: it would pass the token budget" in result.stderr
+    assert "stopped before the codegen:core call: it could pass the token budget" in result.stderr
     assert model.calls() == []
 
 
-def test_a_wrong_key_gets_one_clear_line_without_the_key(model, pack0_dir: Path, tmp_path: Path):
+def test_a_wrong_key_gets_one_clear_line_without_the_key(model, tmp_path: Path):
     wrong = "sk-ant-wrong-" + "Kd93Jf82Hs71Ga60"
-    result = build(pack0_dir, tmp_path / "out", llm_env(model, tmp_path / "cache", key=wrong))
+    result = build(model.pack0_dir, tmp_path / "out", llm_env(model, tmp_path / "cache", key=wrong))
     assert result.returncode == 1
     assert "the Anthropic API refused the key (401): check ANTHROPIC_API_KEY" in result.stderr
     everything = (
@@ -149,84 +205,71 @@ def test_a_wrong_key_gets_one_clear_line_without_the_key(model, pack0_dir: Path,
     assert len(model.calls()) == 1, "a 401 is not retried"
 
 
-def _provider(server: FakeModelServer, monkeypatch) -> AnthropicProvider:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-    return AnthropicProvider("claude-sonnet-4-20250514", max_retries=2)
+def test_a_server_error_after_retries_is_one_line(model, tmp_path: Path):
+    model.script_object.before = [Scripted(status=500, error_type="api_error", headers={"retry-after-ms": "5"})] * 10
+    failed = build(model.pack0_dir, tmp_path / "out", llm_env(model, tmp_path / "cache"))
+    assert failed.returncode == 1 and "answered 500 after retries" in failed.stderr
+    assert KEY not in failed.stdout + failed.stderr
 
 
-@pytest.mark.parametrize("wrapping", ["Here you go:\n{}\nThanks!", "```json\n{}\n```"])
-def test_a_reply_in_prose_or_fences_is_recovered(model, pack0_dir: Path, monkeypatch, wrapping: str):
-    pack0 = load_pack0(pack0_dir)
-    good = json.loads(model.script_object("codegen", "deal", {}).text)
-    model.script_object.before = [Scripted(wrapping.replace("{}", json.dumps(good)), as_tool=False)]
-    reply = call.codegen(_provider(model, monkeypatch), pack0, "deal", None)
-    assert reply.as_dict() == FileSetReply.model_validate(good).as_dict()
-    assert len(model.calls()) == 1
-
-
-def test_an_invalid_reply_gets_one_corrective_retry(model, pack0_dir: Path, monkeypatch):
-    pack0 = load_pack0(pack0_dir)
-    model.script_object.before = [Scripted(json.dumps({"file": []}))]
-    reply = call.codegen(_provider(model, monkeypatch), pack0, "deal", None)
-    assert reply.files
-    assert len(model.calls()) == 2
-    correction = model.requests[1]["body"]["messages"][-1]["content"]
-    assert "did not validate" in correction and "files" in correction
-
-
-def test_an_overloaded_reply_is_retried_by_the_sdk(model, pack0_dir: Path, monkeypatch):
-    pack0 = load_pack0(pack0_dir)
-    model.script_object.before = [Scripted(status=529, error_type="overloaded_error", headers={"retry-after-ms": "20"})]
-    reply = call.codegen(_provider(model, monkeypatch), pack0, "deal", None)
-    assert reply.files
-    assert len(model.calls()) == 2
-
-
-def test_openai_compatible_endpoint(model, pack0_dir: Path, monkeypatch):
-    monkeypatch.setenv("LAI_OPENAI_BASE_URL", model.url + "/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    provider = OpenAICompatibleProvider("llama3.1")
-    reply = call.codegen(provider, load_pack0(pack0_dir), "contact", None)
-    assert "src/crm_contacts/resources/contact.py" in reply.as_dict()
-    assert [r["path"] for r in model.requests] == ["/v1/chat/completions"]
-    assert model.requests[0]["body"]["response_format"] == {"type": "json_object"}
-
-
-def test_cache_stats_and_clear(model, pack0_dir: Path, tmp_path: Path):
-    cache = tmp_path / "cache"
-    assert build(pack0_dir, tmp_path / "out", llm_env(model, cache)).returncode == 0
-    stats = run_cli("cache", "stats", "--cache-dir", cache)
-    assert f"cache {cache}: 8 replies" in stats.stdout
-    assert "8 replies removed" in run_cli("cache", "clear", "--cache-dir", cache).stdout
-    assert ": 0 replies" in run_cli("cache", "stats", "--cache-dir", cache).stdout
-
-
-def test_deployer_output_passes_the_postgres_round_trip(model, pack0_dir: Path, tmp_path: Path, database: str):
+def test_deployer_output_passes_the_postgres_round_trip(model, tmp_path: Path, database: str):
     from pg import AUTH_SHIM, psql
     from test_deploy import assert_round_trip
 
     env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
-    result = build(pack0_dir, out, env, "--auto-deploy", "--deploy-target", "supabase")
+    result = build(model.pack0_dir, out, env, "--auto-deploy", "--deploy-target", "supabase")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ("deployer", "") in model.calls()
     psql(database, AUTH_SHIM)
-    assert_round_trip(out / "build", load_pack0(pack0_dir), database, rls=True)
+    assert_round_trip(out / "build", load_pack0(model.pack0_dir), database, rls=True)
 
 
-def test_the_api_key_is_never_written_or_printed(model, pack0_dir: Path, tmp_path: Path):
-    key = "sk-ant-RECOGNISABLE-" + "Fk3Lm9Qp2Zx7Wv4Ty8"
-    model.api_key = key
-    model.script_object.plant_bug = True
-    env = llm_env(model, tmp_path / "cache", key=key)
-    healed = build(pack0_dir, tmp_path / "out", env)
-    assert healed.returncode == 0, healed.stdout + healed.stderr
-    always_failing = Scripted(status=500, error_type="api_error", headers={"retry-after-ms": "5"})
-    model.script_object.before = [always_failing] * 10
-    failed = build(pack0_dir, tmp_path / "failed", llm_env(model, tmp_path / "other-cache", key=key))
-    assert failed.returncode == 1 and "answered 500 after retries" in failed.stderr
-    printed = healed.stdout + healed.stderr + failed.stdout + failed.stderr
-    written = [path for path in tmp_path.rglob("*") if path.is_file()]
-    assert len(written) > 50
-    assert key not in printed
-    assert all(key.encode() not in path.read_bytes() for path in written)
+def test_the_architect_designs_the_pack0_once_and_a_new_brief_never_overwrites_edits(tmp_path: Path):
+    out = tmp_path / "out"
+    pack0_dir = out / "pack0/pack0-fleet-maintenance-0.0.1"
+    server = serve(pack0_dir)
+    try:
+        env = llm_env(server, tmp_path / "cache")
+        args = ("auto-full", "--module", "fleet-maintenance", "--out", out, "--waive", "docker-build")
+        result = run_cli(*args, "--brief", "Vehicles and their maintenance work orders.", env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert server.calls()[0] == ("architect", "")
+        assert sorted(p.name for p in (pack0_dir / "contracts").glob("*.schema.json")) == [
+            "vehicle.schema.json",
+            "work_order.schema.json",
+        ]
+        assert "Track vehicles and the work orders" in (pack0_dir / "docs/SRS.md").read_text()
+        stages = read_json(out / "build/pipeline_result.json")["stages"]
+        pack0_summary = next(stage["summary"] for stage in stages if stage["name"] == "pack0")
+        assert "designed by the model" in pack0_summary
+        assert ("codegen", "work_order") in server.calls()
+
+        server.reset()
+        srs = pack0_dir / "docs/SRS.md"
+        srs.write_text(srs.read_text() + "\n- Hand-written: tyres are checked monthly.\n")
+        refused = run_cli(*args, "--brief", "Something else entirely.", env=env)
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+        assert "--brief differs from the Pack0's brief, and docs/SRS.md was not written by lai-pack" in refused.stderr
+        assert "Hand-written" in srs.read_text() and server.calls() == []
+    finally:
+        server.stop()
+
+
+def test_a_new_brief_rewrites_a_pack0_nobody_edited(tmp_path: Path):
+    config = BuildConfig(module="tasks", out=tmp_path, brief="To-do lists for a small team.")
+    said: list[str] = []
+    pack0_stage.generate(config, said.append)
+    srs = config.layout.pack0_dir / "docs/SRS.md"
+    assert "To-do lists for a small team." in srs.read_text()
+    changed = BuildConfig(module="tasks", out=tmp_path, brief="Chores for a family.")
+    assert "from the catalog" in pack0_stage.generate(changed, said.append)
+    assert "Chores for a family." in srs.read_text()
+    assert load_pack0(config.layout.pack0_dir).meta.brief == "Chores for a family."
+    (config.layout.pack0_dir / "contracts/task.schema.json").write_text(
+        (config.layout.pack0_dir / "contracts/task.schema.json").read_text() + "\n"
+    )
+    with pytest.raises(InputError, match=r"contracts/task\.schema\.json was not written by lai-pack"):
+        pack0_stage.check_brief(BuildConfig(module="tasks", out=tmp_path, brief="A third brief."))
+    # No --brief on a re-run keeps the Pack0 as it is.
+    assert "files" in pack0_stage.generate(BuildConfig(module="tasks", out=tmp_path), said.append)
+    assert "Chores for a family." in srs.read_text()

@@ -117,6 +117,7 @@ def test_module_argv_spells_out_every_setting(tmp_path: Path):
         max_heal=3,
         provider="anthropic",
         model="some-model",
+        model_price="1,2,1.25,0.1",
         auto_deploy=True,
         deploy_target="supabase",
         waivers=("docker-build", "lint"),

@@ -90,7 +90,7 @@ def _run(build: Path, crm_output: Path, number: int):
     report = logs / "test_report.json"
     sandbox = json.loads(report.read_text())["final_run"]["sandbox"]
     slicing = Slicing.from_report(logs, pack0.entities, report)
-    run = run_tests(build, logs / f"test_output.{number}.txt", sandbox, None, slicing)
+    run = run_tests(build, logs / f"test_output.{number}.txt", sandbox, None, slicing, pack0=pack0)
     report.write_text(json.dumps({"final_run": run.as_dict()}))  # what the next run reuses from, as the stage does
     return run
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import io
+import os
+import py_compile
 import shutil
+import socket
+import sqlite3
+import sys
 import tarfile
 from pathlib import Path
+from py_compile import PycInvalidationMode
 
 import pytest
 from conftest import factory_env, read_json, run_cli
 
+from factory.fsutil import dumps_json, sha256_file
 from factory.pec.leaks import leak_check
+from factory.pec.provenance import PAYLOAD_TYPE, envelope, pae
+from factory.pec.signing import key_id, sign_bytes, sign_file
 from factory.pec.verify import verify_output
 
 
@@ -157,3 +166,149 @@ def test_two_builds_with_source_date_epoch_give_byte_identical_evidence(tmp_path
         first = (tmp_path / "one/build" / f"{evidence}.json").read_bytes()
         assert first == (tmp_path / "two/build" / f"{evidence}.json").read_bytes(), evidence
     assert read_json(tmp_path / "one/build/approval.json")["decided_at"] == "2023-11-14T22:13:20Z"
+
+
+# --- What verify used to skip: each case is planted and must be named (issue 13). ---
+
+
+def _planted_bytecode(output: Path) -> Path:
+    """An edited server.py compiled (unchecked-hash) where Python prefers it to the source."""
+    package = output / "build/src/crm_contacts"
+    edited = package.parent / "server_edited.py"
+    edited.write_text((package / "server.py").read_text().replace('"ok"', '"owned"'))
+    target = package / "__pycache__" / f"server.{sys.implementation.cache_tag}.pyc"
+    mode = PycInvalidationMode.UNCHECKED_HASH
+    py_compile.compile(str(edited), cfile=str(target), dfile=str(package / "server.py"), invalidation_mode=mode)
+    edited.unlink()
+    return target
+
+
+def test_planted_bytecode_is_reported(output: Path):
+    pyc = _planted_bytecode(output)
+    result = run_cli("verify", output)
+    assert result.returncode == 1
+    relative = pyc.relative_to(output).as_posix()
+    assert f"bytecode: {relative}" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    "kind", ["symlink", "fifo", "socket", "stray pyc", "temp file", "pytest cache", "ruff cache", "stages folder"]
+)
+def test_every_kind_of_planted_entry_is_reported(output: Path, kind: str, tmp_path: Path):
+    build = output / "build"
+    planted = {
+        "symlink": build / "src/crm_contacts/link.py",
+        "fifo": build / "tests/pipe",
+        "socket": build / "src/sock",
+        "stray pyc": build / "src/crm_contacts/server.pyc",
+        "temp file": build / "src/crm_contacts/.server.py.abc.tmp",
+        "pytest cache": build / ".pytest_cache/v/cache/nodeids",
+        "ruff cache": build / ".ruff_cache/0.1/x",
+        "stages folder": build / ".factory_logs/stages/extra.json",
+    }[kind]
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "symlink":
+        planted.symlink_to(build / "src/crm_contacts/server.py")
+    elif kind == "fifo":
+        os.mkfifo(planted)
+    elif kind == "socket":
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(planted))
+    else:
+        planted.write_text("import os\n")
+    problems = verify_output(output)
+    relative = planted.relative_to(output).as_posix()
+    assert any(relative in problem for problem in problems), problems
+
+
+def test_a_database_in_build_is_reported_wherever_it_is(output: Path):
+    build = output / "build"
+    places = [
+        build / "data.sqlite3",
+        build / "data.sqlite3-wal",
+        build / ".factory_logs/stages/data.sqlite3",
+        build / "src/crm_contacts/__pycache__/data.sqlite3",
+        build / ".pytest_cache/data.sqlite3",
+        build / "data.sqlite3.tmp",
+    ]
+    for path in places:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE t (x TEXT)")
+        db.close()
+    problems = verify_output(output)
+    for path in places:
+        relative = path.relative_to(output).as_posix()
+        assert any(relative in problem for problem in problems), (relative, problems)
+
+
+def test_leak_check_finds_a_key_inside_a_sqlite_database(output: Path):
+    database = output / "build/data.sqlite3"
+    secret = FAKE["aws"][0]
+    user_key = "sk-ant-user-" + "Hv5Kd8Lq2Wx9Zr4Tp7"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+        db.execute("INSERT INTO notes VALUES (?), (?)", (f"key={secret}", f"mine {user_key}"))
+    db.close()
+    assert b"\x00" in database.read_bytes()
+    result = run_cli("leak-check", output, env=factory_env(ANTHROPIC_API_KEY=user_key))
+    assert result.returncode == 1
+    assert "build/data.sqlite3:" in result.stdout and "AWS Access Key" in result.stdout, result.stdout
+    assert "value of $ANTHROPIC_API_KEY" in result.stdout
+    assert secret not in result.stdout and user_key not in result.stdout
+
+
+# --- Team packs: what is left out is signed too. ---
+
+
+def _sign(output: Path, tmp_path: Path) -> Path:
+    """Sign a copied output as --sign-key would have: manifest.json.sig and the provenance envelope."""
+    keys = tmp_path / "keys"
+    assert run_cli("keygen", "--out", keys).returncode == 0
+    key = keys / "lai-pack.key"
+    sign_file(output / "build/manifest.json", key)
+    statement = (output / "build/provenance.json").read_bytes()
+    signed = envelope(statement, sign_bytes(pae(PAYLOAD_TYPE, statement), key), key_id(key, private=True))
+    (output / "build/provenance.dsse.json").write_text(dumps_json(signed))
+    return keys / "lai-pack.pub"
+
+
+def _forge_team_manifest(root: Path, excluded: list[str]) -> None:
+    files = [
+        {"path": path.relative_to(root).as_posix(), "sha256": sha256_file(path), "size": path.stat().st_size}
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != "TEAM_PACK_MANIFEST.json" and not path.name.startswith(".lai-pack.")
+    ]
+    manifest = {"schema_version": 1, "module": "crm-contacts", "files": files, "excluded": sorted(excluded)}
+    (root / "TEAM_PACK_MANIFEST.json").write_text(dumps_json(manifest))
+
+
+def _unpacked_team_pack(output: Path, tmp_path: Path) -> Path:
+    archive = tmp_path / "team.tar.gz"
+    assert run_cli("export-team-pack", output, "--to", archive).returncode == 0
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "team", filter="data")
+    return tmp_path / "team"
+
+
+def test_a_forged_exclusion_in_a_team_pack_fails_with_and_without_the_key(output: Path, tmp_path: Path):
+    public_key = _sign(output, tmp_path)
+    team = _unpacked_team_pack(output, tmp_path)
+    assert run_cli("verify", team, "--public-key", public_key).returncode == 0
+    (team / "build/src/crm_contacts/validation.py").unlink()
+    excluded = read_json(team / "TEAM_PACK_MANIFEST.json")["excluded"]
+    _forge_team_manifest(team, [*excluded, "build/src/crm_contacts/validation.py"])
+    for extra in ((), ("--public-key", public_key)):
+        result = run_cli("verify", team, *extra)
+        assert result.returncode == 1, result.stdout
+        assert "build/src/crm_contacts/validation.py" in result.stdout
+
+
+def test_a_team_manifest_dropped_into_a_normal_output_fails(output: Path, tmp_path: Path):
+    public_key = _sign(output, tmp_path)
+    (output / "build/src/crm_contacts/validation.py").unlink()
+    _forge_team_manifest(output, ["build/src/crm_contacts/validation.py"])
+    for extra in ((), ("--public-key", public_key)):
+        result = run_cli("verify", output, *extra)
+        assert result.returncode == 1, result.stdout
+        assert "build/src/crm_contacts/validation.py" in result.stdout

@@ -1,31 +1,41 @@
-"""The system prompts of the four agents, in one place, and the prompt text each slice is asked with.
+"""The system prompts of the five agents, in one place, the Pack0 context every agent reads, and the prompt
+text each slice is asked with.
 
-The shared context names the module and its entities but not their fields: it is the prompt prefix every
-agent reuses (prompt caching), and editing one entity's fields must not change it.
+The context is three blocks, most stable first, each a prompt-cache breakpoint: the conventions and the
+reference architecture (the same for every module, long enough for any model's minimum cacheable prefix),
+then the module's plan and entity list, then its SRS. Editing one entity's fields changes none of them.
 """
 
 from __future__ import annotations
 
 import json
+from functools import cache
 
-from factory.pack0.models import Entity, Pack0
+from factory.pack0.models import Budgets, Entity, Pack0, Pack0Meta
 
 REPLY_RULES = (
     "Reply by calling the tool with one JSON object. File paths are relative to the build folder and never "
     "contain '..'. Return each file whole."
 )
 
-CONVENTIONS = """Conventions every slice follows:
-- src/{package}/ is a stdlib-only Python package. src/{package}/resources/__init__.py imports one module per
+CONVENTIONS = """Conventions every slice follows (PACKAGE is the module's Python package, named below):
+- src/PACKAGE/ is a stdlib-only Python package. src/PACKAGE/resources/__init__.py imports one module per
   entity and defines MODULE_NAME and RESOURCES (the modules, in order). Each entity module defines NAME, PLURAL,
   TITLE and SCHEMA (the entity's contract, exactly as given).
 - The core serves, for each resource, /api/v1/<PLURAL> (POST create, GET list with limit/offset) and
   /api/v1/<PLURAL>/<id> (GET, PATCH, DELETE); X-Tenant-ID on every request (400 without it); a tenant never sees
   or changes another tenant's rows (404); bodies validated against SCHEMA (422 naming each field); GET /health;
-  GET /openapi.json from src/{package}/openapi.json (written by the factory); a page at /; SQLite at
-  DATABASE_PATH; server.make_server(host, port, database_path) and server.start_in_thread(server).
+  GET /openapi.json from src/PACKAGE/openapi.json (written by the factory); a page at /; rows in the typed
+  tables of src/PACKAGE/tables.json (written by the factory, the schema deploy/migrations create): SQLite at
+  DATABASE_PATH (storage.py), PostgreSQL at DATABASE_URL (storage_pg.py, row-level security per tenant);
+  server.make_server(host, port, database_path) and server.start_in_thread(server).
 - Tests live in tests/unit, tests/integration, tests/contract, tests/e2e; tests/contract_openapi.json is the
   contract (written by the factory); contract tests are named test_operation_matches_contract[<operationId>].
+"""
+
+ARCHITECTURE_INTRO = """Reference architecture: the files below are a working build of a one-entity example module
+(package `example`, entity `note`). Follow the same structure, names and style for the module you are asked
+about; only the entities and their fields differ.
 """
 
 CODEGEN_SYSTEM = "You are CodeGen. Write the slice of the service you are asked for. " + REPLY_RULES
@@ -35,8 +45,9 @@ TESTGEN_SYSTEM = (
     "against the contract, and (core slice) an E2E flow across two tenants and .test_commands.json. " + REPLY_RULES
 )
 HEALER_SYSTEM = (
-    "You are the Healer. You get the code, the tests and the full failure output. Find the cause and return "
-    "only the files to change, each whole, with a one-line diagnosis. " + REPLY_RULES
+    "You are the Healer. You get the failing tests with their output, the files the failure implicates and the "
+    "contracts they concern. Find the cause and return only the files to change, each whole, with a one-line "
+    "diagnosis. Ask for nothing else: files left out were judged unrelated. " + REPLY_RULES
 )
 DEPLOYER_SYSTEM = (
     "You are the Deployer. From the contracts, write PostgreSQL migrations under deploy/migrations/ "
@@ -44,14 +55,71 @@ DEPLOYER_SYSTEM = (
     "supabase target, row-level security by the tenant_id claim of auth.jwt()), and deploy/deploy.sh, "
     "deploy/rollback.sh, deploy/healthcheck.sh and deploy/health_checks.json. " + REPLY_RULES
 )
+ARCHITECT_SYSTEM = (
+    "You are the Architect. From a module name and a brief, design the module's Pack0: a title, the software "
+    "requirements (SRS, Markdown), the build plan (PLAN, Markdown) and the entities. Each entity has a "
+    "lower_snake_case name and a contract: a JSON Schema (draft 2020-12) object with title (CamelCase), "
+    "description, type object, additionalProperties false, required and properties. Fields are lower_snake_case; "
+    "each has type string, integer, number, boolean or array (of one scalar type, under items) and may use enum, "
+    "format (email, date, date-time, uuid, uri), minLength, maxLength, pattern, minimum, maximum, minItems, "
+    "maxItems, title, description, default. Never declare id, tenant_id, created_at or updated_at: the service "
+    "adds them. Model what the brief needs, with realistic constraints. Reply by calling the tool with one JSON "
+    "object."
+)
 
 
-def shared_context(pack0: Pack0) -> str:
+_EXAMPLE_CONTRACT = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Note",
+    "description": "A short note a team keeps.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "priority"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": 120},
+        "body": {"type": "string", "maxLength": 2000},
+        "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+        "status": {"type": "string", "enum": ["open", "done"]},
+        "due": {"type": "string", "format": "date"},
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 10},
+        "pinned": {"type": "boolean"},
+    },
+    "x-plural": "notes",
+}
+
+
+@cache
+def reference_architecture() -> str:
+    """The first context block: conventions and the engine's build of a fixed example module. The same for
+    every module and edit, and longer than any model's minimum cacheable prefix (4096 tokens)."""
+    from factory.engine.codegen import generate_core, generate_entity_source
+    from factory.engine.testgen import generate_core_tests, generate_entity_tests
+
+    note = Entity(name="note", plural="notes", title="Note", schema=_EXAMPLE_CONTRACT)
+    example = Pack0(Pack0Meta(module="example", title="Example"), Budgets(), (note,))
+    core = generate_core(example)
+    chosen = {
+        **generate_entity_source(example, note),
+        **{path: core[path] for path in ("src/example/resources/__init__.py", "src/example/storage.py")},
+        **generate_entity_tests(example, note),
+        **{path: text for path, text in generate_core_tests(example).items() if path == "tests/conftest.py"},
+    }
+    return f"{CONVENTIONS}\n{ARCHITECTURE_INTRO}\n{files_block(chosen)}\n"
+
+
+def module_block(pack0: Pack0) -> str:
+    """The second context block: the module, its entity list and its build plan."""
     entities = "\n".join(f"- {e.name} (resource {e.plural}, title {e.title})" for e in pack0.entities)
+    plan = pack0.document("docs/PLAN.md") or "(no docs/PLAN.md in this Pack0)"
     return (
-        f"Module: {pack0.module} (Python package {pack0.package})\nTitle: {pack0.meta.title}\n"
-        f"Brief: {pack0.meta.brief or '-'}\nEntities:\n{entities}\n\n{CONVENTIONS.format(package=pack0.package)}"
+        f"Module: {pack0.module} (Python package {pack0.package}: PACKAGE above)\nTitle: {pack0.meta.title}\n"
+        f"Brief: {pack0.meta.brief or '-'}\nEntities:\n{entities}\n\n{plan}"
     )
+
+
+def context_blocks(pack0: Pack0) -> tuple[str, ...]:
+    srs = pack0.document("docs/SRS.md") or "(no docs/SRS.md in this Pack0)"
+    return (reference_architecture(), module_block(pack0), f"Software requirements (docs/SRS.md):\n{srs}")
 
 
 def contract_text(entity: Entity) -> str:
@@ -79,3 +147,7 @@ def all_contracts(pack0: Pack0) -> str:
 
 def files_block(files: dict[str, str]) -> str:
     return "\n".join(f"--- {path}\n{content}" for path, content in sorted(files.items()))
+
+
+def architect_prompt(module: str, brief: str) -> str:
+    return f"Design the Pack0 of module {module}.\nBrief: {brief or '(none: infer the purpose from the name)'}\n"

@@ -100,3 +100,23 @@ def parse_reply(agent: str, raw: str, model: type[ReplyT]) -> ReplyT:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise AgentReplyError(f"{agent} reply does not match {model.__name__}: {where}: {first['msg']}") from None
+
+
+def partial_files(raw: str) -> dict[str, str]:
+    """The files that arrived whole in a reply cut off mid-way: a string cut short is dropped by the
+    partial JSON parser, so an item with both a path and a content is complete."""
+    from pydantic_core import from_json
+
+    start = raw.find("{")
+    if start < 0:
+        return {}
+    try:
+        data = from_json(raw[start:], allow_partial=True)
+    except ValueError:
+        return {}
+    items = data.get("files") if isinstance(data, dict) else None
+    return {
+        item["path"]: item["content"]
+        for item in items or []
+        if isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("content"), str)
+    }

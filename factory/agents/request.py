@@ -11,17 +11,18 @@ from factory.pack0.models import Pack0
 
 @dataclass(frozen=True)
 class AgentRequest:
-    """agent: codegen | testgen | healer | deployer; slice: 'core' or an entity name (or '' for all).
+    """agent: architect | codegen | testgen | healer | deployer; slice: 'core' or an entity name (or '').
 
-    A model reads `shared` (the Pack0 context, identical for every agent, so it is cached as a prompt
-    prefix), `system` and `prompt`; the offline engine reads the structured fields instead.
+    A model reads `context` (the Pack0 context blocks, identical for every agent and ordered from the most
+    stable, so each is a prompt-cache prefix), `system` and `prompt`; the offline engine reads the
+    structured fields instead.
     """
 
     agent: str
     system: str
     prompt: str
-    pack0: Pack0
-    shared: str = ""
+    pack0: Pack0 | None
+    context: tuple[str, ...] = ()
     slice: str = ""
     reply_schema: dict = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
@@ -29,6 +30,8 @@ class AgentRequest:
     options: dict[str, str] = field(default_factory=dict)
     # A follow-up turn after a reply that did not validate: (the previous reply, what was wrong).
     correction: tuple[str, str] | None = None
+    # After a reply cut off at the output limit: the files already received whole (ask for the rest).
+    received: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Completion:
     text: str
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
+    # The reply stopped at max_tokens: never parsed as whole, never cached.
+    truncated: bool = False
 
 
 class Provider(Protocol):
@@ -48,4 +53,8 @@ class Provider(Protocol):
 
     def request_key(self, request: AgentRequest) -> dict:
         """Everything that determines the reply (for the content-hashed cache)."""
+        ...
+
+    def keep(self, request: AgentRequest, completion: Completion) -> None:
+        """Store a reply that proved good (parsed, validated, paths checked) for the next run."""
         ...

@@ -92,10 +92,8 @@ def compose_with_postgres(pack0: Pack0) -> str:
             "    ports:",
             '      - "8000:8000"',
             "    environment:",
+            # The service keeps its rows in this PostgreSQL, working as role lai_service (row-level security).
             f"      DATABASE_URL: {url}",
-            "      DATABASE_PATH: /data/service.sqlite3",
-            "    volumes:",
-            "      - appdata:/data",
             "    healthcheck:",
             '      test: ["CMD", "python3", "-c", "import urllib.request; '
             "urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)\"]",
@@ -104,7 +102,6 @@ def compose_with_postgres(pack0: Pack0) -> str:
             "      retries: 3",
             "volumes:",
             "  pgdata:",
-            "  appdata:",
             "",
         ]
     )

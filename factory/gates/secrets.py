@@ -19,7 +19,10 @@ _ANTHROPIC_PLUGIN = Path(__file__).with_name("anthropic_detector.py")
 # Logs hold raw agent replies and test output, and the evidence files are hashes the factory wrote:
 # what a model generated is scanned where it lands (src, tests, deploy and the container files).
 SKIPPED_DIRS = (".factory_logs",)
-EVIDENCE_FILES = ("run_report.json", "approval.json", "manifest.json", "pipeline_result.json")
+EVIDENCE_FILES = (
+    *("run_report.json", "approval.json", "manifest.json", "pipeline_result.json"),
+    *("provenance.json", "provenance.dsse.json", "manifest.json.sig"),  # digests and public signatures
+)
 # A sha256 digest is high-entropy hex by nature, and the evidence is made of them: not a secret.
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 

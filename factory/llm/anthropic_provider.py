@@ -1,23 +1,35 @@
-"""Claude through the official anthropic SDK: forced tool use for structured replies, prompt caching
-of the shared Pack0 context, and the SDK's own retries (429, 5xx, 529 overloaded) with backoff."""
+"""Claude through the official anthropic SDK: forced tool use for structured replies, prompt caching of
+the stable Pack0 context, output limits per model, and the SDK's own retries (429, 5xx, 529) with backoff."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 
 from factory.agents.request import AgentRequest, Completion
 from factory.errors import FactoryError
-from factory.llm.messages import MAX_TOKENS, conversation
+from factory.llm.messages import conversation
+from factory.llm.models import max_output_tokens
 from factory.llm.usage import Usage
 
 EMIT_TOOL = "emit_reply"
 PROGRESS_EVERY_CHARS = 8_000
 REQUEST_TIMEOUT_S = 600.0
+# "max_tokens: 64000 > 32000, which is the maximum allowed number of output tokens for <model>"
+_OUTPUT_LIMIT = re.compile(r"max_tokens: \d+ > (\d+)")
 
 
 class ModelError(FactoryError):
-    """A model API failed after the SDK's retries: wrong key, unreachable, overloaded."""
+    """A model API failed: wrong key, unknown model, unreachable, overloaded after the SDK's retries."""
+
+
+def system_blocks(request: AgentRequest) -> list[dict]:
+    """The context blocks, each ending a cache breakpoint (stable first, so an edit keeps the earlier
+    ones), then the agent's own instructions. The API allows 4 breakpoints; the context has at most 3."""
+    blocks = [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}} for text in request.context]
+    return [*blocks, {"type": "text", "text": request.system}]
 
 
 class AnthropicProvider:
@@ -27,6 +39,7 @@ class AnthropicProvider:
         import anthropic
 
         self.model = model
+        self.max_tokens = max_output_tokens(model)
         self.progress = progress
         key = os.environ.get("ANTHROPIC_API_KEY")
         if not key:
@@ -39,34 +52,50 @@ class AnthropicProvider:
         )
 
     def _params(self, request: AgentRequest) -> dict:
-        # One tool for every agent, and the Pack0 context first: the prefix (tools, then the first system
-        # block) is the same for all four agents, so the model's prompt cache serves them all.
+        # One tool per reply model, then the context blocks: codegen, testgen and deployer share the whole
+        # prefix, and every agent shares the context blocks' text.
         return {
             "model": self.model,
-            "max_tokens": MAX_TOKENS,
+            "max_tokens": self.max_tokens,
             "tools": [{"name": EMIT_TOOL, "description": "Return the reply.", "input_schema": request.reply_schema}],
             "tool_choice": {"type": "tool", "name": EMIT_TOOL},
-            "system": [
-                {"type": "text", "text": request.shared, "cache_control": {"type": "ephemeral"}},
-                {"type": "text", "text": request.system},
-            ],
+            "system": system_blocks(request),
             "messages": conversation(request),
         }
 
     def request_key(self, request: AgentRequest) -> dict:
-        return {"provider": self.name, **self._params(request)}
+        # max_tokens is left out: a reply that fit is the same reply whatever the limit was.
+        params = self._params(request)
+        params.pop("max_tokens")
+        return {"provider": self.name, **params}
+
+    def keep(self, request: AgentRequest, completion: Completion) -> None:
+        """Without the gateway there is no cache: nothing to keep."""
 
     def complete(self, request: AgentRequest) -> Completion:
-        import json
-
         import anthropic
 
         try:
-            message = self._stream(request)
+            try:
+                message = self._stream(request)
+            except anthropic.BadRequestError as error:
+                # The model's output limit is lower than the table says: take the API's figure, once.
+                limit = _OUTPUT_LIMIT.search(str(error))
+                if limit is None or int(limit.group(1)) >= self.max_tokens:
+                    raise
+                self.max_tokens = int(limit.group(1))
+                message = self._stream(request)
         except anthropic.AuthenticationError:
             raise ModelError("the Anthropic API refused the key (401): check ANTHROPIC_API_KEY") from None
+        except anthropic.NotFoundError:
+            raise ModelError(
+                f"the Anthropic API does not know the model {self.model!r} (404): choose another with --model"
+            ) from None
         except anthropic.APIStatusError as error:
-            raise ModelError(f"the Anthropic API answered {error.status_code} after retries: {_short(error)}") from None
+            # The SDK retries only 408, 409, 429 and 5xx: any other status was a single request.
+            retried = error.status_code in (408, 409, 429) or error.status_code >= 500
+            when = " after retries" if retried else ""
+            raise ModelError(f"the Anthropic API answered {error.status_code}{when}: {_short(error)}") from None
         except anthropic.APIConnectionError as error:
             reason = type(error).__name__
             raise ModelError(f"cannot reach the Anthropic API ({reason}); check ANTHROPIC_BASE_URL") from None
@@ -85,6 +114,7 @@ class AnthropicProvider:
                 cache_write_tokens=getattr(usage, "cache_creation_input_tokens", 0) or 0,
                 cache_read_tokens=getattr(usage, "cache_read_input_tokens", 0) or 0,
             ),
+            truncated=message.stop_reason == "max_tokens",
         )
 
     def _stream(self, request: AgentRequest):
@@ -107,5 +137,5 @@ class AnthropicProvider:
 
 
 def _short(error: Exception) -> str:
-    text = str(error)
+    text = " ".join(str(error).split())
     return text if len(text) < 200 else text[:200] + "..."

@@ -1,5 +1,6 @@
 """Every model call goes through here: the reply cache first, then the budget check, then the call,
-then the usage ledger. The offline engine does not (it costs nothing and is deterministic)."""
+then the usage ledger. A reply is stored only when the caller says it proved good (keep). The offline
+engine does not come through here (it costs nothing and is deterministic)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from pathlib import Path
 from factory.agents.request import AgentRequest, Completion, Provider
 from factory.errors import FactoryError
 from factory.llm.cache import ReplyCache, content_key
-from factory.llm.usage import Usage, cost_usd, price_for
+from factory.llm.usage import Prices, Usage, cost_usd, price_for
 from factory.pack0.models import Budgets
 
-# What a call is assumed to add on top of its prompt, for the check made before the call.
-EXPECTED_OUTPUT_TOKENS = 4_000
-CHARS_PER_TOKEN = 4
+# Fewer characters per token than text averages: the pre-call estimate must not fall short (code and
+# JSON tokenise densely).
+CHARS_PER_TOKEN = 3
 
 
 class BudgetExceeded(FactoryError):
-    """The next call would pass the Pack0's token or cost budget."""
+    """The next call could pass the Pack0's token or cost budget."""
 
 
 def read_ledger(path: Path) -> list[dict]:
@@ -39,42 +40,65 @@ def summarize(entries: list[dict]) -> dict:
     }
 
 
-def estimate_tokens(request: AgentRequest) -> int:
-    text = request.shared + request.system + request.prompt + (request.correction[0] if request.correction else "")
-    return len(text) // CHARS_PER_TOKEN + EXPECTED_OUTPUT_TOKENS
+def estimate_input_tokens(request: AgentRequest) -> int:
+    """An over-estimate of what the request sends: context, instructions, prompt, correction, schema."""
+    texts = [*request.context, request.system, request.prompt, *(request.correction or ()), *request.received]
+    chars = sum(len(text) for text in texts) + len(json.dumps(request.reply_schema))
+    return chars // CHARS_PER_TOKEN + 1
+
+
+def worst_case(request: AgentRequest, max_tokens: int, prices: Prices | None) -> tuple[int, float]:
+    """(tokens, USD) the call can cost at most: every input token written to the prompt cache (the
+    dearer input rate) and max_tokens of output."""
+    tokens = estimate_input_tokens(request)
+    cost = 0.0 if prices is None else cost_usd(prices, Usage(output_tokens=max_tokens, cache_write_tokens=tokens))
+    return tokens + max_tokens, cost
 
 
 class ModelGateway:
     """A Provider that caches, budgets and meters another one."""
 
-    def __init__(self, provider: Provider, cache: ReplyCache, ledger_path: Path, budgets: Budgets) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        cache: ReplyCache,
+        ledger_path: Path,
+        budgets: Budgets,
+        prices: Prices | None = None,
+    ) -> None:
         self.provider = provider
         self.name = provider.name
         self.model = provider.model
         self.cache = cache
         self.ledger_path = ledger_path
         self.budgets = budgets
+        self.prices = price_for(self.model, prices)
 
     def request_key(self, request: AgentRequest) -> dict:
         return self.provider.request_key(request)
 
     def _check_budget(self, request: AgentRequest) -> None:
+        where = f"the {request.agent}{':' + request.slice if request.slice else ''} call"
+        if self.prices is None:
+            raise BudgetExceeded(
+                f"stopped before {where}: no price is known for model {self.model}, so the cost budget "
+                f"(${self.budgets.cost_budget_usd}, budgets.json) cannot be kept; set its prices as the "
+                "model_price setting (USD per million tokens: input,output,cache_write,cache_read)"
+            )
         spent = summarize(read_ledger(self.ledger_path))
         used_tokens = sum(spent[name] for name in ("input_tokens", "output_tokens", "cache_write_tokens"))
-        estimate = estimate_tokens(request)
-        where = f"the {request.agent}{':' + request.slice if request.slice else ''} call"
-        if used_tokens + estimate > self.budgets.token_budget:
+        tokens, cost = worst_case(request, self.provider.max_tokens, self.prices)
+        if used_tokens + tokens > self.budgets.token_budget:
             raise BudgetExceeded(
-                f"stopped before {where}: it would pass the token budget ({used_tokens} used + ~{estimate} > "
-                f"{self.budgets.token_budget}, budgets.json token_budget)"
+                f"stopped before {where}: it could pass the token budget ({used_tokens} used + up to {tokens} "
+                f"(input and max_tokens {self.provider.max_tokens}) > {self.budgets.token_budget}, budgets.json "
+                "token_budget)"
             )
-        if price_for(self.model) is not None:
-            estimated_cost = cost_usd(self.model, Usage(input_tokens=estimate))
-            if spent["cost_usd"] + estimated_cost > self.budgets.cost_budget_usd:
-                raise BudgetExceeded(
-                    f"stopped before {where}: it would pass the cost budget (${spent['cost_usd']:.4f} spent + "
-                    f"~${estimated_cost:.4f} > ${self.budgets.cost_budget_usd}, budgets.json cost_budget_usd)"
-                )
+        if spent["cost_usd"] + cost > self.budgets.cost_budget_usd:
+            raise BudgetExceeded(
+                f"stopped before {where}: it could pass the cost budget (${spent['cost_usd']:.4f} spent + up to "
+                f"${cost:.4f} > ${self.budgets.cost_budget_usd}, budgets.json cost_budget_usd)"
+            )
 
     def _record(self, request: AgentRequest, completion: Completion, seconds: float) -> None:
         entry = {
@@ -82,8 +106,9 @@ class ModelGateway:
             "slice": request.slice,
             "model": self.model,
             "cached": completion.cached,
+            "truncated": completion.truncated,
             "usage": (Usage() if completion.cached else completion.usage).as_dict(),
-            "cost_usd": 0.0 if completion.cached else cost_usd(self.model, completion.usage),
+            "cost_usd": 0.0 if completion.cached else cost_usd(self.prices, completion.usage),
             "seconds": round(seconds, 3),
         }
         self.ledger_path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,12 +116,27 @@ class ModelGateway:
             ledger.write(json.dumps(entry, sort_keys=True) + "\n")
 
     def complete(self, request: AgentRequest) -> Completion:
-        key = content_key(self.provider.request_key(request))
         started = time.monotonic()
-        completion = self.cache.get(key)
+        completion = self.cache.get(self.cache_key(request))
         if completion is None:
             self._check_budget(request)
             completion = self.provider.complete(request)
-            self.cache.put(key, completion)
         self._record(request, completion, time.monotonic() - started)
         return completion
+
+    def cache_key(self, request: AgentRequest) -> str:
+        return content_key(self.provider.request_key(request))
+
+    def fixes_for(self, request: AgentRequest) -> dict[str, str]:
+        """Files of this request's stored reply that the Healer later had to fix: applied over the reply, so
+        a reply proven bad does not bring its bug back on a re-run (or a fresh clone)."""
+        return self.cache.get_fixes(self.cache_key(request))
+
+    def remember_fixes(self, key: str, fixes: dict[str, str], agent: str, slice_name: str) -> None:
+        self.cache.put_fixes(key, fixes, agent=agent, slice_name=slice_name)
+
+    def keep(self, request: AgentRequest, completion: Completion) -> None:
+        """Store a reply that parsed, validated and passed the path checks (never a truncated one)."""
+        if completion.cached or completion.truncated:
+            return
+        self.cache.put(self.cache_key(request), completion, agent=request.agent, slice_name=request.slice)

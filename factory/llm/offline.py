@@ -37,6 +37,9 @@ class OfflineProvider:
     def request_key(self, request: AgentRequest) -> dict:
         return {"provider": self.name, "agent": request.agent, "slice": request.slice}
 
+    def keep(self, request: AgentRequest, completion: Completion) -> None:
+        """Nothing to store: the engine answers the same again for free."""
+
     def complete(self, request: AgentRequest) -> Completion:
         pack0 = request.pack0
         if request.agent in ("codegen", "testgen"):

@@ -10,6 +10,7 @@ from factory.layout import Layout
 from factory.llm.cache import ReplyCache
 from factory.llm.gateway import ModelGateway
 from factory.llm.offline import OfflineProvider
+from factory.llm.usage import Prices
 from factory.pack0.models import Budgets
 from factory.settings import PROVIDERS, resolve_provider_name  # noqa: F401 - re-exported: defined without imports
 
@@ -21,6 +22,7 @@ def make_provider(
     budgets: Budgets,
     cache_dir: Path,
     progress: Callable[[str], None] | None = None,
+    prices: Prices | None = None,
 ) -> Provider:
     if name == "offline":
         return OfflineProvider()
@@ -32,4 +34,4 @@ def make_provider(
         from factory.llm.openai_provider import OpenAICompatibleProvider
 
         provider = OpenAICompatibleProvider(model)
-    return ModelGateway(provider, ReplyCache(cache_dir), layout.usage_ledger, budgets)
+    return ModelGateway(provider, ReplyCache(cache_dir), layout.usage_ledger, budgets, prices)

@@ -62,25 +62,32 @@ def derived_files(meta: Pack0Meta, entities: tuple[Entity, ...], source_files: d
 
 
 def generate_pack0(module: str, brief: str = "", budgets: Budgets | None = None) -> dict[str, str]:
-    """Every file of a new Pack0 for `module`, keyed by its path inside pack0-{module}-0.0.1/."""
+    """Every file of a new Pack0 for `module` from the offline catalog, keyed by its path inside
+    pack0-{module}-0.0.1/."""
     meta = Pack0Meta(module=module, title=module.replace("-", " ").title(), brief=brief)
-    budgets = budgets or Budgets()
-    catalog = entities_for_module(module)
+    contracts = {item.name: entity_contract(module, item) for item in entities_for_module(module)}
+    return assemble_pack0(meta, budgets or Budgets(), contracts)
+
+
+def assemble_pack0(
+    meta: Pack0Meta, budgets: Budgets, contracts: dict[str, dict], srs: str | None = None, plan: str | None = None
+) -> dict[str, str]:
+    """The files of a Pack0 from its parts (the SRS and plan written from the contracts unless given)."""
     entities = tuple(
         Entity(
-            name=item.name,
-            plural=default_plural(item.name),
-            title=_title(item.name),
-            schema=entity_contract(module, item),
+            name=name,
+            plural=contract.get("x-plural") or default_plural(name),
+            title=contract.get("title") or _title(name),
+            schema=contract,
         )
-        for item in catalog
+        for name, contract in contracts.items()
     )
     sources = {
         META_FILE: dumps_json(meta.model_dump(mode="json")),
         BUDGETS_FILE: dumps_json(budgets.model_dump(mode="json")),
-        "docs/SRS.md": srs_markdown(meta, budgets, entities),
-        "docs/PLAN.md": plan_markdown(meta, entities),
-        slices_doc_path(module): slices_markdown(meta, entities),
+        "docs/SRS.md": srs if srs is not None else srs_markdown(meta, budgets, entities),
+        "docs/PLAN.md": plan if plan is not None else plan_markdown(meta, entities),
+        slices_doc_path(meta.module): slices_markdown(meta, entities),
         **{schema_path(entity.name): dumps_json(entity.schema) for entity in entities},
     }
     return {**sources, **derived_files(meta, entities, sources)}

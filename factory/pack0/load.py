@@ -30,7 +30,7 @@ from factory.pack0.models import (
     default_plural,
     name_problem,
 )
-from factory.pack0.names import source_file_names
+from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_PACK0_FILE_BYTES = 1_000_000
@@ -171,7 +171,17 @@ def _load_pack0(root: Path) -> Pack0:
                     field="x-plural" if key == entity.plural else "title",
                 )
             seen[key] = entity.name
-    return Pack0(meta=meta, budgets=budgets, entities=entities)
+    return Pack0(meta=meta, budgets=budgets, entities=entities, documents=_documents(root))
+
+
+def _documents(root: Path) -> tuple[tuple[str, str], ...]:
+    """The requirement documents that exist (a hand-made Pack0 may have none), for the agents to read."""
+    found = []
+    for relative in REQUIREMENT_DOCUMENTS:
+        path = root / relative
+        if path.is_file() and path.stat().st_size <= MAX_PACK0_FILE_BYTES:
+            found.append((relative, path.read_text(encoding="utf-8", errors="replace")))
+    return tuple(found)
 
 
 def read_source_files(root: Path) -> dict[str, str]:

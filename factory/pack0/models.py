@@ -260,6 +260,11 @@ class Pack0:
     meta: Pack0Meta
     budgets: Budgets
     entities: tuple[Entity, ...]
+    # The requirement documents a model reads (docs/SRS.md, docs/PLAN.md), as (path, text) pairs.
+    documents: tuple[tuple[str, str], ...] = ()
+
+    def document(self, path: str) -> str:
+        return dict(self.documents).get(path, "")
 
     @property
     def module(self) -> str:

@@ -18,6 +18,8 @@ OPENAPI_FILE = "contracts/openapi.json"
 INVENTORY_FILE = "02_INVENTORY/manifest.json"
 SCHEMA_SUFFIX = ".schema.json"
 DERIVED_FILES = (OPENAPI_FILE, INVENTORY_FILE)
+# Part of every agent's context (so of each slice's inputs).
+REQUIREMENT_DOCUMENTS = ("docs/SRS.md", "docs/PLAN.md")
 
 
 def pack0_dirname(module: str, version: str = PACK0_VERSION) -> str:

@@ -15,10 +15,6 @@ from factory.reproducible import timestamp
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 EVIDENCE_NAMES = ("run_report", "approval", "pipeline_result", "manifest")
-# Build files the manifest cannot list: written during or after it (the manifest itself, its signature,
-# the log PEC appends to, the deploy result, the report that shows the evidence, the stage timing records).
-UNLISTED = ("manifest.json", "manifest.json.sig", ".factory_logs/pipeline.log", "deploy/applied.json", "report.html")
-UNLISTED_DIRS = ("stages",)
 APPROVER = "lai-factory (autonomous: approves only when tests pass and every gate passed or was waived)"
 
 
@@ -95,6 +91,8 @@ def build_run_report(
             "failures": final["failures"],
             "duration_s": final["duration_s"],
             "sandbox": final["sandbox"],
+            "stores": final.get("stores", ["sqlite"]),
+            "stores_skipped": final.get("stores_skipped", {}),
         },
         "heal": {
             "max_tries": max_tries,

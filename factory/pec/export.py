@@ -11,9 +11,10 @@ import tarfile
 from pathlib import Path
 
 from factory.errors import FactoryError
-from factory.fsutil import dumps_json, list_files, sha256_file
-from factory.pec.leaks import NOT_SHIPPED, leak_check
-from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output
+from factory.fsutil import dumps_json, sha256_file
+from factory.pec.coverage import walk
+from factory.pec.leaks import leak_check
+from factory.pec.verify import TEAM_PACK_MANIFEST, team_pack_exclusions, verify_output
 
 SHIPPED_ROOTS = ("pack0", "build")
 
@@ -22,26 +23,12 @@ class ExportRefused(FactoryError):
     """leak-check found something in what would be exported."""
 
 
-def is_raw_prompt_log(relative: str) -> bool:
-    """Raw agent prompts and replies stay home: they can quote anything the model was sent."""
-    name = relative.rsplit("/", 1)[-1]
-    in_logs = "/.factory_logs/" in f"/{relative}"
-    return in_logs and ("/.factory_logs/raw/" in f"/{relative}" or name.endswith("_raw.txt") or "_raw." in name)
-
-
 def select_files(out: Path) -> tuple[list[Path], list[str]]:
-    """(files to ship, relative paths left out)."""
-    shipped, excluded = [], []
-    for root in SHIPPED_ROOTS:
-        if not (out / root).is_dir():
-            continue
-        for path in list_files(out / root):
-            relative = path.relative_to(out).as_posix()
-            if path.name.startswith(NOT_SHIPPED) or is_raw_prompt_log(relative):
-                excluded.append(relative)
-            else:
-                shipped.append(path)
-    return shipped, excluded
+    """(files to ship, relative paths left out): the rule verify_team_pack accepts, applied to what the
+    evidence lists (raw agent prompts and replies stay home)."""
+    excluded = team_pack_exclusions(out)
+    relative = [f"{root}/{path}" for root in SHIPPED_ROOTS for path in walk(out / root, f"{root}/").files]
+    return [out / path for path in relative if path not in excluded], excluded
 
 
 def _tar_member(name: str, data: bytes, mtime: int, executable: bool) -> tuple[tarfile.TarInfo, io.BytesIO]:

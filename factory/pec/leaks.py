@@ -3,23 +3,53 @@ secrets, .env files, the value of the user's API key, and absolute paths of the 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
-from factory.fsutil import list_files
 from factory.gates.secrets import Finding, scan_files
 from factory.runner.run import SECRET_VARIABLES
 
 # Factory state that is never shipped (export leaves it out): the doit database (it holds absolute paths), the lock.
 NOT_SHIPPED = (".lai-pack.",)
+# In a binary file (a NUL byte: a database, an archive, bytecode) the printable runs are what can leak, as
+# `strings` finds them; each is reported at its byte offset instead of a line number.
+_PRINTABLE = re.compile(rb"[\t\x20-\x7e]{8,}")
+_SIGNATURE = re.compile(rb"^[A-Za-z0-9+/]{86}==\n?$")  # one base64 Ed25519 signature
 
 
-def _text_lines(path: Path) -> list[str]:
-    data = path.read_bytes()
-    if b"\x00" in data:
+def _signed_lines(path: Path, data: bytes) -> list[tuple[int, str]] | None:
+    """The evidence's signatures are public by design (and high-entropy by nature): a DSSE envelope is
+    scanned as its decoded payload, a manifest signature not at all. None for any other file."""
+    if path.name == "manifest.json.sig" and _SIGNATURE.match(data):
         return []
-    return data.decode("utf-8", "replace").splitlines()
+    if path.name != "provenance.dsse.json":
+        return None
+    try:
+        payload = base64.b64decode(json.loads(data)["payload"], validate=True).decode("utf-8")
+    except (ValueError, KeyError, TypeError):
+        return None
+    return list(enumerate(payload.splitlines(), start=1))
+
+
+def _lines(data: bytes) -> list[tuple[int, str]]:
+    """(line number, text) of a text file; (byte offset, text) of each printable run of a binary one."""
+    if b"\x00" not in data:
+        return list(enumerate(data.decode("utf-8", "replace").splitlines(), start=1))
+    return [(match.start(), match.group().decode("ascii")) for match in _PRINTABLE.finditer(data)]
+
+
+def _line_secrets(relative: str, lines: list[tuple[int, str]], name: str) -> list[Finding]:
+    """detect-secrets' file scan (every rule, ours too) over lines it cannot read where they are: a binary
+    file's printable runs, a DSSE envelope's decoded payload. Each finding keeps its line number or offset."""
+    with tempfile.TemporaryDirectory(prefix="lai-leak-") as folder:
+        text = Path(folder) / name
+        text.write_text("".join(f"{line}\n" for _, line in lines), encoding="utf-8")
+        found = scan_files(Path(folder), [text])
+    return [Finding(relative, lines[f.line - 1][0], f.rule, f.secret) for f in found]
 
 
 def machine_paths(root: Path) -> list[str]:
@@ -28,44 +58,51 @@ def machine_paths(root: Path) -> list[str]:
     return sorted(path for path in candidates if path not in ("/", ""))
 
 
-def _literal_findings(root: Path, path: Path, lines: list[str], secrets: dict[str, str]) -> list[Finding]:
+def _literal_findings(root: Path, path: Path, lines: list[tuple[int, str]], secrets: dict[str, str]) -> list[Finding]:
     relative = path.relative_to(root).as_posix()
     found = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in lines:
         for rule, value in secrets.items():
             if value in line:
                 found.append(Finding(relative, number, rule, value))
     return found
 
 
-def _path_findings(root: Path, path: Path, lines: list[str], markers: list[str]) -> list[Finding]:
+def _path_findings(root: Path, path: Path, lines: list[tuple[int, str]], markers: list[str]) -> list[Finding]:
     relative = path.relative_to(root).as_posix()
     patterns = [(marker, re.compile(re.escape(marker) + r"(?=/|\b|$)")) for marker in markers]
     return [
         Finding(relative, number, "absolute path of the build machine", marker)
-        for number, line in enumerate(lines, start=1)
+        for number, line in lines
         for marker, pattern in patterns
         if pattern.search(line)
     ]
 
 
 def files_to_check(root: Path) -> list[Path]:
+    """Every regular file (caches and bytecode too: they can hold what they were made from), links not followed."""
     if root.is_file():
         return [root]
-    return [path for path in list_files(root) if not path.name.startswith(NOT_SHIPPED)]
+    found = sorted(path for path in root.rglob("*") if path.is_file() and not path.is_symlink())
+    return [path for path in found if not path.name.startswith(NOT_SHIPPED)]
 
 
 def leak_check(root: Path, files: list[Path] | None = None) -> list[Finding]:
     """Every finding under root (or in the given files, relative to root), sorted."""
     base = root if root.is_dir() else root.parent
     files = files if files is not None else files_to_check(root)
-    findings = list(scan_files(base, files))
+    contents = {path: path.read_bytes() for path in files}
+    signed = {path: _signed_lines(path, data) for path, data in contents.items()}
+    findings = list(scan_files(base, [path for path in files if signed[path] is None]))
     keys = {f"value of ${name}": os.environ[name] for name in SECRET_VARIABLES if len(os.environ.get(name, "")) >= 8}
     markers = machine_paths(base)
-    for path in files:
+    for path, data in contents.items():
+        relative = path.relative_to(base).as_posix()
         if path.name == ".env" or path.name.startswith(".env."):
-            findings.append(Finding(path.relative_to(base).as_posix(), 1, ".env file", path.name))
-        lines = _text_lines(path)
+            findings.append(Finding(relative, 1, ".env file", path.name))
+        lines = signed[path] if signed[path] is not None else _lines(data)
+        if signed[path] is not None or b"\x00" in data:
+            findings += _line_secrets(relative, lines, "payload.json" if signed[path] else path.name)
         findings += _literal_findings(base, path, lines, keys)
         findings += _path_findings(base, path, lines, markers)
     return sorted(set(findings))

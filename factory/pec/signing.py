@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 from factory.errors import InputError
-from factory.fsutil import write_text_atomic
+from factory.fsutil import sha256_bytes, write_text_atomic
 
 SIGNATURE_SUFFIX = ".sig"
 
@@ -45,8 +46,33 @@ def _load(path: Path, *, private: bool):
     return key
 
 
+def sign_bytes(data: bytes, private_key: Path) -> bytes:
+    return _load(private_key, private=True).sign(data)
+
+
+def signs(signature: bytes, data: bytes, public_key: Path) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        _load(public_key, private=False).verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def key_id(key_path: Path, *, private: bool) -> str:
+    """The key's id as securesystemslib computes it: sha256 of the canonical JSON of its public metadata."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = _load(key_path, private=private)
+    public = key.public_key() if private else key
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    metadata = {"keytype": "ed25519", "keyval": {"public": raw}, "scheme": "ed25519"}
+    return sha256_bytes(json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode())
+
+
 def sign_file(path: Path, private_key: Path) -> Path:
-    signature = _load(private_key, private=True).sign(path.read_bytes())
+    signature = sign_bytes(path.read_bytes(), private_key)
     target = path.with_name(path.name + SIGNATURE_SUFFIX)
     write_text_atomic(target, base64.b64encode(signature).decode() + "\n")
     return target
@@ -54,13 +80,15 @@ def sign_file(path: Path, private_key: Path) -> Path:
 
 def signature_problem(path: Path, public_key: Path) -> str | None:
     """None when path's signature file is a valid signature of it by this key."""
-    from cryptography.exceptions import InvalidSignature
-
     signature_path = path.with_name(path.name + SIGNATURE_SUFFIX)
     if not signature_path.is_file():
         return f"missing: {signature_path.name} (the manifest is not signed)"
     try:
-        _load(public_key, private=False).verify(base64.b64decode(signature_path.read_text()), path.read_bytes())
-    except (InvalidSignature, ValueError):
+        valid = signs(
+            base64.b64decode(signature_path.read_text().strip(), validate=True), path.read_bytes(), public_key
+        )
+    except ValueError:
+        valid = False
+    if not valid:
         return f"bad signature: {signature_path.name} does not sign {path.name} with {public_key.name}"
     return None

@@ -10,13 +10,16 @@ from pathlib import Path
 
 from factory import reproducible
 from factory.fsutil import write_text_atomic
-from factory.runner.junit import junit_cases
+from factory.runner.junit import junit_cases, merged_junit
 from factory.runner.sandbox import run_sandboxed
+from factory.runner.stores import TestStore, skipped_stores, test_stores
 from factory.runner.test_slices import TESTS_ARGUMENT, Slicing
 
 TEST_COMMANDS_FILE = ".test_commands.json"
 # Never hand the factory's secrets to generated (untrusted) code; leak-check looks for their values.
 SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY")
+# Databases are handed to the tests by the store they run on (stores.py), never the factory's own.
+DATABASE_VARIABLES = ("DATABASE_URL", "DATABASE_PATH", "TEST_DATABASE_URL", "LAI_TEST_DATABASE_URL")
 
 
 @dataclass
@@ -30,6 +33,8 @@ class TestRun:
     failures: list[dict] = field(default_factory=list)
     output_file: str = ""
     sandbox: str = "none"
+    stores: list[str] = field(default_factory=lambda: ["sqlite"])
+    stores_skipped: dict = field(default_factory=dict)
     # Per slice (core, each entity): its inputs' digests, its counts, and whether its result was reused.
     slices: list[dict] = field(default_factory=list)
 
@@ -58,18 +63,23 @@ def load_test_commands(build_dir: Path) -> list[dict]:
     return data["commands"]
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(store: TestStore) -> dict[str, str]:
     # Only what the tests need: not the factory's secrets, and nothing a container cannot use.
-    env = {key: value for key, value in os.environ.items() if key not in SECRET_VARIABLES}
+    hidden = (*SECRET_VARIABLES, *DATABASE_VARIABLES)
+    env = {key: value for key, value in os.environ.items() if key not in hidden}
+    env.update(store.env)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # Only the plugins the tests ask for: what else is installed here must not change the run.
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
 
 
-def _run_one(command: dict, build_dir: Path, sandbox: str, timeout_s: int | None) -> tuple[int | None, bool, str]:
+def _run_one(
+    command: dict, build_dir: Path, sandbox: str, timeout_s: int | None, store: TestStore
+) -> tuple[int | None, bool, str]:
     limit = timeout_s or command.get("timeout_s", 300)
-    return run_sandboxed(command["argv"], build_dir / command.get("cwd", "."), sandbox, limit, _child_env())
+    cwd = build_dir / command.get("cwd", ".")
+    return run_sandboxed(command["argv"], cwd, sandbox, limit, _child_env(store), binds=store.binds)
 
 
 @dataclass
@@ -83,18 +93,26 @@ class _Outcome:
     failures: list[dict] = field(default_factory=list)
 
 
-def _run_commands(commands: list[dict], build_dir: Path, sandbox: str, timeout_s: int | None) -> _Outcome:
+def _run_commands(
+    commands: list[dict], build_dir: Path, sandbox: str, timeout_s: int | None, stores: list[TestStore]
+) -> _Outcome:
+    """Every command on every store; tests on a store other than SQLite are named '[store] test' in failures."""
     outcome = _Outcome()
-    for command in commands:
+    for command, store in [(command, store) for store in stores for command in commands]:
         junit = build_dir / command["junit_xml"]
         junit.unlink(missing_ok=True)
-        code, command_timed_out, output = _run_one(command, build_dir, sandbox, timeout_s)
-        outcome.outputs.append(f"$ {' '.join(command['argv'])}\n{output}")
+        code, command_timed_out, output = _run_one(command, build_dir, sandbox, timeout_s, store)
+        outcome.outputs.append(f"$ [{store.name}] {' '.join(command['argv'])}\n{output}")
         outcome.timed_out = outcome.timed_out or command_timed_out
         outcome.exit_code = code if code else outcome.exit_code
         if junit.is_file():
-            xml_text = reproducible.junit(junit.read_text(encoding="utf-8"))
-            outcome.cases += junit_cases(xml_text, command.get("kinds", {}))
+            # A skip's location is an absolute path: relative to the build, it names no machine.
+            xml_text = reproducible.junit(junit.read_text(encoding="utf-8")).replace(f"{build_dir.resolve()}/", "")
+            cases = junit_cases(xml_text, command.get("kinds", {}))
+            for _test, _xml, case in cases if store.name != "sqlite" else []:
+                if case["failure"]:
+                    case["failure"] = {**case["failure"], "test": f"[{store.name}] {case['failure']['test']}"}
+            outcome.cases += cases
         elif not command_timed_out:
             outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": output[-300:]})
         if command_timed_out:
@@ -122,23 +140,50 @@ def run_tests(
     sandbox: str = "none",
     timeout_s: int | None = None,
     slicing: Slicing | None = None,
+    pack0=None,
 ) -> TestRun:
-    """Run every test command (in the sandbox, within the timeout); the full output goes to output_file;
-    counts come from the JUnit XML. With slicing, a slice whose passing result is known for its inputs is
-    not run again: its result is reused (and said so in TestRun.slices)."""
+    """Run every test command on every store (stores.py: SQLite, and PostgreSQL when a server is given) in the
+    sandbox, within the timeout; the full output goes to output_file; counts come from the JUnit XML. With
+    slicing, a slice whose passing result is known for its inputs is not run again: its result is reused
+    (and said so in TestRun.slices)."""
+    entered = False
+    try:
+        with test_stores(pack0) as stores:
+            entered = True
+            return _run_tests(build_dir, output_file, sandbox, timeout_s, stores, slicing)
+    except Exception as error:  # psycopg.Error, deploy.sh failing: a failed run, not a crash
+        if entered:
+            raise
+        return _store_failed(output_file, sandbox, f"the PostgreSQL test database could not be made: {error}")
+
+
+def _store_failed(output_file: Path, sandbox: str, message: str) -> TestRun:
+    write_text_atomic(output_file, message + "\n")
+    counts = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    failure = {"test": "postgres", "file": "", "outcome": "error", "message": message[:300]}
+    return TestRun(False, None, False, 0.0, counts, {}, [failure], output_file.name, sandbox, ["sqlite", "postgres"])
+
+
+def _run_tests(
+    build_dir: Path, output_file: Path, sandbox: str, timeout_s: int | None, stores: list, slicing: Slicing | None
+) -> TestRun:
     started = time.monotonic()
     commands = load_test_commands(build_dir)
-    plans = slicing.plans(build_dir, commands, sandbox) if slicing else None
+    names = [store.name for store in stores]
+    plans = slicing.plans(build_dir, commands, sandbox, names) if slicing else None
     known = slicing.known() if slicing else {}
     reused = {plan.name for plan in plans or [] if known.get(plan.name, {}).get("key") == plan.key}
     stale = [plan for plan in plans or [] if plan.name not in reused]
     tests = None if not reused else sorted(test for plan in stale for test in plan.tests)
-    outcome = _run_commands(_narrowed(commands, tests), build_dir, sandbox, timeout_s)
+    outcome = _run_commands(_narrowed(commands, tests), build_dir, sandbox, timeout_s, stores)
     header = f"reused (inputs unchanged): {', '.join(sorted(reused))}\n" if reused else ""
     write_text_atomic(output_file, reproducible.test_output(header + "\n".join(outcome.outputs)))
     records, slices = outcome.cases, []
     if plans is not None:
         records, slices = slicing.settle(plans, reused, outcome, build_dir / commands[0]["junit_xml"])
+    elif commands and records:
+        # Every store's cases in one file, as with slices (the contracts gate reads it).
+        write_text_atomic(build_dir / commands[0]["junit_xml"], merged_junit([xml for _t, xml, _c in records]))
     totals = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0}
     by_kind: dict[str, dict] = {}
     failures = list(outcome.failures)
@@ -161,5 +206,7 @@ def run_tests(
         failures=failures,
         output_file=output_file.name,
         sandbox=sandbox,
+        stores=names,
+        stores_skipped=skipped_stores(),
         slices=slices,
     )

@@ -65,7 +65,7 @@ def resolve_sandbox(requested: str) -> str:
     return requested
 
 
-def _bwrap(argv: list[str], build: str) -> list[str]:
+def _bwrap(argv: list[str], build: str, binds: tuple[str, ...] = ()) -> list[str]:
     return [
         "bwrap",
         "--ro-bind",
@@ -80,6 +80,7 @@ def _bwrap(argv: list[str], build: str) -> list[str]:
         "--bind",
         build,
         build,
+        *[part for path in binds for part in ("--bind", path, path)],
         "--unshare-net",
         "--unshare-pid",
         "--die-with-parent",
@@ -116,7 +117,9 @@ def _run_process(argv: list[str], cwd: Path, env: dict, timeout_s: int) -> tuple
     return process.returncode, False, _cap(output)
 
 
-def _run_container(argv: list[str], build_dir: Path, env: dict, timeout_s: int) -> tuple[int | None, bool, bytes]:
+def _run_container(
+    argv: list[str], build_dir: Path, env: dict, timeout_s: int, binds: tuple[str, ...] = ()
+) -> tuple[int | None, bool, bytes]:
     import docker
     from requests.exceptions import ConnectionError as RequestsConnectionError
     from requests.exceptions import ReadTimeout
@@ -126,6 +129,7 @@ def _run_container(argv: list[str], build_dir: Path, env: dict, timeout_s: int) 
     volumes.update(
         {path: {"bind": f"{CONTAINER_SITE}{index}", "mode": "ro"} for index, path in enumerate(site.getsitepackages())}
     )
+    volumes.update({path: {"bind": path, "mode": "rw"} for path in binds})
     python_path = ":".join(f"{CONTAINER_SITE}{index}" for index in range(len(site.getsitepackages())))
     container = client.containers.run(
         docker_sandbox_image(),
@@ -149,16 +153,20 @@ def _run_container(argv: list[str], build_dir: Path, env: dict, timeout_s: int) 
 
 
 def run_sandboxed(
-    argv: list[str], build_dir: Path, sandbox: str, timeout_s: int, env: dict
+    argv: list[str], build_dir: Path, sandbox: str, timeout_s: int, env: dict, binds: tuple[str, ...] = ()
 ) -> tuple[int | None, bool, str]:
     """(exit code or None on timeout, timed out, output) of argv run in build_dir inside the sandbox.
-    '{python}' in argv is the interpreter: the factory's own, or the container's python3."""
+    '{python}' in argv is the interpreter: the factory's own, or the container's python3. binds: folders the
+    sandbox shares too (read-write; e.g. the folder of a database's socket).
+    Bytecode writing is off in every sandbox: a .pyc left in the build would run instead of its source."""
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = [item for part in argv for item in ((part, "-B") if part == "{python}" else (part,))]
     if sandbox == "docker":
         argv = ["python3" if part == "{python}" else part for part in argv]
-        code, timed_out, output = _run_container(argv, build_dir, env, timeout_s)
+        code, timed_out, output = _run_container(argv, build_dir, env, timeout_s, binds)
     else:
         argv = [sys.executable if part == "{python}" else part for part in argv]
         if sandbox == "bwrap":
-            argv = _bwrap(argv, str(build_dir.resolve()))
+            argv = _bwrap(argv, str(build_dir.resolve()), binds)
         code, timed_out, output = _run_process(argv, build_dir, env, timeout_s)
     return code, timed_out, output.decode("utf-8", "replace")

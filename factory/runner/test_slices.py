@@ -57,7 +57,7 @@ class Slicing:
             owned[entity.name] = paths
         return owned
 
-    def plans(self, build_dir: Path, commands: list[dict], sandbox: str) -> list[SlicePlan] | None:
+    def plans(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> list[SlicePlan] | None:
         """The slices and their keys now; None when the commands cannot be narrowed to some test modules."""
         owned = self._owned()
         if owned is None or not commands or not all(TESTS_ARGUMENT in command["argv"] for command in commands):
@@ -69,7 +69,7 @@ class Slicing:
             for path in paths
             if path.is_file()
         }
-        setting = {"commands": commands, "sandbox": sandbox, "python": sys.version}
+        setting = {"commands": commands, "sandbox": sandbox, "stores": stores, "python": sys.version}
         return plan(files, owned, list(self.entities), setting)
 
     def known(self) -> dict[str, dict]:
@@ -111,7 +111,7 @@ class Slicing:
         write_text_atomic(junit_path, merged_junit([xml for _test, xml, _case in cases]))
         return cases, slices
 
-    def all_reusable(self, build_dir: Path, commands: list[dict], sandbox: str) -> bool:
+    def all_reusable(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> bool:
         """Every slice has a passing result made from its inputs as they are now."""
-        plans, known = self.plans(build_dir, commands, sandbox), self.known()
+        plans, known = self.plans(build_dir, commands, sandbox, stores), self.known()
         return plans is not None and all(known.get(each.name, {}).get("key") == each.key for each in plans)

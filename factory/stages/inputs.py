@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from factory.fsutil import list_files
-from factory.pack0.names import source_file_names
+from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
 
 
 def source_paths(pack0_dir: Path) -> list[Path]:
@@ -24,16 +24,18 @@ def contract_paths(pack0_dir: Path) -> list[Path]:
 
 
 def slice_inputs(pack0_dir: Path) -> dict[str, list[Path]]:
-    """What each slice's generation reads, by slice ('core' first, then each entity): pack0.json, and its own
-    contract (core: every contract, for the contract copy; its model request names only the entities, so it
-    stays cached when fields change). Read from file names, without validating: doit may create the tasks
-    (e.g. for `doit list`) before the Pack0 exists or is checked. The folder is listed once."""
+    """What each slice's generation reads, by slice ('core' first, then each entity): pack0.json, the
+    requirement documents (part of every agent's context, so of its cache key), and its own contract (core:
+    every contract, for the contract copy; its model request names only the entities, so it stays cached when
+    fields change). Read from file names, without validating: doit may create the tasks (e.g. for `doit list`)
+    before the Pack0 exists or is checked. The folder is listed once."""
+    names = source_file_names(pack0_dir) if pack0_dir.is_dir() else []
     contracts = sorted(
-        (path for path in contract_paths(pack0_dir) if path.name.endswith(".schema.json")), key=lambda p: p.name
+        pack0_dir / name for name in names if name.startswith("contracts/") and name.endswith(".schema.json")
     )
-    meta = pack0_dir / "pack0.json"
-    own = {path.name.removesuffix(".schema.json"): [meta, path] for path in contracts}
-    return {"core": [meta, *contracts], **own}
+    shared = [pack0_dir / "pack0.json", *(pack0_dir / doc for doc in REQUIREMENT_DOCUMENTS if doc in names)]
+    own = {path.name.removesuffix(".schema.json"): [*shared, path] for path in contracts}
+    return {"core": [*shared, *contracts], **own}
 
 
 def known_slices(pack0_dir: Path) -> list[str]:

@@ -1,29 +1,25 @@
-"""Stage 7, PEC evidence: run_report -> approval (hash of the report) -> pipeline_result -> manifest."""
+"""Stage 7, PEC evidence: run_report -> approval (hash of the report) -> pipeline_result -> manifest ->
+provenance (in-toto/SLSA; with a key, manifest.json.sig and a DSSE envelope)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from factory import reproducible
 from factory.config import BuildConfig
-from factory.fsutil import list_files, sha256_file, write_text_atomic
+from factory.fsutil import list_files, sha256_bytes, sha256_file, write_text_atomic
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
 from factory.llm.gateway import read_ledger, summarize
 from factory.pack0.generate import INVENTORY_FILE
 from factory.pack0.load import load_pack0
-from factory.pec.evidence import (
-    UNLISTED,
-    UNLISTED_DIRS,
-    build_approval,
-    build_manifest,
-    build_run_report,
-    file_entry,
-    render,
-)
-from factory.pec.signing import sign_file
+from factory.pec import provenance
+from factory.pec.coverage import artifacts
+from factory.pec.evidence import build_approval, build_manifest, build_run_report, file_entry, render
+from factory.pec.signing import SIGNATURE_SUFFIX, key_id, sign_bytes, sign_file
 
 
 def _read_json(path: Path) -> dict:
@@ -34,13 +30,41 @@ def _outputs(build_dir: Path) -> list[dict]:
     return [file_entry(build_dir, path) for root in ("src", "tests") for path in list_files(build_dir / root)]
 
 
-def _stages(layout: Layout) -> list[dict]:
-    """Every stage's last record, in the order they finished (times fixed in reproducible mode)."""
+def _records(layout: Layout) -> list[dict]:
+    """Every stage's last record, in the order they finished."""
     folder = layout.stage_record("x").parent
     records = [_read_json(path) for path in folder.glob("*.json")] if folder.is_dir() else []
     # Stages after the evidence (this one, the report, the deploy run) cannot be in it.
     records = [record for record in records if record["name"] not in ("pec", "report", "deploy_apply")]
-    ordered = sorted(records, key=lambda record: (record["finished_ts"], record["name"]))
+    return sorted(records, key=lambda record: (record["finished_ts"], record["name"]))
+
+
+def _started(records: list[dict]) -> str:
+    """When the stages in the evidence started (now, or SOURCE_DATE_EPOCH, when none ran)."""
+    if reproducible.enabled() or not records:
+        return reproducible.timestamp()
+    first = min(record["finished_ts"] - record["duration_s"] for record in records)
+    return datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_flags(config: BuildConfig, max_heal: int) -> dict:
+    """The build's flags as provenance records them: no path (they name the machine), no secret."""
+    return {
+        "waive": sorted(config.waivers),
+        "max_heal": max_heal,
+        "provider": config.provider,
+        "model": config.model,
+        "auto_deploy": config.auto_deploy,
+        "deploy_target": config.deploy_target,
+        "sandbox": config.sandbox,
+        "base_image": config.base_image or "",
+        "test_timeout": config.test_timeout or 0,
+        "signed": config.sign_key is not None,
+    }
+
+
+def _stages(records: list[dict]) -> list[dict]:
+    """The stage records as pipeline_result shows them (times fixed in reproducible mode)."""
     return [
         {
             "name": record["name"],
@@ -49,8 +73,23 @@ def _stages(layout: Layout) -> list[dict]:
             "duration_s": reproducible.duration(record["duration_s"]),
             "finished_at": reproducible.timestamp() if reproducible.enabled() else record["finished_at"],
         }
-        for record in ordered
+        for record in records
     ]
+
+
+def _sign(config: BuildConfig, statement: bytes, say: Callable[[str], None]) -> None:
+    """With a key: manifest.json.sig and the DSSE envelope; without: no signature left from an earlier run."""
+    build = config.layout.build_dir
+    signature, envelope = build / f"manifest.json{SIGNATURE_SUFFIX}", build / "provenance.dsse.json"
+    if config.sign_key is None:
+        signature.unlink(missing_ok=True)
+        envelope.unlink(missing_ok=True)
+        return
+    sign_file(config.layout.evidence("manifest"), config.sign_key)
+    signed = sign_bytes(provenance.pae(provenance.PAYLOAD_TYPE, statement), config.sign_key)
+    document = provenance.envelope(statement, signed, key_id(config.sign_key, private=True))
+    write_text_atomic(envelope, render("provenance_envelope", document))
+    say(f"signed: {signature.name}, {envelope.name}")
 
 
 def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
@@ -81,12 +120,13 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
     approval_text = render("approval", approval)
     write_text_atomic(layout.evidence("approval"), approval_text)
 
+    records = _records(layout)
     pipeline_result = {
         "schema_version": 1,
         "module": pack0.module,
         "approved": approval["approved"],
         "exit_code": 0 if approval["approved"] else 1,
-        "stages": _stages(layout),
+        "stages": _stages(records),
         "tests": f"{'passed' if run_report['tests']['passed'] else 'FAILED'}: {test_report['stop_reason']}",
         "gates": approval["gates"],
         "heal_log": test_report["heal_log"],
@@ -98,15 +138,22 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
     }
     write_text_atomic(layout.evidence("pipeline_result"), render("pipeline_result", pipeline_result))
 
-    artifacts = [
-        file_entry(layout.build_dir, path)
-        for path in list_files(layout.build_dir, exclude_dirs=UNLISTED_DIRS)
-        if path.relative_to(layout.build_dir).as_posix() not in UNLISTED
-    ]
-    manifest = build_manifest(pack0.module, approval["approved"], approval_text, artifacts)
-    write_text_atomic(layout.evidence("manifest"), render("manifest", manifest))
-    if config.sign_key is not None:
-        say(f"signed: {sign_file(layout.evidence('manifest'), config.sign_key).name}")
+    listed = [file_entry(layout.build_dir, layout.build_dir / path) for path in artifacts(layout.build_dir)]
+    manifest = build_manifest(pack0.module, approval["approved"], approval_text, listed)
+    manifest_text = render("manifest", manifest)
+    write_text_atomic(layout.evidence("manifest"), manifest_text)
+    statement = provenance.build_statement(
+        manifest=manifest,
+        manifest_sha256=sha256_bytes(manifest_text.encode("utf-8")),
+        report=run_report,
+        approval=approval,
+        flags=build_flags(config, test_report["max_tries"]),
+        started=_started(records),
+        finished=reproducible.timestamp(),
+    )
+    statement_text = render("provenance", statement)
+    write_text_atomic(layout.build_dir / "provenance.json", statement_text)
+    _sign(config, statement_text.encode("utf-8"), say)
     verdict = "APPROVED" if approval["approved"] else "NOT APPROVED: " + "; ".join(approval["reasons"])
     say(verdict)
     return verdict

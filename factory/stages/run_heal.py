@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from factory.agents.call import remember_heal_fixes
 from factory.config import BuildConfig
+from factory.engine.codegen import code_files
 from factory.fsutil import write_json_atomic
+from factory.gates.contracts_fuzz import fuzz_service_once
 from factory.layout import Layout
 from factory.pack0.load import load_pack0
+from factory.pack0.models import Pack0
 from factory.runner.heal_loop import run_with_heal
 from factory.runner.run import TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
+from factory.runner.stores import store_names
 from factory.runner.test_slices import Slicing
 
 
@@ -32,7 +37,22 @@ def _kept(layout: Layout, slicing: Slicing, sandbox: str, tries: int) -> dict | 
     junit = [layout.build_dir / command["junit_xml"] for command in commands]
     if not junit or not all(path.is_file() for path in junit):  # the gates read every case from it
         return None
-    return report if slicing.all_reusable(layout.build_dir, commands, sandbox) else None
+    return report if slicing.all_reusable(layout.build_dir, commands, sandbox, store_names()) else None
+
+
+def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callable[[str], None]):
+    """Once the tests pass: the contracts gate's fuzzer on the same code (its findings go to the Healer)."""
+
+    def fuzz(number: int) -> str:
+        run = fuzz_service_once(config.layout.build_dir, pack0, sandbox, config.cache_dir)
+        say(f"contract fuzzing: {run.summary()}")
+        if run.passed:
+            return ""
+        text = run.failure_text(code_files(pack0))
+        (config.layout.logs_dir / f"fuzz_output.{number}.txt").write_text(text, encoding="utf-8")
+        return text
+
+    return fuzz
 
 
 def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
@@ -48,10 +68,14 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         # The summary describes the state (as the run that made the report said it), not this run.
         return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
     provider = config.make_provider(pack0.budgets, say)
+    fuzz = contract_fuzzer(config, pack0, sandbox, say)
     result = run_with_heal(
-        layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, slicing
+        layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
     )
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
+    if result.passed:  # a slice reply the Healer had to fix must not bring its bug back on a re-run
+        healed = {path for each in result.tries if each.method == "healer agent" for path in each.files_changed}
+        remember_heal_fixes(provider, layout.logs_dir / "raw", layout.build_dir, healed)
     return _summary(result.passed, result.final_run, len(result.tries), result.stop_reason)
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .server import make_server
+from .storage import StartupError
 
 
 def main(argv=None):
@@ -16,7 +17,11 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--port-file", help="write the bound port here (useful with --port 0)")
     args = parser.parse_args(argv)
-    server = make_server(args.host, args.port)
+    try:
+        server = make_server(args.host, args.port)
+    except StartupError as error:
+        print(f"{__package__}: cannot serve: {error}", file=sys.stderr)
+        return 1
     port = server.server_address[1]
     if args.port_file:
         Path(args.port_file).write_text(str(port))
@@ -31,4 +36,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

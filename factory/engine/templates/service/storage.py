@@ -1,36 +1,227 @@
-"""SQLite storage. Every query is scoped by tenant: a row is only ever read or changed by its tenant."""
+"""Where records live: SQLite at DATABASE_PATH (the embedded default, standard library only) or PostgreSQL at
+DATABASE_URL (storage_pg.py). Both keep each resource in the typed table tables.json describes, the same
+tables deploy/migrations create, and both check on start that the schema is the one this service expects.
+Every query is scoped by tenant: a row is only ever read or changed by its tenant."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+TABLES = json.loads((Path(__file__).resolve().parent / "tables.json").read_text(encoding="utf-8"))
+INT64 = (-(2**63), 2**63 - 1)
+_DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+class StoreError(Exception):
+    """The database refused a request: the client gets this status, never a 500."""
+
+    def __init__(self, status, code, message, field=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.fields = [{"field": field, "message": message}] if field else None
+
+
+class StoreUnavailable(StoreError):
+    def __init__(self, message="the database is not reachable; try again"):
+        super().__init__(503, "unavailable", message)
+
+
+class StartupError(Exception):
+    """The service cannot serve with this database; the message is the one line it prints."""
 
 
 def _now():
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(timezone.utc)
 
 
-def _record(row):
-    record_id, data, created_at, updated_at = row
-    return {"id": record_id, **json.loads(data), "created_at": created_at, "updated_at": updated_at}
+def stamp_text(moment):
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_date_time(text):
+    """RFC 3339 text -> an aware datetime (to the microsecond), on any Python 3.8+."""
+    match = _DATE_TIME.match(text)
+    if not match:
+        raise ValueError(text)
+    day, clock, fraction, offset = match.groups()
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    micro = ("." + (fraction + "000000")[:6]) if fraction else ""
+    return datetime.fromisoformat(f"{day}T{clock}{micro}{offset}")
+
+
+def to_value(kind, value):
+    """A valid JSON value -> the value both stores keep (one canonical form: what a read gives back)."""
+    if kind == "date-time":
+        return parse_date_time(value).astimezone(timezone.utc)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "uuid":
+        return str(uuid.UUID(value))
+    if kind == "number":
+        return float(value)
+    if kind == "integer" and not INT64[0] <= value <= INT64[1]:
+        raise ValueError("outside the 64-bit integer range the database keeps")
+    return value
+
+
+def from_value(kind, value):
+    """A value as read from either store -> its JSON form."""
+    if kind == "date-time":
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        return moment.astimezone(timezone.utc).isoformat()
+    if kind == "date":
+        return value.isoformat() if isinstance(value, date) else value
+    if kind == "boolean":
+        return bool(value)
+    if kind == "uuid":
+        return str(value)
+    if kind == "array" and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _has_nul_or_surrogate(value):
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, list):
+        return any(_has_nul_or_surrogate(item) for item in value)
+    return False
+
+
+def storable(table, fields):
+    """fields as both stores keep them, or StoreError 422 naming the first field neither store can keep."""
+    values = {}
+    for name, value in fields.items():
+        kind = table["columns"].get(name)
+        if kind is None:
+            raise StoreError(422, "validation_error", "not a field of this resource", name)
+        if value is None:
+            values[name] = None
+            continue
+        if _has_nul_or_surrogate(value):
+            raise StoreError(422, "validation_error", "NUL or unpaired surrogate characters cannot be stored", name)
+        try:
+            values[name] = to_value(kind, value)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise StoreError(422, "validation_error", f"cannot be stored: {error}", name) from None
+    return values
+
+
+def record_of(table, row):
+    """A row (id, created_at, updated_at, then the columns in table order) -> the record the API returns."""
+    record = {"id": str(row[0])}
+    for (name, kind), value in zip(table["columns"].items(), row[3:]):  # noqa: B905 (Python 3.8 too)
+        if value is not None:
+            record[name] = from_value(kind, value)
+        elif name in table["nullable"]:  # a nullable field reads back as null; any other as absent
+            record[name] = None
+    record["created_at"] = stamp_text(row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(row[1]))
+    record["updated_at"] = stamp_text(row[2] if isinstance(row[2], datetime) else datetime.fromisoformat(row[2]))
+    return record
+
+
+def schema_problem(applied, where):
+    """None when the applied migrations are exactly this service's; else the one line that says why not."""
+    expected = [(table["version"], table["migration"], table["sha256"]) for table in TABLES["tables"]]
+    if list(map(tuple, applied)) == expected:
+        return None
+    if not applied:
+        return f"{where} has no migrations applied: run deploy/deploy.sh first"
+    have = {version: (name, checksum) for version, name, checksum in applied}
+    for version, name, checksum in expected:
+        if version not in have:
+            return f"{where} lacks migration {name}: run deploy/deploy.sh"
+        if have[version] != (name, checksum):
+            return (
+                f"{where} has migration {have[version][0]} (sha256 {have[version][1][:12]}), but this service was "
+                f"generated for {name} (sha256 {checksum[:12]}): deploy this build's migrations"
+            )
+    extra = sorted(set(have) - {version for version, _, _ in expected})
+    return f"{where} has migrations this service does not know ({', '.join(have[v][0] for v in extra)})"
+
+
+def is_record_id(text):
+    try:
+        return str(uuid.UUID(text)) == text
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def default_database_path(module):
+    """Outside the build folder (a build is evidence: using the service must not change it): a per-user folder."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "lai-services", module, "data.sqlite3")
+
+
+def open_store(database, module):
+    """PostgreSQL for a postgres:// or postgresql:// URL, else SQLite at this path."""
+    if database is None:
+        url = os.environ.get("DATABASE_URL", "")
+        database = url if url.startswith(("postgres://", "postgresql://")) else os.environ.get("DATABASE_PATH")
+    if database and str(database).startswith(("postgres://", "postgresql://")):
+        from .storage_pg import PostgresStore
+
+        return PostgresStore(database)
+    path = database or default_database_path(module)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Store(path)
+
+
+def quoted(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sqlite_field(table, message):
+    """Which field a SQLite constraint message is about ('CHECK constraint failed: <name>', '... t.field')."""
+    name = message.rsplit(": ", 1)[-1].strip()
+    return table["checks"].get(name) or name.rsplit(".", 1)[-1]
 
 
 class Store:
-    """One table per resource: id, tenant_id, the record's fields as JSON, and timestamps."""
+    """SQLite: one connection, one writer at a time; the tables made from tables.json on first use."""
 
-    def __init__(self, path, tables):
+    def __init__(self, path):
+        self.path = path
+        self.tables = {table["resource"]: table for table in TABLES["tables"]}
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        for table in tables:
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self):
+        names = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "lai_schema_migrations" not in names:
+            if names:
+                raise StartupError(f"{self.path} holds tables of another service (no lai_schema_migrations): move it")
+            self._db.execute("BEGIN")
+            for table in TABLES["tables"]:
+                for statement in table["sqlite"]:
+                    self._db.execute(statement)
             self._db.execute(
-                f'CREATE TABLE IF NOT EXISTS "{table}" (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, '
-                "data TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+                "CREATE TABLE lai_schema_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                "checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
-            self._db.execute(f'CREATE INDEX IF NOT EXISTS "{table}_tenant" ON "{table}" (tenant_id)')
+            self._db.executemany(
+                "INSERT INTO lai_schema_migrations VALUES (?, ?, ?, ?)",
+                [(t["version"], t["migration"], t["sha256"], stamp_text(_now())) for t in TABLES["tables"]],
+            )
+            self._db.execute("COMMIT")
+        applied = self._db.execute("SELECT version, name, checksum FROM lai_schema_migrations ORDER BY version")
+        problem = schema_problem(applied.fetchall(), self.path)
+        if problem:
+            raise StartupError(problem)
 
     def close(self):
         with self._lock:
@@ -40,49 +231,80 @@ class Store:
         with self._lock:
             return self._db.execute("SELECT 1").fetchone() == (1,)
 
-    def create(self, table, tenant_id, fields):
-        record_id = str(uuid.uuid4())
-        stamp = _now()
-        with self._lock:
-            self._db.execute(
-                f'INSERT INTO "{table}" (id, tenant_id, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
-                (record_id, tenant_id, json.dumps(fields, sort_keys=True), stamp, stamp),
-            )
-        return {"id": record_id, **fields, "created_at": stamp, "updated_at": stamp}
+    def _run(self, table, statement, params):
+        try:
+            return self._db.execute(statement, params)
+        except sqlite3.IntegrityError as error:
+            message = str(error)
+            status = 409 if message.startswith("UNIQUE") else 422
+            raise StoreError(
+                status, "conflict" if status == 409 else "validation_error", message, _sqlite_field(table, message)
+            ) from None
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable(f"the database failed: {error}") from None
 
-    def list(self, table, tenant_id, limit, offset):
+    @staticmethod
+    def _params(table, values):
+        return [
+            json.dumps(values[n])
+            if table["columns"][n] == "array"
+            else values[n].isoformat()
+            if isinstance(values[n], (date, datetime))
+            else values[n]
+            for n in values
+        ]
+
+    def _select(self, table):
+        columns = ", ".join(quoted(name) for name in table["columns"])
+        return f'SELECT id, created_at, updated_at{", " if columns else ""}{columns} FROM "{table["resource"]}"'
+
+    def create(self, resource, tenant_id, fields):
+        table = self.tables[resource]
+        values = storable(table, fields)
+        record_id, stamp = str(uuid.uuid4()), stamp_text(_now())
+        names = ", ".join(quoted(name) for name in ["id", "tenant_id", *values, "created_at", "updated_at"])
+        params = [record_id, tenant_id, *self._params(table, values), stamp, stamp]
+        statement = f'INSERT INTO "{resource}" ({names}) VALUES ({", ".join("?" for _ in params)})'
         with self._lock:
-            total = self._db.execute(f'SELECT COUNT(*) FROM "{table}" WHERE tenant_id = ?', (tenant_id,)).fetchone()[0]
+            self._run(table, statement, params)
+            row = self._db.execute(self._select(table) + " WHERE tenant_id = ? AND id = ?", (tenant_id, record_id))
+            return record_of(table, row.fetchone())
+
+    def list(self, resource, tenant_id, limit, offset):
+        table = self.tables[resource]
+        with self._lock:
+            total = self._db.execute(f'SELECT COUNT(*) FROM "{resource}" WHERE tenant_id = ?', (tenant_id,))
+            total = total.fetchone()[0]
             rows = self._db.execute(
-                f'SELECT id, data, created_at, updated_at FROM "{table}" WHERE tenant_id = ? '
-                "ORDER BY rowid LIMIT ? OFFSET ?",
+                self._select(table) + " WHERE tenant_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
                 (tenant_id, limit, offset),
             ).fetchall()
-        return [_record(row) for row in rows], total
+        return [record_of(table, row) for row in rows], total
 
-    def get(self, table, tenant_id, record_id):
+    def get(self, resource, tenant_id, record_id):
+        table = self.tables[resource]
         with self._lock:
-            row = self._db.execute(
-                f'SELECT id, data, created_at, updated_at FROM "{table}" WHERE tenant_id = ? AND id = ?',
-                (tenant_id, record_id),
-            ).fetchone()
-        return _record(row) if row else None
+            row = self._db.execute(self._select(table) + " WHERE tenant_id = ? AND id = ?", (tenant_id, record_id))
+            row = row.fetchone()
+        return record_of(table, row) if row else None
 
-    def update(self, table, tenant_id, record_id, changes):
+    def update(self, resource, tenant_id, record_id, changes):
+        table = self.tables[resource]
+        values = storable(table, changes)
+        assignments = "".join(f"{quoted(name)} = ?, " for name in values)
         with self._lock:
-            row = self._db.execute(
-                f'SELECT data FROM "{table}" WHERE tenant_id = ? AND id = ?', (tenant_id, record_id)
-            ).fetchone()
-            if row is None:
-                return None
-            fields = {**json.loads(row[0]), **changes}
-            self._db.execute(
-                f'UPDATE "{table}" SET data = ?, updated_at = ? WHERE tenant_id = ? AND id = ?',
-                (json.dumps(fields, sort_keys=True), _now(), tenant_id, record_id),
+            cursor = self._run(
+                table,
+                f'UPDATE "{resource}" SET {assignments}updated_at = ? WHERE tenant_id = ? AND id = ?',
+                (*self._params(table, values), stamp_text(_now()), tenant_id, record_id),
             )
-        return self.get(table, tenant_id, record_id)
+            if cursor.rowcount != 1:
+                return None
+        return self.get(resource, tenant_id, record_id)
 
-    def delete(self, table, tenant_id, record_id):
+    def delete(self, resource, tenant_id, record_id):
         with self._lock:
-            cursor = self._db.execute(f'DELETE FROM "{table}" WHERE tenant_id = ? AND id = ?', (tenant_id, record_id))
+            cursor = self._db.execute(
+                f'DELETE FROM "{resource}" WHERE tenant_id = ? AND id = ?', (tenant_id, record_id)
+            )
         return cursor.rowcount == 1

@@ -1,0 +1,117 @@
+"""What the evidence covers: every entry under build/ and the Pack0, walked without following links.
+
+The one place that names the files the factory writes outside the chain (OUTSIDE_CHAIN). Everything else
+under build/ is an artifact the manifest lists, or verify reports it. Bytecode, links, sockets, FIFOs and
+devices are never evidence: Python would run a .pyc instead of its source, and a link points elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Build files outside the chain, and why none can change what runs (README "Checking the evidence").
+OUTSIDE_CHAIN = {
+    "manifest.json": "the top of the chain: provenance.json names its sha256, manifest.json.sig signs it",
+    "manifest.json.sig": "the signature of manifest.json (checked with --public-key)",
+    "provenance.json": "the SLSA provenance of the manifest and every artifact (checked against them)",
+    "provenance.dsse.json": "provenance.json signed (DSSE; its payload must be provenance.json)",
+    "report.html": "a page that shows the evidence, written after it",
+    "deploy/applied.json": "what deploy.sh did, written after the approval",
+    ".factory_logs/pipeline.log": "the progress log, appended to by every stage, the last ones included",
+}
+# Each stage's timing record (STAGE_RECORDS<stage>.json): clock times and durations differ from run to run,
+# so hashing them would make no two builds alike; pipeline_result.json (covered) carries what they say.
+# verify accepts only the records of the stages pipeline_result.json names, and of the ones after it.
+STAGE_RECORDS = ".factory_logs/stages/"
+STAGES_AFTER_MANIFEST = ("pec", "report", "deploy_apply")
+# Beside build/ and pack0/ in an output folder, never read by a build's code: the factory's own state
+# (.lai-pack.doit.db, doit's database; .lai-pack.lock; .lai-pack.secret-scan.json, masked findings by sha256).
+FACTORY_STATE = (".lai-pack.",)
+EVIDENCE_FILES = ("run_report.json", "approval.json", "pipeline_result.json", "manifest.json")
+BYTECODE_SUFFIXES = (".pyc", ".pyo")
+
+
+@dataclass
+class Tree:
+    """A walk of one folder: its regular files (relative, sorted) and what may not be there."""
+
+    files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def is_bytecode(relative: str) -> bool:
+    return relative.endswith(BYTECODE_SUFFIXES) or "__pycache__" in relative.split("/")
+
+
+def walk(root: Path, prefix: str) -> Tree:
+    """Every entry under root; problems name each path with prefix (e.g. 'build/')."""
+    tree = Tree()
+    if not root.is_dir() or root.is_symlink():
+        return tree
+    stack = [""]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(root / folder) as entries:
+            for entry in entries:
+                relative = f"{folder}{entry.name}"
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    if entry.name == "__pycache__":
+                        tree.problems.append(f"bytecode: {prefix}{relative}/ (Python runs what is cached here)")
+                    stack.append(f"{relative}/")
+                elif not stat.S_ISREG(mode):
+                    tree.problems.append(f"not a regular file: {prefix}{relative} ({_kind(mode)})")
+                elif is_bytecode(relative):
+                    tree.problems.append(f"bytecode: {prefix}{relative} (Python may run it instead of its source)")
+                else:
+                    tree.files.append(relative)
+    tree.files.sort()
+    return tree
+
+
+def stage_record(relative: str) -> str | None:
+    """The stage a build file is the timing record of, or None."""
+    if not relative.startswith(STAGE_RECORDS) or not relative.endswith(".json"):
+        return None
+    name = relative[len(STAGE_RECORDS) : -len(".json")]
+    return name if name and "/" not in name else None
+
+
+def in_chain(relative: str) -> bool:
+    return relative not in OUTSIDE_CHAIN and stage_record(relative) is None
+
+
+def artifacts(build: Path) -> list[str]:
+    """The build files the manifest lists: every regular file but the ones outside the chain."""
+    return [path for path in walk(build, "build/").files if in_chain(path)]
+
+
+def chain_inputs(build: Path, pack0_dir: Path) -> list[Path]:
+    """Every file the evidence stage reads (the Pack0, the artifacts, the usage ledger, the stage records),
+    minus what it writes itself: doit re-derives the evidence when any of them changes, appears or goes."""
+    files = walk(build, "build/").files
+    built = [path for path in files if in_chain(path) and path not in EVIDENCE_FILES]
+    records = [path for path in files if stage_record(path) not in (None, *STAGES_AFTER_MANIFEST)]
+    return [*(pack0_dir / path for path in walk(pack0_dir, "").files), *(build / path for path in built + records)]
+
+
+def evidence_verifies(out: str) -> bool:
+    """doit's up-to-date check of the evidence stage: False makes it re-derive the evidence."""
+    from factory.pec.verify import verify_output
+
+    return not verify_output(Path(out))
