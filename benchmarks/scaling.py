@@ -95,8 +95,11 @@ def build(pack0: Path, out: Path) -> Timed:
     argv = [sys.executable, "-m", "factory.cli", "auto-build", "--module", MODULE, "--pack0", str(pack0),
             "--out", str(out), "--waive", "docker-build", "--quiet"]  # fmt: skip
     run = timed(argv)
-    if run.returncode != 0:
+    # Not approved (exit 1) still measures the cost of a whole build; a stage that stopped it does not.
+    if run.returncode not in (0, 1) or not (out / "build/approval.json").is_file():
         sys.exit(f"build failed ({run.returncode}): {run.output[-1600:]}")
+    if run.returncode == 1:
+        print(f"  (not approved: {run.output.strip().splitlines()[-1][:200]})", flush=True)
     return run
 
 

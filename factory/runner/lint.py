@@ -34,8 +34,6 @@ def run_ruff(build_dir: Path, *, fix: bool = False) -> LintResult | None:
         return None
     version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     targets = [name for name in LINT_TARGETS if (build_dir / name).is_dir()]
-    # ruff's own cache, beside the build (never in it: the evidence), re-checks only files that changed.
-    cache = ["--cache-dir", str(build_dir.resolve().parent / ".ruff_cache")]
-    argv = [*command, "check", *cache, "--output-format", "concise", *(["--fix"] if fix else []), *targets]
+    argv = [*command, "check", "--no-cache", "--output-format", "concise", *(["--fix"] if fix else []), *targets]
     result = subprocess.run(argv, cwd=build_dir, capture_output=True, text=True, timeout=120, check=False)
     return LintResult(ok=result.returncode == 0, output=(result.stdout + result.stderr).strip(), version=version)
