@@ -16,9 +16,14 @@ from factory.pack0.models import Entity, base_type, is_nullable
 _FORMAT_SAMPLES = {
     "email": ("ada@example.com", "grace@example.org", "a@b.io"),
     "date": ("2026-01-15", "2026-02-20"),
-    "date-time": ("2026-01-15T09:30:00+00:00", "2026-02-20T16:45:00Z"),
+    # The third spellings are valid but not what a store gives back (an offset, upper case): tests compare values.
+    "date-time": ("2026-01-15T09:30:00+00:00", "2026-02-20T16:45:00Z", "2026-03-01T08:00:00.25+02:00"),
     "time": ("09:30:00Z", "16:45:30+02:00"),
-    "uuid": ("1b4e28ba-2fa1-41d2-883f-0016d3cca427", "6fa459ea-ee8a-4ca4-894e-db77e160355e"),
+    "uuid": (
+        "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+        "6fa459ea-ee8a-4ca4-894e-db77e160355e",
+        "7D444840-9DC0-11D1-B245-5FFDCE74FAD2",
+    ),
     "uri": ("https://example.com/a", "https://example.org/b", "urn:a"),
     "ipv4": ("192.0.2.10", "198.51.100.7"),
     "ipv6": ("2001:db8::1", "2001:db8::2", "::1"),
@@ -220,6 +225,7 @@ def entity_cases(entity: Entity) -> dict:
         "valid_alt": valid_record(entity, 1),
         "minimal": {name: valid[name] for name in entity.required},
         "defaults": {name: spec["default"] for name, spec in entity.properties.items() if "default" in spec},
+        "formats": {name: (spec.get("items") or spec).get("format") for name, spec in entity.properties.items()},
         "update": {update_field: sample_value(update_field, entity.properties[update_field], 1)},
         "invalid": invalid,
         "accepted": accepted,
