@@ -67,7 +67,8 @@ def dockerfile(pack0: Pack0) -> str:
             "WORKDIR /app",
             "# PostgreSQL mode's driver (requirements.txt); the local base image has Debian's python3-psycopg.",
             f'RUN python3 -c "import psycopg, psycopg_pool" 2>/dev/null || python3 -m pip install --no-cache-dir '
-            f"{' '.join(repr(line) for line in DRIVER_REQUIREMENTS)}",
+            f"{' '.join(repr(line) for line in DRIVER_REQUIREMENTS)} "
+            '|| echo "no PostgreSQL driver in this image: it serves SQLite (DATABASE_PATH) only"',
             "COPY src/ /app/src/",
             f"ENV PYTHONPATH=/app/src PYTHONUNBUFFERED=1 HOST=0.0.0.0 PORT={SERVICE_PORT} "
             "DATABASE_PATH=/data/service.sqlite3",
