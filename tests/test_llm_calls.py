@@ -243,8 +243,14 @@ def test_the_healer_prompt_carries_the_implicated_files_not_the_whole_build(pack
 
 
 def test_the_default_is_the_newest_sonnet_the_sdk_lists_and_not_deprecated():
-    names, deprecated = models.sdk_models()
-    assert names, "the installed anthropic SDK lists its models"
+    from typing import get_args
+
+    from anthropic._data.deprecated_models import DEPRECATED_MODELS
+    from anthropic.types.model_param import ModelParam
+
+    names, deprecated = models.sdk_models()  # read from the SDK's files, without importing it
+    assert list(names) == [a for m in get_args(ModelParam) for a in get_args(m) if isinstance(a, str)]
+    assert deprecated == DEPRECATED_MODELS
     sonnets = [n for n in names if n.startswith("claude-sonnet-") and not re.search(r"\d{8}$", n)]
     current = [n for n in sonnets if n not in deprecated]
     version = lambda n: tuple(int(p) for p in n.removeprefix("claude-sonnet-").split("-"))  # noqa: E731
