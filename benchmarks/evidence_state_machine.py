@@ -41,7 +41,10 @@ def main() -> int:
             traceback.print_exc()
         print(f"sequence {example}: {space.runs} runs, {space.steps} steps so far, {failures} failures", flush=True)
     wall = time.perf_counter() - started
-    print(f"{args.examples} sequences, {space.runs} runs, {space.steps} steps, {failures} failures, {wall:.1f}s")
+    print(
+        f"{args.examples} sequences, {space.steps} steps, {space.runs} runs ({space.llm_runs} in LLM mode, "
+        f"{space.killed} killed mid-run), {failures} failures, {wall:.1f}s"
+    )
     return 1 if failures else 0
 
 

@@ -50,7 +50,7 @@ class Workspace:
     def __init__(self, root: Path) -> None:
         self.root, self.out, self.clean = root, root / "out", root / "clean"
         self.cache = root / "cache"
-        self.runs = self.steps = 0
+        self.runs = self.steps = self.llm_runs = self.killed = 0
         first = self.run_cli_offline(("docker-build",))
         assert first.returncode == 0, first.stdout + first.stderr
         shutil.copytree(self.out, self.clean, symlinks=True)
@@ -150,6 +150,7 @@ class EvidenceMachine(RuleBasedStateMachine):
     @rule(llm=st.booleans(), waivers=st.sampled_from(WAIVERS))
     def run(self, llm: bool, waivers: tuple[str, ...]) -> None:
         self.space.runs += 1
+        self.space.llm_runs += llm
         result = run_cli(*self.space.args(waivers), env=self.space.env(llm))
         check_invariant(self.space, result)
 
@@ -167,6 +168,7 @@ class EvidenceMachine(RuleBasedStateMachine):
         time.sleep(after)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+            self.space.killed += 1
         process.wait()
 
     @invariant()
