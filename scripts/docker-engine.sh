@@ -2,8 +2,9 @@
 # A Docker engine for the docker-build gate, on a machine with no registry:
 #   scripts/docker-engine.sh start        installs docker.io if missing, starts dockerd (log in
 #                                          $LAI_DOCKER_DIR/dockerd.log), waits until it answers
-#   scripts/docker-engine.sh base-image   builds the local Python base image once (reused while its tag
-#                                          exists): debootstrap bookworm + python3, then docker import
+#   scripts/docker-engine.sh base-image   builds the local base image once (reused while its tag exists and
+#                                          has them): debootstrap bookworm + python3, python3-psycopg(-pool),
+#                                          postgresql, then docker import
 #   scripts/docker-engine.sh stop         stops the dockerd this script started (by its PID)
 # The gate then uses: export LAI_BASE_IMAGE=lai-python-base:bookworm
 set -euo pipefail
@@ -49,14 +50,20 @@ case "${1:-}" in
     exit 1
     ;;
   base-image)
-    if docker image inspect "$base_tag" >/dev/null 2>&1; then
+    # python3 for the service, its PostgreSQL driver and pool, and PostgreSQL itself (server and psql) for the
+    # docker gate's compose stack (database, migrate, service) where no registry has a postgres image.
+    if docker image inspect "$base_tag" >/dev/null 2>&1 \
+      && docker run --rm --network none "$base_tag" sh -c \
+        'python3 -c "import psycopg, psycopg_pool" && ls /usr/lib/postgresql/*/bin/initdb && command -v psql' \
+        >/dev/null 2>&1; then
       echo "docker-engine.sh: base image $base_tag exists"; exit 0
     fi
     need_root "debootstrap"
     started=$(date +%s)
     root="$state/rootfs"
     rm -rf "$root"
-    debootstrap --variant=minbase --include=python3 bookworm "$root" >"$state/debootstrap.log" 2>&1 \
+    debootstrap --variant=minbase --include=python3,python3-psycopg,python3-psycopg-pool,postgresql \
+      bookworm "$root" >"$state/debootstrap.log" 2>&1 \
       || { tail -n 20 "$state/debootstrap.log" >&2; exit 1; }
     tar -C "$root" -c . | docker import - "$base_tag" >/dev/null
     rm -rf "$root"

@@ -203,7 +203,8 @@ def test_status_summarises_a_build(crm_output: Path):
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith("crm-contacts: APPROVED")
-    assert any(line.startswith("tests:    88 passed, 0 failed") for line in lines)
+    passed = read_json(crm_output / "build/run_report.json")["tests"]["counts"]["passed"]
+    assert passed > 50 and any(line.startswith(f"tests:    {passed} passed, 0 failed") for line in lines)
     assert "evidence: intact" in lines
     missing = run_cli("status", crm_output / "nowhere")
     assert missing.returncode == 2 and "not a finished lai-pack output" in missing.stderr

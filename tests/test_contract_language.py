@@ -181,6 +181,11 @@ def test_regex_sampler_draws_matching_strings_the_same_way_every_time(pattern: s
     assert all(service_validation().check_value({"type": "string", "pattern": pattern}, text) is None for text in first)
 
 
+def test_regex_sampler_gives_up_on_a_pattern_that_would_fill_memory():
+    assert list(regex_samples("(a{100000}){100000}")) == []
+    assert [len(text) for text in regex_samples("(ab){3000}")] == [6000]
+
+
 def _entity(properties: dict, required: list | None = None) -> Entity:
     return Entity(name="thing", plural="things", title="Thing", schema=contract(properties, required))
 

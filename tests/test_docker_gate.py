@@ -42,6 +42,9 @@ def test_every_example_is_approved_with_the_docker_gate_passing(tmp_path: Path, 
     assert gate["status"] == "passed"
     assert any(line.startswith("image sha256:") for line in gate["details"])
     assert any(line.startswith("created and read ") for line in gate["details"])
+    # The compose target's stack: PostgreSQL, migrate (deploy.sh), the service on it, rollback.
+    assert "compose stack: rollback left the schema as before" in gate["details"]
+    assert any(line.endswith("the row is in PostgreSQL") for line in gate["details"])
     assert f"base image {BASE_IMAGE}" in gate["details"]
 
 

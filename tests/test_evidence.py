@@ -46,7 +46,8 @@ def test_run_report_covers_pack0_inventory_and_heal_log(crm_output: Path):
     report = read_json(crm_output / "build/run_report.json")
     pack0_dir = crm_output / report["pack0"]["dir"]
     assert report["pack0"]["inventory_sha256"] == sha256_file(pack0_dir / "02_INVENTORY/manifest.json")
-    assert report["heal"] == {"max_tries": 5, "tries": 0, "stop_reason": "tests and lint pass", "heal_log": []}
+    passing = "tests, lint and contract fuzzing pass"
+    assert report["heal"] == {"max_tries": 5, "tries": 0, "stop_reason": passing, "heal_log": []}
     assert [gate["name"] for gate in report["gates"]] == ["lint", "secret-scan", "contracts", "docker-build"]
 
 

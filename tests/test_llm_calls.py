@@ -16,15 +16,17 @@ from fake_llm import MODELS, EngineBackedModel, FakeModelServer, Scripted
 from factory.agents import call
 from factory.agents.architect import design_pack0
 from factory.agents.healer_prompt import healer_prompt
-from factory.agents.prompts import context_blocks, reference_architecture
+from factory.agents.prompts import CODEGEN_SYSTEM, context_blocks, reference_architecture, slice_prompt
 from factory.agents.replies import FileSetReply
+from factory.agents.request import AgentRequest
 from factory.errors import AgentReplyError
 from factory.fsutil import write_new_tree
 from factory.llm import models
 from factory.llm.anthropic_provider import AnthropicProvider, ModelError
 from factory.llm.cache import ReplyCache
-from factory.llm.gateway import BudgetExceeded, ModelGateway, read_ledger, summarize
+from factory.llm.gateway import BudgetExceeded, ModelGateway, read_ledger, summarize, worst_case
 from factory.llm.openai_provider import OpenAICompatibleProvider
+from factory.llm.usage import PRICES
 from factory.pack0.generate import generate_pack0
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Budgets
@@ -148,14 +150,24 @@ def test_the_worst_case_of_a_call_must_fit_the_token_budget(model, pack0_dir, tm
 
 
 def test_calls_stop_before_the_cost_budget_and_never_pass_it(model, pack0_dir, tmp_path, monkeypatch):
-    budget = 1.0  # the worst case of one call: 64000 output tokens at $15/M ($0.96) plus its input
-    provider = gateway(model, tmp_path, monkeypatch, budgets=Budgets(cost_budget_usd=budget))
     pack0 = load_pack0(pack0_dir)
+    first = AgentRequest(
+        "codegen",
+        CODEGEN_SYSTEM,
+        slice_prompt("codegen", pack0, "core"),
+        pack0,
+        context=context_blocks(pack0),
+        slice="core",
+        reply_schema=FileSetReply.model_json_schema(),
+    )
+    _tokens, first_worst = worst_case(first, 64_000, PRICES["claude-sonnet-"])
+    budget = round(first_worst + 0.01, 4)  # room for the first call's worst case, not for a second one
+    provider = gateway(model, tmp_path, monkeypatch, budgets=Budgets(cost_budget_usd=budget))
+    call.codegen(provider, pack0, "core", None)
     with pytest.raises(BudgetExceeded, match="could pass the cost budget"):
-        for name in ("core", "contact", "company"):
-            call.testgen(provider, pack0, name, {}, None)
+        call.codegen(provider, pack0, "contact", None)
     spent = summarize(read_ledger(tmp_path / "usage.jsonl"))
-    assert 0 < spent["cost_usd"] <= budget and len(model.requests) >= 1
+    assert 0.01 < spent["cost_usd"] <= budget and len(model.requests) == 1
 
 
 def test_a_model_without_a_price_refuses_a_cost_budget_unless_priced(model, pack0_dir, tmp_path, monkeypatch):
@@ -231,8 +243,14 @@ def test_the_healer_prompt_carries_the_implicated_files_not_the_whole_build(pack
 
 
 def test_the_default_is_the_newest_sonnet_the_sdk_lists_and_not_deprecated():
-    names, deprecated = models.sdk_models()
-    assert names, "the installed anthropic SDK lists its models"
+    from typing import get_args
+
+    from anthropic._data.deprecated_models import DEPRECATED_MODELS
+    from anthropic.types.model_param import ModelParam
+
+    names, deprecated = models.sdk_models()  # read from the SDK's files, without importing it
+    assert list(names) == [a for m in get_args(ModelParam) for a in get_args(m) if isinstance(a, str)]
+    assert deprecated == DEPRECATED_MODELS
     sonnets = [n for n in names if n.startswith("claude-sonnet-") and not re.search(r"\d{8}$", n)]
     current = [n for n in sonnets if n not in deprecated]
     version = lambda n: tuple(int(p) for p in n.removeprefix("claude-sonnet-").split("-"))  # noqa: E731

@@ -5,6 +5,7 @@ reply kept in the cache."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,7 +140,42 @@ def call_agent(
         except AgentReplyError as final:
             raise AgentReplyError(f"{final} (after one corrective retry; raw replies in {raw_log})") from None
     provider.keep(request, completion)
-    return reply
+    return _with_fixes(provider, request, reply, raw_log)
+
+
+def _with_fixes(provider: Provider, request: AgentRequest, reply: ReplyT, raw_log: Path | None) -> ReplyT:
+    """The reply with the Healer's earlier fixes of it applied; beside the raw log, which request made which
+    files (so a later fix can be remembered against that request)."""
+    fixes_for = getattr(provider, "fixes_for", None)
+    if fixes_for is None or request.agent not in ("codegen", "testgen"):
+        return reply
+    if raw_log is not None:
+        made = {"key": provider.cache_key(request), "agent": request.agent, "slice": request.slice}
+        write_text_atomic(
+            raw_log.with_suffix(".made.json"), json.dumps({**made, "paths": [f.path for f in reply.files]})
+        )
+    fixes = fixes_for(request)
+    if not fixes:
+        return reply
+    files = [{"path": f.path, "content": fixes.get(f.path, f.content)} for f in reply.files]
+    return type(reply).model_validate({**reply.model_dump(mode="json"), "files": files})
+
+
+def remember_heal_fixes(provider: Provider, raw_dir: Path, build_dir: Path, changed: set[str]) -> list[str]:
+    """After the Healer made the tests pass: store, with each slice reply whose files it changed, those
+    files as they are now. Returns the slices concerned."""
+    remember = getattr(provider, "remember_fixes", None)
+    if remember is None or not changed:
+        return []
+    concerned = []
+    for made_path in sorted(raw_dir.glob("*.made.json")):
+        made = json.loads(made_path.read_text(encoding="utf-8"))
+        paths = [path for path in made["paths"] if path in changed and (build_dir / path).is_file()]
+        fixed = {path: (build_dir / path).read_text(encoding="utf-8") for path in paths}
+        if fixed:
+            remember(made["key"], fixed, made["agent"], made["slice"])
+            concerned.append(f"{made['agent']}:{made['slice']}")
+    return concerned
 
 
 def _request(agent: str, system: str, prompt: str, pack0: Pack0, **fields) -> AgentRequest:

@@ -7,11 +7,12 @@ from factory.engine.pylit import python_literal
 from factory.engine.templates import read_template
 from factory.fsutil import dumps_json
 from factory.pack0.models import Entity, Pack0
-from factory.pack0.openapi import derive_openapi
+from factory.pack0.openapi import derive_openapi, service_limits_module
 
 SERVICE_TEMPLATES = (
     "__main__.py",
     "server.py",
+    "http_io.py",
     "storage.py",
     "storage_pg.py",
     "validation.py",
@@ -66,7 +67,8 @@ def dockerfile(pack0: Pack0) -> str:
             "WORKDIR /app",
             "# PostgreSQL mode's driver (requirements.txt); the local base image has Debian's python3-psycopg.",
             f'RUN python3 -c "import psycopg, psycopg_pool" 2>/dev/null || python3 -m pip install --no-cache-dir '
-            f"{' '.join(repr(line) for line in DRIVER_REQUIREMENTS)}",
+            f"{' '.join(repr(line) for line in DRIVER_REQUIREMENTS)} "
+            '|| echo "no PostgreSQL driver in this image: it serves SQLite (DATABASE_PATH) only"',
             "COPY src/ /app/src/",
             f"ENV PYTHONPATH=/app/src PYTHONUNBUFFERED=1 HOST=0.0.0.0 PORT={SERVICE_PORT} "
             "DATABASE_PATH=/data/service.sqlite3",
@@ -125,6 +127,7 @@ def generate_core(pack0: Pack0) -> dict[str, str]:
     package = f"src/{pack0.package}"
     files = {f"{package}/{name}": read_template(f"service/{name}") for name in SERVICE_TEMPLATES}
     files[f"{package}/__init__.py"] = package_init(pack0)
+    files[f"{package}/limits.py"] = service_limits_module()
     files[f"{package}/resources/__init__.py"] = resources_init(pack0)
     files.update(
         {
@@ -168,11 +171,14 @@ def generate_source(pack0: Pack0) -> dict[str, str]:
 def core_files(pack0: Pack0) -> list[str]:
     """Files shared by every entity: a failure in any entity's tests may implicate them."""
     package = f"src/{pack0.package}"
-    return [
-        f"{package}/{name}"
-        for name in (*SERVICE_TEMPLATES, "__init__.py", "resources/__init__.py", "openapi.json", "tables.json")
-    ]
+    shared = (*SERVICE_TEMPLATES, "__init__.py", "limits.py", "resources/__init__.py", "openapi.json", "tables.json")
+    return [f"{package}/{name}" for name in shared]
 
 
 def entity_files(pack0: Pack0, entity: Entity) -> list[str]:
     return [f"src/{pack0.package}/resources/{entity.name}.py"]
+
+
+def code_files(pack0: Pack0) -> list[str]:
+    """Every source file of the service (what a failure of the running service may implicate)."""
+    return [*core_files(pack0), *(path for entity in pack0.entities for path in entity_files(pack0, entity))]

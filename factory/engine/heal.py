@@ -41,7 +41,7 @@ def propose_fix(pack0: Pack0, current: dict[str, str], failure: str) -> tuple[st
     expected = {**generate_source(pack0), **generate_tests(pack0)}
     implicated = implicated_paths(pack0, failure)
     if not implicated:
-        implicated = set(expected)
+        implicated = {path for path in expected if path.startswith(("src/", "tests/"))}  # what it may change
         scope = "the failure names no file, so every generated file was compared"
     else:
         scope = f"{len(implicated)} implicated file(s) compared with the contracts"

@@ -19,6 +19,7 @@ from re import _constants as sre  # the parse tree's opcodes
 from re import _parser as sre_parser
 
 MAX_EXTRA_REPEATS = 3  # beyond a quantifier's minimum: keeps samples short, so length limits are met
+MAX_SAMPLE_LENGTH = 10_000  # a draw longer than this is abandoned (`a{100000}{100000}` must not fill memory)
 _CATEGORY_CHARS = {
     sre.CATEGORY_DIGIT: "0123456789",
     sre.CATEGORY_NOT_DIGIT: "abcXYZ-_ ",
@@ -31,15 +32,31 @@ _CATEGORY_CHARS = {
 _POOL = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,:;!?+*/=()[]{}#@$%&'\"<>|~^`\\"
 
 
+class _TooLong(Exception):
+    pass
+
+
+_LEAVES = (sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN, sre.GROUPREF)
+
+
 class _Draw:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.groups: dict[int, str] = {}
+        self.length = 0
 
     def sequence(self, items) -> str:
         return "".join(self.node(op, arg) for op, arg in items)
 
     def node(self, op, arg) -> str:
+        text = self.draw(op, arg)
+        if op in _LEAVES:
+            self.length += len(text)
+            if self.length > MAX_SAMPLE_LENGTH:
+                raise _TooLong
+        return text
+
+    def draw(self, op, arg) -> str:
         if op is sre.LITERAL:
             return chr(arg)
         if op is sre.NOT_LITERAL:
@@ -50,6 +67,8 @@ class _Draw:
             return self.char_in(arg)
         if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
             low, high, items = arg
+            if low > MAX_SAMPLE_LENGTH:
+                raise _TooLong
             high = min(high, low + MAX_EXTRA_REPEATS)
             return "".join(self.sequence(items) for _ in range(self.rng.randint(low, high)))
         if op is sre.SUBPATTERN:
@@ -106,14 +125,24 @@ _CATEGORY_REGEX = {
 }
 
 
-def regex_samples(pattern: str, attempts: int = 60) -> Iterator[str]:
-    """Distinct strings `re.search(pattern, s)` accepts, in a fixed order for a given pattern."""
+def regex_samples(pattern: str, attempts: int = 60, patience: int = 8) -> Iterator[str]:
+    """Distinct strings `re.search(pattern, s)` accepts, in a fixed order for a given pattern; stops after
+    `patience` draws in a row that bring nothing new (a pattern with few choices has few strings)."""
     parsed = sre_parser.parse(pattern)
     compiled = re.compile(pattern)
     seen: set[str] = set()
+    misses = 0
     for attempt in range(attempts):
         rng = random.Random(f"{pattern}\x00{attempt}")
-        text = _Draw(rng).sequence(parsed)
+        try:
+            text = _Draw(rng).sequence(parsed)
+        except _TooLong:
+            return
         if text not in seen and compiled.search(text):
             seen.add(text)
+            misses = 0
             yield text
+        else:
+            misses += 1
+            if misses >= patience:
+                return

@@ -16,9 +16,14 @@ from factory.pack0.models import Entity, base_type, is_nullable
 _FORMAT_SAMPLES = {
     "email": ("ada@example.com", "grace@example.org", "a@b.io"),
     "date": ("2026-01-15", "2026-02-20"),
-    "date-time": ("2026-01-15T09:30:00+00:00", "2026-02-20T16:45:00Z"),
+    # The third spellings are valid but not what a store gives back (an offset, upper case): tests compare values.
+    "date-time": ("2026-01-15T09:30:00+00:00", "2026-02-20T16:45:00Z", "2026-03-01T08:00:00.25+02:00"),
     "time": ("09:30:00Z", "16:45:30+02:00"),
-    "uuid": ("1b4e28ba-2fa1-41d2-883f-0016d3cca427", "6fa459ea-ee8a-4ca4-894e-db77e160355e"),
+    "uuid": (
+        "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+        "6fa459ea-ee8a-4ca4-894e-db77e160355e",
+        "7D444840-9DC0-11D1-B245-5FFDCE74FAD2",
+    ),
     "uri": ("https://example.com/a", "https://example.org/b", "urn:a"),
     "ipv4": ("192.0.2.10", "198.51.100.7"),
     "ipv6": ("2001:db8::1", "2001:db8::2", "::1"),
@@ -26,6 +31,10 @@ _FORMAT_SAMPLES = {
 }
 _WRONG_TYPE = {"string": 12345, "integer": "12", "number": "1.5", "boolean": "yes", "array": "not-a-list"}
 MAX_CANDIDATES = 12
+# Test data stays small: a field whose smallest valid value is larger is refused at load (add "examples"), and a
+# limit above these is not broken by a generated case (the value would not fit a request).
+MAX_SAMPLE_CHARS = 10_000
+MAX_SAMPLE_ITEMS = 1_000
 UNKNOWN_FIELD = "zz_not_in_contract"
 
 
@@ -42,8 +51,8 @@ def _unique(values: list) -> list:
 
 
 def _fit_length(text: str, spec: dict) -> str:
-    low, high = spec.get("minLength", 0), spec.get("maxLength", 10_000)
-    return (text + "x" * max(0, low - len(text)))[:high]
+    low, high = spec.get("minLength", 0), spec.get("maxLength", MAX_SAMPLE_CHARS)
+    return (text + "x" * min(max(0, low - len(text)), MAX_SAMPLE_CHARS))[:high]
 
 
 def _string_candidates(name: str, spec: dict) -> list[str]:
@@ -82,6 +91,8 @@ def _number_candidates(spec: dict) -> list[int | float]:
 def _array_candidates(name: str, spec: dict) -> list[list]:
     items = candidates(name, spec["items"])
     count = max(spec.get("minItems", 0), min(1, spec.get("maxItems", 1)))
+    if count > MAX_SAMPLE_ITEMS:
+        return []
     return [[items[(start + index) % len(items)] for index in range(count)] for start in range(len(items))]
 
 
@@ -138,11 +149,12 @@ def _rule_breakers(name: str, spec: dict) -> dict[str, list]:
     number = valid if isinstance(valid, (int, float)) and not isinstance(valid, bool) else 0
     step = spec.get("multipleOf", 1)
     pool = candidates(name, spec["items"]) if base_type(spec) == "array" else [None]
-    most, least = spec.get("maxItems", 0), spec.get("minItems", 1)
+    most, least = min(spec.get("maxItems", 0), MAX_SAMPLE_ITEMS), spec.get("minItems", 1)
+    longest = min(spec.get("maxLength", 0), MAX_SAMPLE_CHARS)
     breakers: dict[str, list] = {
         "enum": ["not-an-option", -987654321, -0.123, not valid if isinstance(valid, bool) else True],
         "const": [text + "x", number + 1, not valid if isinstance(valid, bool) else False, "x"],
-        "maxLength": ["x" * (spec.get("maxLength", 0) + 1), text + "x" * (spec.get("maxLength", 0) + 1)],
+        "maxLength": ["x" * (longest + 1), text + "x" * (longest + 1)],
         "minLength": [text[: spec.get("minLength", 1) - 1], "x" * (spec.get("minLength", 1) - 1)],
         "format": [f"not-a-{spec.get('format')}", text + " !", "!" + text, "x", "1"],
         "pattern": ["!!~~!!", "", " ", "x", "0", text + "\u00e9!"],
@@ -220,6 +232,7 @@ def entity_cases(entity: Entity) -> dict:
         "valid_alt": valid_record(entity, 1),
         "minimal": {name: valid[name] for name in entity.required},
         "defaults": {name: spec["default"] for name, spec in entity.properties.items() if "default" in spec},
+        "formats": {name: (spec.get("items") or spec).get("format") for name, spec in entity.properties.items()},
         "update": {update_field: sample_value(update_field, entity.properties[update_field], 1)},
         "invalid": invalid,
         "accepted": accepted,

@@ -1,5 +1,5 @@
-"""Contracts gate: the OpenAPI document is valid, the running service implements every operation, and
-every operation is covered by a passing contract test."""
+"""Contracts gate: the OpenAPI document is valid, the running service implements every operation, every
+operation is covered by a passing contract test, and schemathesis fuzzing the running service finds nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from factory.engine.samples import valid_record
+from factory.gates.contracts_fuzz import fuzz_service_once
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
 from factory.pack0.openapi import operations
@@ -64,14 +65,19 @@ def covered_operations(junit_xml: Path) -> set[str]:
 
 
 def contracts_gate(
-    build_dir: Path, pack0_dir: Path, pack0: Pack0, junit_xml: Path, sandbox: str = "none"
+    build_dir: Path,
+    pack0_dir: Path,
+    pack0: Pack0,
+    junit_xml: Path,
+    sandbox: str = "none",
+    cache_dir: Path | None = None,
 ) -> GateResult:
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
     from factory.gates.openapi_validity import OpenAPI31Validator
 
-    tool = ("openapi-spec-validator", version("openapi-spec-validator"))
+    tool = ("schemathesis, openapi-spec-validator", f"{version('schemathesis')}, {version('openapi-spec-validator')}")
     contract = json.loads((pack0_dir / "contracts" / "openapi.json").read_text(encoding="utf-8"))
     try:
         validate(contract, cls=OpenAPI31Validator)
@@ -88,4 +94,9 @@ def contracts_gate(
     problems += [f"{op_id}: no passing contract test" for op_id in op_ids if op_id not in covered]
     if problems:
         return GateResult("contracts", "failed", f"{len(problems)} operation problem(s)", *tool, details=problems)
-    return GateResult("contracts", "passed", f"{len(op_ids)} operations implemented and covered", *tool)
+    fuzzed = fuzz_service_once(build_dir, pack0, sandbox, cache_dir)
+    if not fuzzed.passed:
+        return GateResult("contracts", "failed", fuzzed.summary(), *tool, details=fuzzed.detail_lines())
+    return GateResult(
+        "contracts", "passed", f"{len(op_ids)} operations implemented and covered; {fuzzed.summary()}", *tool
+    )

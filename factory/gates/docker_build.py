@@ -11,6 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from factory.engine.samples import valid_record
+from factory.gates.compose_stack import exercise_compose_stack
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
 
@@ -106,18 +107,26 @@ def _wait_healthy(container) -> float:
     raise RuntimeError(f"/health did not answer within {HEALTH_TIMEOUT_S}s")
 
 
+def _create_and_read(container, entity) -> str:
+    """Create one record through the service inside the container and read it back; its id."""
+    probe = ["python3", "-c", _CREATE_AND_READ, entity.plural, json.dumps(valid_record(entity))]
+    result = container.exec_run(probe)
+    output = result.output.decode("utf-8", "replace").strip()
+    if result.exit_code != 0:
+        raise RuntimeError(f"create-and-read of {entity.plural} failed: {output[-300:]}")
+    return output.splitlines()[-1]
+
+
 def _run_and_probe(client, image_id: str, pack0: Pack0) -> list[str]:
     """Start the image with no network, wait for /health inside it, create and read one record."""
     container = client.containers.run(image_id, detach=True, network_disabled=True)
     try:
         health_s = _wait_healthy(container)
         entity = pack0.entities[0]
-        probe = ["python3", "-c", _CREATE_AND_READ, entity.plural, json.dumps(valid_record(entity))]
-        result = container.exec_run(probe)
-        output = result.output.decode("utf-8", "replace").strip()
-        if result.exit_code != 0:
-            raise RuntimeError(f"create-and-read of {entity.plural} failed: {output[-300:]}")
-        return [f"healthy after {health_s:.1f}s", f"created and read {entity.plural}/{output.splitlines()[-1]}"]
+        return [
+            f"healthy after {health_s:.1f}s",
+            f"created and read {entity.plural}/{_create_and_read(container, entity)}",
+        ]
     finally:
         container.remove(force=True)
 
@@ -162,6 +171,12 @@ def docker_build_gate(build_dir: Path, image_tag: str, pack0: Pack0, base_image:
         details += _run_and_probe(client, image.id, pack0)
     except (DockerException, RuntimeError) as error:
         reason = f"the image does not serve: {error}"
+        return GateResult("docker-build", "failed", reason, "docker SDK", tool_version, details)
+    try:  # the compose target's stack: PostgreSQL, migrate, the service on it, rollback
+        stack_base = base or DOCKERFILE_DEFAULT_BASE
+        details += exercise_compose_stack(client, image.id, pack0, stack_base, _wait_healthy, _create_and_read)
+    except (DockerException, RuntimeError) as error:
+        reason = f"the compose stack failed: {error}"
         return GateResult("docker-build", "failed", reason, "docker SDK", tool_version, details)
     return GateResult(
         "docker-build", "passed", f"built {image_tag}, healthy, served a request", "docker SDK", tool_version, details

@@ -43,13 +43,27 @@ class ReplyCache:
             data = json.loads(stored)
         except ValueError:
             return None
-        return data if isinstance(data, dict) and isinstance(data.get("text"), str) else None
+        return data if isinstance(data, dict) else None
 
     def get(self, key: str) -> Completion | None:
         data = self._entry(key)
-        if data is None:
+        if data is None or not isinstance(data.get("text"), str):
             return None
         return Completion(text=data["text"], usage=Usage(**data["usage"]), cached=True)
+
+    @staticmethod
+    def _fixes_key(key: str) -> str:
+        return content_key({"fixes_of": key})
+
+    def get_fixes(self, key: str) -> dict[str, str]:
+        """The files the Healer fixed in the reply stored under key, as they are once fixed."""
+        fixes = (self._entry(self._fixes_key(key)) or {}).get("fixes")
+        return fixes if isinstance(fixes, dict) and all(isinstance(v, str) for v in fixes.values()) else {}
+
+    def put_fixes(self, key: str, fixes: dict[str, str], *, agent: str = "", slice_name: str = "") -> None:
+        value = {"fixes": {**self.get_fixes(key), **fixes}, "agent": agent, "slice": slice_name}
+        if not self._cache.set(self._fixes_key(key), json.dumps(value)):
+            raise OSError(f"could not store a reply in the cache at {self.directory}")
 
     def put(self, key: str, completion: Completion, *, agent: str = "", slice_name: str = "") -> None:
         value = {"text": completion.text, "usage": completion.usage.as_dict(), "agent": agent, "slice": slice_name}
@@ -57,7 +71,8 @@ class ReplyCache:
             raise OSError(f"could not store a reply in the cache at {self.directory}")
 
     def stats(self) -> dict:
-        return {"directory": str(self.directory), "entries": len(self._cache), "bytes": self._cache.volume()}
+        replies = sum(1 for key in self._cache.iterkeys() if "text" in (self._entry(key) or {}))
+        return {"directory": str(self.directory), "entries": replies, "bytes": self._cache.volume()}
 
     def clear(self, *, agent: str | None = None, slice_name: str | None = None) -> int:
         """Remove every reply, or only those of one agent and/or slice; returns how many."""

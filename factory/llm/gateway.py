@@ -117,16 +117,26 @@ class ModelGateway:
 
     def complete(self, request: AgentRequest) -> Completion:
         started = time.monotonic()
-        completion = self.cache.get(content_key(self.provider.request_key(request)))
+        completion = self.cache.get(self.cache_key(request))
         if completion is None:
             self._check_budget(request)
             completion = self.provider.complete(request)
         self._record(request, completion, time.monotonic() - started)
         return completion
 
+    def cache_key(self, request: AgentRequest) -> str:
+        return content_key(self.provider.request_key(request))
+
+    def fixes_for(self, request: AgentRequest) -> dict[str, str]:
+        """Files of this request's stored reply that the Healer later had to fix: applied over the reply, so
+        a reply proven bad does not bring its bug back on a re-run (or a fresh clone)."""
+        return self.cache.get_fixes(self.cache_key(request))
+
+    def remember_fixes(self, key: str, fixes: dict[str, str], agent: str, slice_name: str) -> None:
+        self.cache.put_fixes(key, fixes, agent=agent, slice_name=slice_name)
+
     def keep(self, request: AgentRequest, completion: Completion) -> None:
         """Store a reply that parsed, validated and passed the path checks (never a truncated one)."""
         if completion.cached or completion.truncated:
             return
-        key = content_key(self.provider.request_key(request))
-        self.cache.put(key, completion, agent=request.agent, slice_name=request.slice)
+        self.cache.put(self.cache_key(request), completion, agent=request.agent, slice_name=request.slice)

@@ -6,10 +6,41 @@ import copy
 
 from factory.pack0.models import Entity
 
+# What the generated service enforces on HTTP. The OpenAPI document below declares these numbers and the
+# service imports them from the limits.py rendered by service_limits_module(): one source for both.
 API_PREFIX = "/api/v1"
 TENANT_HEADER = "X-Tenant-ID"
+TENANT_PATTERN = "^[A-Za-z0-9_.:-]+$"
+TENANT_MAX_LENGTH = 128
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
+MAX_PAGE_OFFSET = 1_000_000_000
+MAX_BODY_BYTES = 1_000_000
+MAX_JSON_DEPTH = 32
+MAX_NUMBER_DIGITS = 1000
+SERVICE_LIMITS = (
+    "API_PREFIX",
+    "TENANT_HEADER",
+    "TENANT_PATTERN",
+    "TENANT_MAX_LENGTH",
+    "DEFAULT_PAGE_LIMIT",
+    "MAX_PAGE_LIMIT",
+    "MAX_PAGE_OFFSET",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_DIGITS",
+)
+# Every error status the service answers with (all with the Error schema), and when.
+ERROR_RESPONSES = {
+    "400": "Malformed request: missing, invalid or repeated X-Tenant-ID header, bad framing, or a body that is "
+    "not JSON",
+    "404": "No such record for this tenant, or no such path",
+    "405": "Method not allowed on this path (the Allow header lists the allowed ones)",
+    "413": f"The body is larger than {MAX_BODY_BYTES} bytes",
+    "415": "The body's Content-Type is not application/json",
+    "422": f"The body or query breaks the contract (JSON nested deeper than {MAX_JSON_DEPTH}, NaN and Infinity "
+    "included)",
+}
 
 _SYSTEM_PROPERTIES = {
     "id": {"type": "string", "format": "uuid", "readOnly": True},
@@ -107,56 +138,105 @@ def _json_response(description: str, schema_name: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema_name)}}}
 
 
-def _entity_paths(entity: Entity) -> dict:
-    tenant = {"$ref": "#/components/parameters/TenantId"}
-    item_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-    errors = {
-        "400": _json_response("Missing or malformed X-Tenant-ID header or body", "Error"),
-        "404": _json_response("No such record for this tenant", "Error"),
-    }
-    invalid = {"422": _json_response("The body breaks the contract", "Error")}
-    body = {"required": True, "content": {"application/json": {"schema": _ref(f"{entity.title}Input")}}}
-    patch_body = {"required": True, "content": {"application/json": {"schema": _ref(f"{entity.title}Patch")}}}
-    page = [
+def _errors(*statuses: str) -> dict:
+    """Error responses, written out in each operation (clients read them without resolving references)."""
+    responses = {status: _json_response(ERROR_RESPONSES[status], "Error") for status in statuses}
+    if "405" in responses:
+        allow = {"description": "The methods this path allows", "schema": {"type": "string"}}
+        responses["405"]["headers"] = {"Allow": allow}
+    return responses
+
+
+def page_parameters() -> list[dict]:
+    return [
         {
             "name": "limit",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT, "default": DEFAULT_PAGE_LIMIT},
         },
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {
+            "name": "offset",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE_OFFSET, "default": 0},
+        },
     ]
+
+
+def tenant_parameter() -> dict:
+    return {
+        "name": TENANT_HEADER,
+        "in": "header",
+        "required": True,
+        "description": "The tenant every record belongs to; sent exactly once",
+        "schema": {"type": "string", "pattern": TENANT_PATTERN, "minLength": 1, "maxLength": TENANT_MAX_LENGTH},
+    }
+
+
+def _links(entity: Entity) -> dict:
+    """After a create, the stateful fuzzer reads, updates and deletes the record it made."""
+    return {
+        f"{verb}_{entity.name}": {
+            "operationId": f"{verb}_{entity.name}",
+            "parameters": {"id": "$response.body#/id"},
+        }
+        for verb in ("get", "update", "delete")
+    }
+
+
+def _entity_paths(entity: Entity) -> dict:
+    tenant = {"$ref": "#/components/parameters/TenantId"}
+    item_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+    body = {"required": True, "content": {"application/json": {"schema": _ref(f"{entity.title}Input")}}}
+    patch_body = {"required": True, "content": {"application/json": {"schema": _ref(f"{entity.title}Patch")}}}
+    created = _json_response(f"The created {entity.name}", entity.title)
+    created["links"] = _links(entity)
     ops = {op_id: (method, path) for method, path, op_id in operations(entity)}
     by_id = {op_id: {"operationId": op_id, "tags": [entity.plural]} for op_id in ops}
     by_id[f"list_{entity.plural}"].update(
-        parameters=[tenant, *page],
+        parameters=[tenant, *page_parameters()],
         responses={
             "200": _json_response(f"A page of {entity.plural}", f"{entity.title}List"),
-            **errors,
-            **invalid,
+            **_errors("400", "405", "413", "422"),
         },
     )
     by_id[f"create_{entity.name}"].update(
         parameters=[tenant],
         requestBody=body,
-        responses={"201": _json_response(f"The created {entity.name}", entity.title), **errors, **invalid},
+        responses={"201": created, **_errors("400", "405", "413", "415", "422")},
     )
     by_id[f"get_{entity.name}"].update(
         parameters=[tenant, item_id],
-        responses={"200": _json_response(f"One {entity.name}", entity.title), **errors},
+        responses={
+            "200": _json_response(f"One {entity.name}", entity.title),
+            **_errors("400", "404", "405", "413"),
+        },
     )
     by_id[f"update_{entity.name}"].update(
         parameters=[tenant, item_id],
         requestBody=patch_body,
-        responses={"200": _json_response(f"The updated {entity.name}", entity.title), **errors, **invalid},
+        responses={
+            "200": _json_response(f"The updated {entity.name}", entity.title),
+            **_errors("400", "404", "405", "413", "415", "422"),
+        },
     )
     by_id[f"delete_{entity.name}"].update(
         parameters=[tenant, item_id],
-        responses={"204": {"description": "Deleted"}, **errors},
+        responses={"204": {"description": "Deleted"}, **_errors("400", "404", "405", "413")},
     )
     paths: dict[str, dict] = {}
     for op_id, (method, path) in ops.items():
         paths.setdefault(path, {})[method] = by_id[op_id]
     return paths
+
+
+def service_limits_module() -> str:
+    """The generated service's limits.py: the same constants this document is derived from."""
+    lines = [f"{name} = {globals()[name]!r}" for name in SERVICE_LIMITS]
+    statuses = tuple(int(status) for status in ERROR_RESPONSES)
+    return (
+        '"""What the HTTP layer enforces; the OpenAPI document declares the same numbers (both are derived from\n'
+        'the factory\'s factory/pack0/openapi.py)."""\n\n' + "\n".join(lines) + f"\nERROR_STATUSES = {statuses!r}\n"
+    )
 
 
 def derive_openapi(module: str, title: str, version: str, entities: tuple[Entity, ...]) -> dict:
@@ -165,7 +245,10 @@ def derive_openapi(module: str, title: str, version: str, entities: tuple[Entity
         "/health": {
             "get": {
                 "operationId": "health",
-                "responses": {"200": _json_response("The service is up", "Health")},
+                "responses": {
+                    "200": _json_response("The service is up", "Health"),
+                    **_errors("400", "405", "413"),
+                },
             }
         }
     }
@@ -177,17 +260,19 @@ def derive_openapi(module: str, title: str, version: str, entities: tuple[Entity
         paths.update(_entity_paths(entity))
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version, "x-module": module},
+        "info": {
+            "title": title,
+            "version": version,
+            "x-module": module,
+            "x-limits": {
+                "max_body_bytes": MAX_BODY_BYTES,
+                "max_json_depth": MAX_JSON_DEPTH,
+                "max_number_digits": MAX_NUMBER_DIGITS,
+            },
+        },
         "paths": paths,
         "components": {
-            "parameters": {
-                "TenantId": {
-                    "name": TENANT_HEADER,
-                    "in": "header",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
-            },
+            "parameters": {"TenantId": tenant_parameter()},
             "schemas": copy.deepcopy(schemas),
         },
     }

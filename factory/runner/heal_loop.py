@@ -53,10 +53,15 @@ class _Context:
     say: Callable[[str], None]
     sandbox: str = "none"
     test_timeout: int | None = None
+    # Once tests and lint pass: the contracts fuzzer's failures as text ("" when it finds none), or None.
+    fuzz: Callable[[int], str] | None = None
 
     def run_tests(self, number: int) -> TestRun:
         output = self.logs_dir / f"test_output.{number}.txt"
         return run_tests(self.build_dir, output, self.sandbox, self.test_timeout, pack0=self.pack0)
+
+    def fuzz_failure(self, number: int) -> str:
+        return self.fuzz(number) if self.fuzz else ""
 
 
 @dataclass
@@ -156,9 +161,18 @@ def unified_diff(before: dict[str, str], after: dict[str, str], paths: list[str]
 
 
 def _heal_tests(number: int, run: TestRun, context: _Context) -> HealTry:
-    attempt = HealTry(number, "tests", run.first_error(), "healer agent")
+    return _heal(number, "tests", run.first_error(), _failure_text(run, context.logs_dir, context.build_dir), context)
+
+
+def _heal_fuzz(number: int, fuzz_failure: str, context: _Context) -> HealTry:
+    """A fuzz finding goes to the Healer exactly like a failing test: the whole report, then the code."""
+    failure = normalize_failure(fuzz_failure, context.build_dir)[-MAX_FAILURE_CHARS:]
+    return _heal(number, "fuzz", "contracts fuzzing: " + fuzz_failure.splitlines()[0], failure, context)
+
+
+def _heal(number: int, problem: str, summary: str, failure: str, context: _Context) -> HealTry:
+    attempt = HealTry(number, problem, summary, "healer agent")
     context.say(f"heal try {number}/{context.max_tries}: {attempt.error_summary}")
-    failure = _failure_text(run, context.logs_dir, context.build_dir)
     files = read_build_files(context.build_dir)
     attempt.inputs_sha256 = content_key({"failure": failure, "files": files})
     raw_log = context.logs_dir / f"healer_raw.{number}.txt"
@@ -195,8 +209,9 @@ def run_with_heal(
     say: Callable[[str], None] = print,
     sandbox: str = "none",
     test_timeout: int | None = None,
+    fuzz: Callable[[int], str] | None = None,
 ) -> HealResult:
-    context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say, sandbox, test_timeout)
+    context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say, sandbox, test_timeout, fuzz)
     heal_log_path = logs_dir / "heal_log.json"
     tries = resumable_tries(heal_log_path, build_dir)
     if tries:
@@ -204,21 +219,34 @@ def run_with_heal(
     write_json_atomic(heal_log_path, [asdict(each) for each in tries])
     run = context.run_tests(len(tries))
     say(f"tests ({'sandbox ' + sandbox if sandbox != 'none' else 'no sandbox'}): {run.summary()}")
+    fuzz_failure = None  # not fuzzed since the last change
     while True:
         lint = run_ruff(build_dir) if run.passed else None
-        if run.passed and (lint is None or lint.ok):
-            return HealResult(True, lint is not None, run, tries, "tests and lint pass")
+        clean = run.passed and lint is not None and lint.ok
+        if clean:
+            fuzz_failure = context.fuzz_failure(len(tries)) if fuzz_failure is None else fuzz_failure
+            if not fuzz_failure:
+                passing = "tests, lint and contract fuzzing pass" if fuzz else "tests and lint pass"
+                return HealResult(True, True, run, tries, passing)
+        # Tests and lint passing with fuzz findings left is a pass of this stage: the contracts gate fails.
+        fuzz_left = "; contract fuzzing still fails (the contracts gate will say so)" if clean else ""
         if len(tries) >= max_tries:
-            reason = f"heal budget exhausted after {len(tries)} of {max_tries} tries"
-            return HealResult(False, lint is not None and lint.ok, run, tries, reason)
+            reason = f"heal budget exhausted after {len(tries)} of {max_tries} tries{fuzz_left}"
+            return HealResult(clean, lint is not None and lint.ok, run, tries, reason)
         started = time.monotonic()
         number = len(tries) + 1
         failure_before = _failure_text(run, logs_dir, build_dir) if not run.passed else None
-        attempt = _heal_tests(number, run, context) if not run.passed else _heal_lint(number, lint.output, context)
+        if not run.passed:
+            attempt = _heal_tests(number, run, context)
+        elif not lint.ok:
+            attempt = _heal_lint(number, lint.output, context)
+        else:
+            attempt = _heal_fuzz(number, fuzz_failure, context)
         if attempt.files_changed:
             say(f"  changed: {', '.join(attempt.files_changed)}")
             run = context.run_tests(number)
-            attempt.outcome = "fixed" if run.passed else "still failing"
+            fuzz_failure = context.fuzz_failure(number) if run.passed and attempt.problem == "fuzz" else None
+            attempt.outcome = "fixed" if run.passed and not fuzz_failure else "still failing"
         else:
             attempt.outcome = "no change proposed"
         attempt.tests_after = run.summary()
@@ -229,7 +257,7 @@ def run_with_heal(
         say(f"  {attempt.outcome}: {attempt.tests_after}")
         if not attempt.files_changed:
             reason = f"stopped at try {number}/{max_tries}: the Healer proposed no change ({attempt.diagnosis})"
-            return HealResult(False, False, run, tries, reason)
+            return HealResult(clean, clean, run, tries, reason + fuzz_left)
         if failure_before is not None and not run.passed and _failure_text(run, logs_dir, build_dir) == failure_before:
             # Another try would start from the same failure: stop instead of paying for it again.
             reason = f"stopped at try {number}/{max_tries}: it reproduced the previous failure unchanged"

@@ -53,9 +53,13 @@ class _Relay:
     """A Unix socket (<dir>/.s.PGSQL.5432, where libpq looks) whose connections are piped to the server."""
 
     def __init__(self, host: str, port: int) -> None:
-        self.target = (socket.AF_UNIX, f"{host}/.s.PGSQL.{port}") if host.startswith("/") else (
-            socket.AF_INET,
-            (host, port),
+        self.target = (
+            (socket.AF_UNIX, f"{host}/.s.PGSQL.{port}")
+            if host.startswith("/")
+            else (
+                socket.AF_INET,
+                (host, port),
+            )
         )
         self.dir = tempfile.mkdtemp(prefix="lai-pg-")
         os.chmod(self.dir, 0o755)

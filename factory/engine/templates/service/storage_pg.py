@@ -56,7 +56,7 @@ class PostgresStore:
             min_size=1,
             max_size=POOL_MAX_SIZE,
             timeout=POOL_TIMEOUT_S,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, "client_encoding": "utf8"},
             configure=self._configure,
             open=False,
         )
@@ -68,7 +68,10 @@ class PostgresStore:
     def _check(self, url):
         """Reachable, the service's role usable and bound by row-level security, the migrations this build's."""
         try:
-            connection = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            # utf8 whatever the database's encoding: text comes back as str (bytes from a SQL_ASCII database)
+            connection = psycopg.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, client_encoding="utf8"
+            )
         except psycopg.Error as error:
             reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
             raise StartupError(f"cannot connect to PostgreSQL at DATABASE_URL: {reason}") from None
@@ -131,7 +134,11 @@ class PostgresStore:
 
     @staticmethod
     def _params(table, values):
-        return [Jsonb(value) if table["columns"][name] == "array" else value for name, value in values.items()]
+        # A nullable array's null is SQL NULL, not the JSON value null (which its CHECK would refuse).
+        return [
+            Jsonb(value) if table["columns"][name] == "array" and value is not None else value
+            for name, value in values.items()
+        ]
 
     def create(self, resource, tenant_id, fields):
         table = self.tables[resource]

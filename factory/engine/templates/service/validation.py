@@ -144,7 +144,10 @@ def _type_matches(value, expected):
     if expected == "boolean":
         return isinstance(value, bool)
     if expected == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
+        # JSON Schema counts 4138.0 as an integer; the service stores it as 4138 (see with_integers).
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
     if expected == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if expected == "array":
@@ -266,3 +269,88 @@ def validate_body(schema, body, *, partial=False):
             if name not in body:
                 problems.append({"field": name, "message": "is required"})
     return problems
+
+
+def _as_integer(spec, value):
+    types = _types(spec)
+    if "integer" in types and "number" not in types and isinstance(value, float):
+        return int(value)
+    if "array" in types and isinstance(value, list):
+        return [_as_integer(spec["items"], item) for item in value]
+    return value
+
+
+def with_integers(schema, body):
+    """A valid body with its integer-valued numbers (4138.0) as integers (4138), as they are stored."""
+    properties = schema["properties"]
+    return {name: _as_integer(properties[name], value) for name, value in body.items()}
+
+
+# Decoding a request body. JSON that Python accepts but other clients choke on is refused here, so it is
+# never stored and never sent back: NaN and Infinity, numbers too large for a float, lone surrogates,
+# and nesting deep enough to exhaust a recursive parser.
+
+
+class InvalidJson(ValueError):
+    """The body is not JSON at all (the service answers 400)."""
+
+
+class RejectedJson(ValueError):
+    """The body is JSON the contract can never accept (the service answers 422)."""
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def nesting_depth(text, stop_after):
+    """How deeply arrays and objects nest in JSON text (counting stops past stop_after)."""
+    depth = deepest = 0
+    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if char in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop_after:
+                break
+    return deepest
+
+
+def _reject_constant(name):
+    raise RejectedJson(f"{name} is not a JSON number")
+
+
+def decode_json(raw, max_depth, max_digits):
+    """The value of a UTF-8 JSON body; InvalidJson or RejectedJson (with a sentence) when it cannot be used."""
+
+    def number(text):
+        if len(text) > max_digits:
+            raise RejectedJson(f"numbers may have at most {max_digits} characters")
+        value = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise RejectedJson(f"{text} is too large for a number")
+        return value
+
+    def integer(text):
+        if len(text) > max_digits:
+            raise RejectedJson(f"numbers may have at most {max_digits} characters")
+        return int(text)
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidJson("the body is not UTF-8") from None
+    if nesting_depth(text, max_depth) > max_depth:
+        raise RejectedJson(f"the body nests arrays and objects deeper than {max_depth}")
+    try:
+        value = json.loads(text, parse_float=number, parse_int=integer, parse_constant=_reject_constant)
+    except RejectedJson:
+        raise
+    except RecursionError:
+        raise RejectedJson(f"the body nests arrays and objects deeper than {max_depth}") from None
+    except ValueError:
+        raise InvalidJson("the body is not valid JSON") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RejectedJson("the body has a lone surrogate (\\uD800-\\uDFFF) in a string") from None
+    return value

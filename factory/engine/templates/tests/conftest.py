@@ -5,8 +5,10 @@ import http.client
 import importlib
 import json
 import os
+import re
 import sys
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,36 @@ PACKAGE = "@@PACKAGE@@"
 
 def load_cases(resource):
     return json.loads((TESTS_DIR / "cases" / f"{resource}.json").read_text(encoding="utf-8"))
+
+
+_DATE_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _canonical_value(fmt, value):
+    if isinstance(value, list):
+        return [_canonical_value(fmt, item) for item in value]
+    if not isinstance(value, str):
+        return value
+    if fmt == "uuid":
+        return value.lower()
+    match = _DATE_TIME.fullmatch(value) if fmt == "date-time" else None
+    if match is None:
+        return value
+    day, clock, fraction, offset = match.groups()
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    micro = ("." + (fraction + "000000")[:6]) if fraction else ""
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}{micro}{offset}").astimezone(timezone.utc)
+    except ValueError:  # a leap second: compared as written
+        return value
+
+
+def canonical(cases, record):
+    """A record as values, not spellings: a date-time as its instant, a uuid in lower case (a store may give back
+    `2026-01-15T09:30:00+00:00` for `...Z`, or a canonical uuid)."""
+    return {key: _canonical_value(cases["formats"].get(key), value) for key, value in record.items()}
 
 
 @functools.cache
