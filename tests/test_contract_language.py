@@ -81,6 +81,15 @@ def test_unsupported_or_impossible_field_is_one_line_naming_file_and_field(tmp_p
     assert "\n" not in message
 
 
+def test_field_and_title_names_that_break_the_rules_say_the_rule(tmp_path: Path):
+    root = pack0_with(tmp_path, "thing", contract({"firstName": {"type": "string"}}))
+    with pytest.raises(InputError, match=r"properties\.firstName: field name 'firstName' must be lower_snake_case"):
+        load_pack0(root)
+    root = pack0_with(tmp_path, "thing", contract({"a": {"type": "string"}}, title="Book Loan"))
+    with pytest.raises(InputError, match=r"thing\.schema\.json: title: must be CamelCase"):
+        load_pack0(root)
+
+
 @pytest.mark.parametrize("keyword", ["$defs", "allOf", "oneOf"])
 def test_unsupported_entity_keyword_is_named(tmp_path: Path, keyword: str):
     value = {"x": {"type": "string"}} if keyword == "$defs" else [{"type": "object"}]
