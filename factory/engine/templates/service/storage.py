@@ -247,7 +247,7 @@ class Store:
     def _params(table, values):
         return [
             json.dumps(values[n])
-            if table["columns"][n] == "array"
+            if table["columns"][n] == "array" and values[n] is not None  # a nullable array's null is SQL NULL
             else values[n].isoformat()
             if isinstance(values[n], (date, datetime))
             else values[n]
