@@ -18,6 +18,10 @@ MAX_PAGE_OFFSET = 1_000_000_000
 MAX_BODY_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 1000
+# Both stores keep an integer field in a signed 64-bit column (storage.py refuses what does not fit, 422):
+# the document declares that range on every integer field whose own bounds are wider.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 SERVICE_LIMITS = (
     "API_PREFIX",
     "TENANT_HEADER",
@@ -50,10 +54,23 @@ _SYSTEM_PROPERTIES = {
 }
 
 
+def _with_int64_bounds(field: dict) -> dict:
+    types = field.get("type")
+    if "integer" not in (types if isinstance(types, list) else [types]):
+        return field
+    bounded = dict(field)
+    if not isinstance(field.get("minimum"), int | float) or field["minimum"] < INT64_MIN:
+        bounded["minimum"] = INT64_MIN
+    if not isinstance(field.get("maximum"), int | float) or field["maximum"] > INT64_MAX:
+        bounded["maximum"] = INT64_MAX
+    return bounded
+
+
 def input_schema(entity: Entity) -> dict:
     """What a client may send on create: the contract's fields, nothing else."""
-    schema = {key: value for key, value in entity.schema.items() if not key.startswith(("$", "x-"))}
-    return copy.deepcopy(schema)
+    schema = copy.deepcopy({key: value for key, value in entity.schema.items() if not key.startswith(("$", "x-"))})
+    schema["properties"] = {name: _with_int64_bounds(field) for name, field in schema["properties"].items()}
+    return schema
 
 
 def patch_schema(entity: Entity) -> dict:
