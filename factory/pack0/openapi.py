@@ -40,6 +40,7 @@ ERROR_RESPONSES = {
     "415": "The body's Content-Type is not application/json",
     "422": f"The body or query breaks the contract (JSON nested deeper than {MAX_JSON_DEPTH}, NaN and Infinity "
     "included)",
+    "503": "The database is unreachable; try again",
 }
 
 _SYSTEM_PROPERTIES = {
@@ -196,19 +197,19 @@ def _entity_paths(entity: Entity) -> dict:
         parameters=[tenant, *page_parameters()],
         responses={
             "200": _json_response(f"A page of {entity.plural}", f"{entity.title}List"),
-            **_errors("400", "405", "413", "422"),
+            **_errors("400", "405", "413", "422", "503"),
         },
     )
     by_id[f"create_{entity.name}"].update(
         parameters=[tenant],
         requestBody=body,
-        responses={"201": created, **_errors("400", "405", "413", "415", "422")},
+        responses={"201": created, **_errors("400", "405", "413", "415", "422", "503")},
     )
     by_id[f"get_{entity.name}"].update(
         parameters=[tenant, item_id],
         responses={
             "200": _json_response(f"One {entity.name}", entity.title),
-            **_errors("400", "404", "405", "413"),
+            **_errors("400", "404", "405", "413", "503"),
         },
     )
     by_id[f"update_{entity.name}"].update(
@@ -216,12 +217,12 @@ def _entity_paths(entity: Entity) -> dict:
         requestBody=patch_body,
         responses={
             "200": _json_response(f"The updated {entity.name}", entity.title),
-            **_errors("400", "404", "405", "413", "415", "422"),
+            **_errors("400", "404", "405", "413", "415", "422", "503"),
         },
     )
     by_id[f"delete_{entity.name}"].update(
         parameters=[tenant, item_id],
-        responses={"204": {"description": "Deleted"}, **_errors("400", "404", "405", "413")},
+        responses={"204": {"description": "Deleted"}, **_errors("400", "404", "405", "413", "503")},
     )
     paths: dict[str, dict] = {}
     for op_id, (method, path) in ops.items():
@@ -247,7 +248,7 @@ def derive_openapi(module: str, title: str, version: str, entities: tuple[Entity
                 "operationId": "health",
                 "responses": {
                     "200": _json_response("The service is up", "Health"),
-                    **_errors("400", "405", "413"),
+                    **_errors("400", "405", "413", "503"),
                 },
             }
         }
