@@ -19,7 +19,7 @@ from factory.agents.healer_prompt import healer_prompt
 from factory.agents.prompts import CODEGEN_SYSTEM, context_blocks, reference_architecture, slice_prompt
 from factory.agents.replies import FileSetReply
 from factory.agents.request import AgentRequest
-from factory.errors import AgentReplyError
+from factory.errors import AgentReplyError, UnsafePathError
 from factory.fsutil import write_new_tree
 from factory.llm import models
 from factory.llm.anthropic_provider import AnthropicProvider, ModelError
@@ -123,7 +123,7 @@ def test_a_reply_with_an_unsafe_path_is_not_cached(model, pack0_dir, tmp_path, m
     bad = {"files": [{"path": "../outside.py", "content": "x = 1\n"}]}
     model.script_object.before = [Scripted(json.dumps(bad)), Scripted(json.dumps(bad))]
     provider = gateway(model, tmp_path, monkeypatch)
-    with pytest.raises(AgentReplyError, match="refused file path"):
+    with pytest.raises(UnsafePathError, match="refused file path"):
         call.codegen(provider, load_pack0(pack0_dir), "contact", None)
     assert provider.cache.stats()["entries"] == 0
 
