@@ -26,10 +26,21 @@ TENANT = "load"
 
 def build(out: Path) -> Path:
     argv = [sys.executable, "-m", "factory.cli", "auto-full", "--module", MODULE, "--out", str(out), "--quiet"]
-    done = subprocess.run([*argv, "--waive", "docker-build"], capture_output=True, text=True, check=False)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    done = subprocess.run(
+        [*argv, "--waive", "docker-build", "--auto-deploy"], capture_output=True, text=True, env=env, check=False
+    )
     if done.returncode != 0:
         raise SystemExit(f"the build failed: {done.stdout}{done.stderr}")
     return out / "build"
+
+
+def migrate(build_dir: Path, database_url: str) -> None:
+    """The build's deploy.sh on the PostgreSQL database (the service refuses a schema it was not made for)."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    done = subprocess.run([str(build_dir / "deploy/deploy.sh")], capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"deploy.sh failed: {done.stderr.strip()}")
 
 
 def start_service(build_dir: Path, temp: Path, database_url: str | None) -> tuple[subprocess.Popen, int]:
@@ -122,7 +133,10 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lai-load-") as folder:
         temp = Path(folder)
-        process, port = start_service(build(temp / "out"), temp, args.database_url)
+        build_dir = build(temp / "out")
+        if args.database_url:
+            migrate(build_dir, args.database_url)
+        process, port = start_service(build_dir, temp, args.database_url)
         try:
             _seconds, status, company = call(port, "POST", "/api/v1/companies", {"name": "Shared"})
             if status != 201:

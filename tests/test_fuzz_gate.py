@@ -47,7 +47,10 @@ def copy_build(crm_output: Path, tmp_path: Path) -> Path:
     return tmp_path / "out/build"
 
 
-def test_planted_defects_fail_the_gate_with_operation_check_and_curl(crm_output: Path, tmp_path: Path):
+def test_planted_defects_fail_the_gate_with_operation_check_and_curl(
+    crm_output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("LAI_FUZZ_EXAMPLES", "2")  # the coverage phase's boundary cases find both: keep it cheap
     build = copy_build(crm_output, tmp_path)
     plant(build, SERVER_ERROR, ACCEPTS_FORBIDDEN)
     pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"

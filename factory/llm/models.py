@@ -3,6 +3,8 @@ deprecations, output limits and the minimum length the API will cache a prompt p
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 from functools import cache
 from pathlib import Path
@@ -55,36 +57,32 @@ def cache_minimum_tokens(model: str) -> int:
     return _by_prefix(CACHE_MINIMUM_TOKENS, model, UNKNOWN_CACHE_MINIMUM)
 
 
-def _sdk_data(relative: str) -> object | None:
-    """One of the SDK's plain data modules, run from its file: importing it through the package would load the
-    whole client (1-2 s, thousands of modules), and every command (`--help`, a no-op build) needs the default
-    model. None when the SDK or the file is not there."""
-    import importlib.util
-
-    package = importlib.util.find_spec("anthropic")  # finds the package without running it
-    if package is None or not package.submodule_search_locations:
-        return None
-    path = Path(package.submodule_search_locations[0]) / relative
-    spec = importlib.util.spec_from_file_location(f"_lai_sdk_{path.stem}", path)
-    if spec is None or spec.loader is None or not path.is_file():
-        return None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @cache
 def sdk_models() -> tuple[tuple[str, ...], dict[str, str]]:
-    """(the model names the installed anthropic SDK lists, {deprecated model: retirement date})."""
-    from typing import get_args
-
-    model_param = _sdk_data("types/model_param.py")
-    if model_param is None:
+    """(the model names the installed anthropic SDK lists, {deprecated model: retirement date}), read from
+    its files (types/model_param.py, _data/deprecated_models.py) without importing it: every command starts
+    faster, and the lists track SDK upgrades."""
+    spec = importlib.util.find_spec("anthropic")
+    if spec is None or spec.origin is None:
         return (), {}
-    members = get_args(model_param.ModelParam)
-    names = tuple(arg for member in members for arg in get_args(member) if isinstance(arg, str))
-    deprecated = _sdk_data("_data/deprecated_models.py")  # older SDKs do not ship the list
-    return names, dict(getattr(deprecated, "DEPRECATED_MODELS", {}))
+    root = Path(spec.origin).parent
+    try:
+        listed = (root / "types/model_param.py").read_text(encoding="utf-8")
+    except OSError:
+        return (), {}
+    names = tuple(dict.fromkeys(re.findall(r'^\s*"(claude-[\w.-]+)",?\s*$', listed, re.MULTILINE)))
+    try:
+        tree = ast.parse((root / "_data/deprecated_models.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return names, {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict):
+            try:
+                deprecated = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            return names, {str(k): str(v) for k, v in deprecated.items()}
+    return names, {}
 
 
 def newest_sonnet(names: tuple[str, ...], deprecated: dict[str, str]) -> str | None:
