@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=10, help="independent sequences, each from a clean build")
+    parser.add_argument("--examples", type=int, default=10, help="sequences, each from a clean build")
     parser.add_argument("--steps", type=int, default=15, help="most steps per sequence")
     args = parser.parse_args()
 
@@ -30,18 +30,19 @@ def main() -> int:
     started = time.perf_counter()
     space = workspace()
     failures = 0
-    for example in range(1, args.examples + 1):
-        try:
-            run_state_machine_as_test(
-                EvidenceMachine, settings=settings(SETTINGS, max_examples=1, stateful_step_count=args.steps)
-            )
-        except Exception:  # noqa: BLE001 - every failure is counted and shown, then the next sequence runs
-            failures += 1
-            print(f"sequence {example}: FAILED", file=sys.stderr)
-            traceback.print_exc()
-        print(f"sequence {example}: {space.runs} runs, {space.steps} steps so far, {failures} failures", flush=True)
+    try:
+        # One run of many examples: hypothesis tries the simplest sequence first, then random ones.
+        run_state_machine_as_test(
+            EvidenceMachine, settings=settings(SETTINGS, max_examples=args.examples, stateful_step_count=args.steps)
+        )
+    except Exception:  # noqa: BLE001 - the failure is counted and shown with its steps
+        failures += 1
+        traceback.print_exc()
     wall = time.perf_counter() - started
-    print(f"{args.examples} sequences, {space.runs} runs, {space.steps} steps, {failures} failures, {wall:.1f}s")
+    print(
+        f"{args.examples} sequences (stopping at the first failure), {space.steps} steps, {space.runs} runs "
+        f"({space.llm_runs} in LLM mode, {space.killed} killed mid-run), {failures} failures, {wall:.1f}s"
+    )
     return 1 if failures else 0
 
 

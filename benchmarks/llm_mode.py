@@ -55,7 +55,7 @@ def phase(label: str, pack0: Path, out: Path, env: dict, server: FakeModelServer
     ledger = out / "build/.factory_logs/usage.jsonl"
     before = len(read_ledger(ledger))
     server.reset()
-    started = time.perf_counter()
+    started, wall_start = time.perf_counter(), time.time()
     done = subprocess.run(
         [
             sys.executable,
@@ -81,7 +81,7 @@ def phase(label: str, pack0: Path, out: Path, env: dict, server: FakeModelServer
     total = summarize(read_ledger(ledger))
     sent = usage["input_tokens"] + usage["cache_write_tokens"] + usage["cache_read_tokens"]
     share = f"{usage['cache_read_tokens'] / sent:.0%}" if sent else "-"
-    lines = generated_lines(out / "build")
+    lines = generated_lines(out / "build", since=wall_start)
     per_line = f"{usage['output_tokens'] / lines:.1f}" if lines and usage["output_tokens"] else "-"
     budgets = json.loads((pack0 / "budgets.json").read_text())
     used = total["input_tokens"] + total["output_tokens"] + total["cache_write_tokens"]
@@ -96,9 +96,11 @@ def phase(label: str, pack0: Path, out: Path, env: dict, server: FakeModelServer
 FACTORY_WRITTEN = ("openapi.json", "contract_openapi.json")
 
 
-def generated_lines(build: Path) -> int:
-    """Lines of the files the model wrote (src/, tests/; the OpenAPI copies the factory writes excluded)."""
+def generated_lines(build: Path, since: float) -> int:
+    """Lines of the files written in this phase under src/ and tests/ (the OpenAPI copies the factory
+    writes itself excluded)."""
     files = [p for root in ("src", "tests") for p in (build / root).rglob("*") if p.is_file()]
+    files = [p for p in files if p.stat().st_mtime >= since]
     return sum(
         len(p.read_text(errors="ignore").splitlines())
         for p in files

@@ -9,6 +9,7 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
+from factory.gates.contracts_fuzz import fuzz_environment
 from factory.gates.docker_build import engine_answers
 from factory.gates.result import GATE_ORDER
 from factory.stages import gates
@@ -57,7 +58,13 @@ def creators(config: BuildConfig) -> dict:
                 # In order: each gate starts after the one before it.
                 "task_dep": [f"gates:{previous}"] if previous else [],
                 "uptodate": [
-                    config_changed({"code": code_digest("gates", "stages/gates.py"), "base_image": config.base_image})
+                    config_changed(
+                        {
+                            "code": code_digest("gates", "stages/gates.py"),
+                            "base_image": config.base_image,
+                            **({"fuzz": fuzz_environment()} if name == "contracts" else {}),
+                        }
+                    )
                 ]
                 + ([_engine_unchanged(report)] if name == "docker-build" else []),
             }

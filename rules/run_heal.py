@@ -6,6 +6,7 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
+from factory.gates.contracts_fuzz import fuzz_environment
 from factory.runner.stores import store_names
 from factory.stages import run_heal
 from factory.stages.pack0 import contract_paths
@@ -29,6 +30,7 @@ def creators(config: BuildConfig) -> dict:
                 config_changed(
                     {
                         "max_heal": config.max_heal,
+                        "fuzz": fuzz_environment(),
                         "provider": config.provider,
                         "sandbox": config.sandbox,
                         "stores": store_names(),

@@ -54,6 +54,8 @@ class Scripted:
     error_type: str = ""
     headers: dict = field(default_factory=dict)
     stop_after: int | None = None
+    # Cut at the request's max_tokens as the API does; a scripted (hostile) answer may send more.
+    obeys_max_tokens: bool = False
 
 
 def agent_and_slice(body: dict) -> tuple[str, str]:
@@ -238,7 +240,7 @@ class FakeModelServer:
                 text, stopped = answer.text, answer.stop_after is not None
                 if stopped:
                     text = text[: answer.stop_after]
-                if body.get("max_tokens") and len(text) // CHARS_PER_TOKEN > body["max_tokens"]:
+                if answer.obeys_max_tokens and len(text) // CHARS_PER_TOKEN > body.get("max_tokens", 10**9):
                     text, stopped = text[: body["max_tokens"] * CHARS_PER_TOKEN], True
                 if self.path.endswith("/chat/completions"):
                     return self._send(
@@ -344,7 +346,7 @@ class EngineBackedModel:
         if self.before:
             return self.before.pop(0)
         if agent == "architect":
-            return Scripted(json.dumps(self.design))
+            return Scripted(json.dumps(self.design), obeys_max_tokens=True)
         pack0 = load_pack0(self.pack0_dir)
         storage = f"src/{pack0.package}/storage.py"
         if agent == "healer":
@@ -356,7 +358,7 @@ class EngineBackedModel:
                 )
                 fixed = current.split("\n", 1)[1] + "\n# looked at the wrong thing\n"
             reply = {"diagnosis": "get lost its tenant filter", "files": [{"path": storage, "content": fixed}]}
-            return Scripted(json.dumps(reply))
+            return Scripted(json.dumps(reply), obeys_max_tokens=True)
         prompt = body["messages"][0]["content"] if body.get("messages") else ""
         target = prompt.split("Deploy target: ", 1)[1].split()[0] if "Deploy target: " in prompt else "compose"
         request = AgentRequest(agent, "", "", pack0, slice=slice_name, options={"target": target})
@@ -367,4 +369,4 @@ class EngineBackedModel:
                     item["content"] = item["content"].replace(TENANT_FILTER, BUG)
         done = set(received_paths(body))
         reply["files"] = [item for item in reply["files"] if item["path"] not in done]
-        return Scripted(json.dumps(reply))
+        return Scripted(json.dumps(reply), obeys_max_tokens=True)

@@ -106,8 +106,10 @@ def field_spec(draw, name: str) -> dict:
             spec["uniqueItems"] = True
     else:
         spec = draw(scalar_spec())
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 0 and "const" not in spec:
         spec["type"] = [spec["type"], "null"]
+        if "enum" in spec:  # a missing value reads back as null, so a nullable enum lists it
+            spec["enum"] = [*spec["enum"], None]
     try:
         valid = candidates(name, spec)
     except Exception:  # noqa: BLE001 - an unsatisfiable draw: the loader must refuse it, checked separately

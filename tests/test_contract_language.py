@@ -81,6 +81,30 @@ def test_unsupported_or_impossible_field_is_one_line_naming_file_and_field(tmp_p
     assert "\n" not in message
 
 
+def test_field_and_title_names_that_break_the_rules_say_the_rule(tmp_path: Path):
+    root = pack0_with(tmp_path, "thing", contract({"firstName": {"type": "string"}}))
+    with pytest.raises(InputError, match=r"properties\.firstName: field name 'firstName' must be lower_snake_case"):
+        load_pack0(root)
+    root = pack0_with(tmp_path, "thing", contract({"a": {"type": "string"}}, title="Book Loan"))
+    with pytest.raises(InputError, match=r"thing\.schema\.json: title: must be CamelCase"):
+        load_pack0(root)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"type": ["string", "null"], "enum": ["a", "b"]}, "field 'value' is nullable, so its enum must list null"),
+        ({"type": ["string", "null"], "const": "a"}, "field 'value' is nullable, so its const can only be null"),
+    ],
+)
+def test_nullable_field_must_accept_the_null_a_missing_value_reads_back_as(tmp_path: Path, spec: dict, expected):
+    root = pack0_with(tmp_path, "thing", contract({"value": spec}))
+    with pytest.raises(InputError, match=re.escape(expected)):
+        load_pack0(root)
+    spec = {**spec, "enum": ["a", None]} if "enum" in spec else {**spec, "const": None}
+    load_pack0(pack0_with(tmp_path, "thing", contract({"value": spec})))
+
+
 @pytest.mark.parametrize("keyword", ["$defs", "allOf", "oneOf"])
 def test_unsupported_entity_keyword_is_named(tmp_path: Path, keyword: str):
     value = {"x": {"type": "string"}} if keyword == "$defs" else [{"type": "object"}]

@@ -47,7 +47,10 @@ def copy_build(crm_output: Path, tmp_path: Path) -> Path:
     return tmp_path / "out/build"
 
 
-def test_planted_defects_fail_the_gate_with_operation_check_and_curl(crm_output: Path, tmp_path: Path):
+def test_planted_defects_fail_the_gate_with_operation_check_and_curl(
+    crm_output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("LAI_FUZZ_EXAMPLES", "2")  # the coverage phase's boundary cases find both: keep it cheap
     build = copy_build(crm_output, tmp_path)
     plant(build, SERVER_ERROR, ACCEPTS_FORBIDDEN)
     pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
@@ -157,3 +160,28 @@ def test_fuzz_settings_come_from_the_environment_and_bad_values_are_refused():
         fuzz_settings({"LAI_FUZZ_EXAMPLES": "0"})
     with pytest.raises(InputError, match="LAI_FUZZ_WORKERS"):
         fuzz_settings({"LAI_FUZZ_WORKERS": "²"})
+
+
+def test_in_llm_mode_the_healer_model_gets_the_fuzz_finding(tmp_path: Path):
+    from test_llm_mode import build, llm_env, make_pack0, serve
+
+    pack0_dir = make_pack0(tmp_path)
+    server = serve(pack0_dir)
+    try:
+        out, env = tmp_path / "out", llm_env(server, tmp_path / "cache")
+        assert build(pack0_dir, out, env).returncode == 0
+        storage = out / "build/src/crm_contacts/storage.py"
+        text = storage.read_text()
+        old = "        table = self.tables[resource]\n        with self._lock:\n            total ="
+        assert old in text
+        storage.write_text(text.replace(old, "        assert offset < 10**9, 'planted defect'\n" + old, 1))
+        server.reset()
+        result = build(pack0_dir, out, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        heal_log = read_json(out / "build/.factory_logs/heal_log.json")
+        assert [(entry["problem"], entry["outcome"]) for entry in heal_log] == [("fuzz", "fixed")]
+        assert [agent for agent, _slice in server.calls()] == ["healer"]
+        prompt = server.requests[-1]["body"]["messages"][0]["content"]
+        assert "FUZZ FAILURE" in prompt and "planted defect" in prompt and "reproduce" in prompt.lower()
+    finally:
+        server.stop()

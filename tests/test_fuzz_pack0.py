@@ -45,6 +45,26 @@ def _set(document: dict, path: tuple, value: object) -> None:
     document[path[-1]] = value
 
 
+# Every keyword of the contract language, some it refuses, with any JSON value: the loader answers or refuses.
+KEYWORDS = [
+    *("type", "enum", "const", "default", "examples", "format", "pattern", "minLength", "maxLength", "minimum"),
+    *("maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "minItems", "maxItems"),
+    *("uniqueItems", "$ref", "allOf", "nullable", "readOnly", "properties"),
+]
+KEYWORD_VALUES = JSON_VALUES | st.sampled_from(
+    [
+        ["string", "null"],
+        10**9,
+        -(10**9),
+        1e-300,
+        0.1,
+        "^(a+)+$",
+        "(a{100000}){100000}",
+        "time",
+        "ipv6",
+        {"type": "integer"},
+    ]
+)
 MUTATIONS = st.one_of(
     st.tuples(st.just("truncate"), st.sampled_from(FILES), st.floats(0, 0.98)),
     st.tuples(st.just("replace"), st.sampled_from(FILES), st.integers(0, 200), JSON_VALUES),
@@ -52,6 +72,9 @@ MUTATIONS = st.one_of(
     st.tuples(st.just("delete"), st.sampled_from([*FILES, "contracts"])),
     st.tuples(st.just("module"), st.sampled_from(MODULE_NAMES)),
     st.tuples(st.just("bytes"), st.sampled_from(FILES), st.binary(min_size=1, max_size=8)),
+    st.tuples(
+        st.just("keyword"), st.sampled_from(FILES[2:]), st.integers(0, 20), st.sampled_from(KEYWORDS), KEYWORD_VALUES
+    ),
 )
 
 
@@ -69,6 +92,11 @@ def mutate(root: Path, mutation: tuple) -> None:
         path.write_text(text[: int(len(text) * mutation[2])])
     elif kind == "bytes":
         path.write_bytes(path.read_bytes()[:40] + b"\xff\xfe" + mutation[2])
+    elif kind == "keyword":
+        document = json.loads(path.read_text())
+        fields = sorted(document["properties"])
+        document["properties"][fields[mutation[2] % len(fields)]][mutation[3]] = mutation[4]
+        path.write_text(json.dumps(document))
     else:
         document = json.loads(path.read_text())
         paths = _paths(document)

@@ -412,3 +412,31 @@ def test_many_concurrent_clients_get_answers(port: int):
     for thread in threads:
         thread.join()
     assert statuses == [200] * 60
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text"),
+    [
+        ("date", "2026-W01-1"),
+        ("date", "20260101"),
+        ("date", "2026-02-30"),
+        ("date-time", "20260101T100000Z"),
+        ("date-time", "2026-01-01T10:00:00"),
+        ("uuid", "{12345678-1234-5678-1234-567812345678}"),
+        ("uuid", "urn:uuid:12345678-1234-5678-1234-567812345678"),
+        ("uuid", "12345678123456781234567812345678"),
+        ("email", "no-at-sign.example.com"),
+        ("email", "a@b@example.com"),
+        ("uri", "not a uri"),
+        ("uri", "//no-scheme.example.com"),
+    ],
+)
+def test_formats_are_checked_exactly_as_declared(server_module, fmt: str, text: str):
+    validation = importlib.import_module("crm_contacts.validation")
+    assert validation.check_value({"type": "string", "format": fmt}, text) == f"must be a valid {fmt}"
+
+
+def test_an_email_that_is_not_one_is_422_over_http(port: int):
+    body = json.dumps({**CONTACT, "email": "no-at-sign.example.com"}).encode()
+    status, _headers, answer = only_response(port, request("POST", "/api/v1/contacts", body, tenant="formats"))
+    assert (status, answer["error"]["fields"][0]["field"]) == (422, "email")

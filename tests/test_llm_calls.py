@@ -19,7 +19,7 @@ from factory.agents.healer_prompt import healer_prompt
 from factory.agents.prompts import CODEGEN_SYSTEM, context_blocks, reference_architecture, slice_prompt
 from factory.agents.replies import FileSetReply
 from factory.agents.request import AgentRequest
-from factory.errors import AgentReplyError
+from factory.errors import AgentReplyError, UnsafePathError
 from factory.fsutil import write_new_tree
 from factory.llm import models
 from factory.llm.anthropic_provider import AnthropicProvider, ModelError
@@ -123,7 +123,7 @@ def test_a_reply_with_an_unsafe_path_is_not_cached(model, pack0_dir, tmp_path, m
     bad = {"files": [{"path": "../outside.py", "content": "x = 1\n"}]}
     model.script_object.before = [Scripted(json.dumps(bad)), Scripted(json.dumps(bad))]
     provider = gateway(model, tmp_path, monkeypatch)
-    with pytest.raises(AgentReplyError, match="refused file path"):
+    with pytest.raises(UnsafePathError, match="refused file path"):
         call.codegen(provider, load_pack0(pack0_dir), "contact", None)
     assert provider.cache.stats()["entries"] == 0
 
@@ -243,8 +243,14 @@ def test_the_healer_prompt_carries_the_implicated_files_not_the_whole_build(pack
 
 
 def test_the_default_is_the_newest_sonnet_the_sdk_lists_and_not_deprecated():
-    names, deprecated = models.sdk_models()
-    assert names, "the installed anthropic SDK lists its models"
+    from typing import get_args
+
+    from anthropic._data.deprecated_models import DEPRECATED_MODELS
+    from anthropic.types.model_param import ModelParam
+
+    names, deprecated = models.sdk_models()  # read from the SDK's files, without importing it
+    assert list(names) == [a for m in get_args(ModelParam) for a in get_args(m) if isinstance(a, str)]
+    assert deprecated == DEPRECATED_MODELS
     sonnets = [n for n in names if n.startswith("claude-sonnet-") and not re.search(r"\d{8}$", n)]
     current = [n for n in sonnets if n not in deprecated]
     version = lambda n: tuple(int(p) for p in n.removeprefix("claude-sonnet-").split("-"))  # noqa: E731

@@ -11,12 +11,18 @@ from pathlib import Path
 
 import pytest
 from conftest import factory_env, read_json, run_cli
-from fake_llm import EngineBackedModel, FakeModelServer, Scripted
+from fake_llm import BUG, TENANT_FILTER, EngineBackedModel, FakeModelServer, Scripted
 
 from factory.config import BuildConfig
 from factory.errors import InputError
+from factory.fsutil import write_new_tree
+from factory.llm.anthropic_provider import AnthropicProvider
 from factory.llm.cache import ReplyCache
+from factory.llm.gateway import ModelGateway
+from factory.pack0.generate import generate_pack0
 from factory.pack0.load import load_pack0
+from factory.pack0.models import Budgets
+from factory.runner.heal_loop import run_with_heal
 from factory.stages import pack0 as pack0_stage
 
 KEY = "sk-ant-RECOGNISABLE-" + "Fk3Lm9Qp2Zx7Wv4Ty8"
@@ -24,8 +30,8 @@ SLICES = ["core", "company", "contact", "deal"]
 
 
 def make_pack0(folder: Path) -> Path:
-    assert run_cli("pack0", "--module", "crm-contacts", "--out", folder).returncode == 0
     root = folder / "pack0-crm-contacts-0.0.1"
+    write_new_tree(root, generate_pack0("crm-contacts"))
     deal = json.loads((root / "contracts/company.schema.json").read_text())
     deal.update(
         title="Deal",
@@ -62,6 +68,7 @@ def healed(tmp_path_factory: pytest.TempPathFactory):
     server.script_object.plant_bug = True
     out, cache = folder / "out", folder / "cache"
     result = build(pack0_dir, out, llm_env(server, cache))
+    shutil.copytree(cache, folder / "cache-after-build")
     yield {
         "server": server,
         "requests": list(server.requests),
@@ -69,6 +76,7 @@ def healed(tmp_path_factory: pytest.TempPathFactory):
         "out": out,
         "cache": cache,
         "pack0": pack0_dir,
+        "cache_after_build": folder / "cache-after-build",
     }
     server.stop()
 
@@ -116,7 +124,22 @@ def test_llm_build_heals_a_scripted_bug_and_reruns_make_no_request(healed, tmp_p
     assert server.calls() == []
     # The core reply was proven bad and fixed by the Healer: the fix comes with it, no heal try is needed.
     assert read_json(tmp_path / "fresh/build/run_report.json")["heal"]["heal_log"] == []
-    printed = result.stdout + result.stderr + fresh.stdout + fresh.stderr
+
+    # Editing one entity re-asks only its two slices, and they read every context block from the cache.
+    contract_path = healed["pack0"] / "contracts/deal.schema.json"
+    contract = json.loads(contract_path.read_text())
+    contract["properties"]["stage"] = {"type": "string", "enum": ["open", "won", "lost"]}
+    contract_path.write_text(json.dumps(contract))
+    ledger_path = out / "build/.factory_logs/usage.jsonl"
+    before = len(ledger_path.read_text().splitlines())
+    edited = build(healed["pack0"], out, env)
+    assert edited.returncode == 0, edited.stdout + edited.stderr
+    assert server.calls() == [("codegen", "deal"), ("testgen", "deal")]
+    assert '"stage"' in (out / "build/tests/cases/deals.json").read_text()
+    ledger = [json.loads(line) for line in ledger_path.read_text().splitlines()[before:]]
+    edit = [entry["usage"] for entry in ledger if not entry["cached"]]
+    assert len(edit) == 2 and all(u["cache_read_tokens"] > u["input_tokens"] for u in edit), "earlier breakpoints kept"
+    printed = result.stdout + result.stderr + fresh.stdout + fresh.stderr + edited.stdout + edited.stderr
     written = [path for path in [*out.rglob("*"), *(tmp_path / "fresh").rglob("*")] if path.is_file()]
     assert len(written) > 50 and KEY not in printed
     assert all(KEY.encode() not in path.read_bytes() for path in written), "the API key is never written"
@@ -124,7 +147,7 @@ def test_llm_build_heals_a_scripted_bug_and_reruns_make_no_request(healed, tmp_p
 
 def test_cache_clear_by_slice_then_only_that_slice_is_asked_again(healed, tmp_path: Path):
     cache = tmp_path / "cache"
-    shutil.copytree(healed["cache"], cache)
+    shutil.copytree(healed["cache_after_build"], cache)
     assert ReplyCache(cache).stats()["entries"] == 9
     cleared = run_cli("cache", "clear", "--slice", "deal", "--cache-dir", cache)
     assert "2 replies of slice deal removed" in cleared.stdout
@@ -135,50 +158,37 @@ def test_cache_clear_by_slice_then_only_that_slice_is_asked_again(healed, tmp_pa
     assert ": 6 replies" in run_cli("cache", "stats", "--cache-dir", cache).stdout
 
 
-def test_heal_stops_when_a_try_reproduces_the_failure_and_resumes_later(model, tmp_path: Path):
-    model.script_object.plant_bug = True
-    model.script_object.useless_heals = 1
-    env, out = llm_env(model, tmp_path / "cache"), tmp_path / "out"
-    first = build(model.pack0_dir, out, env, "--max-heal", "3")
-    assert first.returncode == 1
-    assert model.calls().count(("healer", "")) == 1, "no second try from the same failure"
-    test_report = read_json(out / "build/.factory_logs/test_report.json")
-    assert "reproduced the previous failure unchanged" in test_report["stop_reason"]
-    assert test_report["stop_report"]["kind"] == "unchanged failure"
-    assert test_report["stop_report"]["files_changed"] == ["src/crm_contacts/storage.py"]
-
-    model.reset()
-    second = build(model.pack0_dir, out, env, "--max-heal", "4")
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "resuming after try 1" in second.stdout
-    assert model.calls() == [("healer", "")], "only try 2 is new"
-    heal_log = read_json(out / "build/run_report.json")["heal"]["heal_log"]
-    assert [(t["number"], t["outcome"]) for t in heal_log] == [(1, "still failing"), (2, "fixed")]
-
-
-def test_editing_one_entity_requests_only_its_slice_and_reads_the_cached_prefix(healed, tmp_path: Path):
-    cache, out, pack0_dir = tmp_path / "cache", tmp_path / "out", tmp_path / "pack0-crm-contacts-0.0.1"
-    shutil.copytree(healed["cache"], cache)
-    shutil.copytree(healed["pack0"], pack0_dir)
+def test_heal_stops_when_a_try_reproduces_the_failure_and_resumes_later(healed, tmp_path: Path, monkeypatch):
+    build_dir = tmp_path / "build"
+    shutil.copytree(healed["out"] / "build", build_dir)
+    storage = build_dir / "src/crm_contacts/storage.py"
+    storage.write_text(storage.read_text().replace(TENANT_FILTER, BUG))
+    (build_dir / ".factory_logs/heal_log.json").unlink()
     server = healed["server"]
-    env = llm_env(server, cache)
-    assert build(pack0_dir, out, env).returncode == 0
     server.reset()
-    contract_path = pack0_dir / "contracts/deal.schema.json"
-    contract = json.loads(contract_path.read_text())
-    contract["properties"]["stage"] = {"type": "string", "enum": ["open", "won", "lost"]}
-    contract_path.write_text(json.dumps(contract))
-    server.script_object.pack0_dir = pack0_dir  # the model answers from the edited contract
-    try:
-        result = build(pack0_dir, out, env)
-    finally:
-        server.script_object.pack0_dir = healed["pack0"]
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert server.calls() == [("codegen", "deal"), ("testgen", "deal")]
-    assert '"stage"' in (out / "build/tests/cases/deals.json").read_text()
-    ledger = [json.loads(line) for line in (out / "build/.factory_logs/usage.jsonl").read_text().splitlines()]
-    edit = [entry["usage"] for entry in ledger if not entry["cached"]]
-    assert len(edit) == 2 and all(u["cache_read_tokens"] > u["input_tokens"] for u in edit), "earlier breakpoints kept"
+    server.script_object.useless_heals = 1
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    provider = ModelGateway(
+        AnthropicProvider("claude-sonnet-4-6", max_retries=0),
+        ReplyCache(tmp_path / "cache"),
+        tmp_path / "u.jsonl",
+        Budgets(),
+    )
+    pack0 = load_pack0(healed["out"] / "pack0/pack0-crm-contacts-0.0.1")
+    logs = build_dir / ".factory_logs"
+    first = run_with_heal(build_dir, logs, pack0, provider, 4, lambda _: None)
+    assert not first.passed and server.calls() == [("healer", "")], "no second try from the same failure"
+    assert "reproduced the previous failure unchanged" in first.stop_reason
+    assert first.stop_report["kind"] == "unchanged failure"
+    assert first.stop_report["files_changed"] == ["src/crm_contacts/storage.py"]
+
+    server.reset()
+    said: list[str] = []
+    second = run_with_heal(build_dir, logs, pack0, provider, 4, said.append)
+    assert second.passed and "resuming after try 1" in said[0]
+    assert server.calls() == [("healer", "")], "only try 2 is new"
+    assert [(t.number, t.outcome) for t in second.tries] == [(1, "still failing"), (2, "fixed")]
 
 
 def test_budget_stops_before_the_call_that_could_pass_it(model, tmp_path: Path):
@@ -205,11 +215,21 @@ def test_a_wrong_key_gets_one_clear_line_without_the_key(model, tmp_path: Path):
     assert len(model.calls()) == 1, "a 401 is not retried"
 
 
-def test_a_server_error_after_retries_is_one_line(model, tmp_path: Path):
-    model.script_object.before = [Scripted(status=500, error_type="api_error", headers={"retry-after-ms": "5"})] * 10
-    failed = build(model.pack0_dir, tmp_path / "out", llm_env(model, tmp_path / "cache"))
-    assert failed.returncode == 1 and "answered 500 after retries" in failed.stderr
-    assert KEY not in failed.stdout + failed.stderr
+def test_a_server_error_after_retries_is_one_line(healed, tmp_path: Path, monkeypatch):
+    server = healed["server"]
+    server.reset()
+    server.script_object.before = [Scripted(status=500, error_type="api_error", headers={"retry-after-ms": "5"})] * 3
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    provider = AnthropicProvider("claude-sonnet-4-6", max_retries=2)
+    pack0 = load_pack0(healed["pack0"])
+    from factory.agents import call
+    from factory.llm.anthropic_provider import ModelError
+
+    with pytest.raises(ModelError) as caught:
+        call.codegen(provider, pack0, "deal", None)
+    assert str(caught.value).startswith("the Anthropic API answered 500 after retries")
+    assert "\n" not in str(caught.value) and KEY not in str(caught.value) and len(server.requests) == 3
 
 
 def test_deployer_output_passes_the_postgres_round_trip(model, tmp_path: Path, database: str):

@@ -13,7 +13,7 @@ from factory.errors import InputError
 from factory.pack0.load import load_pack0
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
 @given(drawn=random_pack0())
 def test_every_pack0_the_loader_accepts_builds_approved(drawn):
     module, contracts = drawn

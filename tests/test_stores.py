@@ -126,6 +126,9 @@ def test_the_service_refuses_a_sqlite_file_made_for_another_schema(build: Path, 
     Service(build, PACKAGE, tmp_path, DATABASE_PATH=str(fresh)).stop()
     _sqlite_exec(fresh, "UPDATE lai_schema_migrations SET checksum = 'changed' WHERE version = '0001'")
     assert "0001_create_companies" in refusal(build, PACKAGE, tmp_path, DATABASE_PATH=str(fresh))
+    garbage = tmp_path / "not-a-database.sqlite3"
+    garbage.write_bytes(b"\x00" * 4096 + b"not sqlite")
+    assert "cannot use the SQLite database" in refusal(build, PACKAGE, tmp_path, DATABASE_PATH=str(garbage))
 
 
 def _sqlite_exec(path: Path, sql: str) -> None:

@@ -192,23 +192,27 @@ def test_planted_bytecode_is_reported(output: Path):
 
 
 @pytest.mark.parametrize(
-    "kind", ["symlink", "fifo", "socket", "stray pyc", "temp file", "pytest cache", "ruff cache", "stages folder"]
+    "kind",
+    ["symlink", "linked folder", "fifo", "socket", "stray pyc", "temp file", "pytest cache", "ruff cache", "stages"],
 )
 def test_every_kind_of_planted_entry_is_reported(output: Path, kind: str, tmp_path: Path):
     build = output / "build"
     planted = {
         "symlink": build / "src/crm_contacts/link.py",
+        "linked folder": build / "src/linked",
         "fifo": build / "tests/pipe",
         "socket": build / "src/sock",
         "stray pyc": build / "src/crm_contacts/server.pyc",
         "temp file": build / "src/crm_contacts/.server.py.abc.tmp",
         "pytest cache": build / ".pytest_cache/v/cache/nodeids",
         "ruff cache": build / ".ruff_cache/0.1/x",
-        "stages folder": build / ".factory_logs/stages/extra.json",
+        "stages": build / ".factory_logs/stages/extra.json",
     }[kind]
     planted.parent.mkdir(parents=True, exist_ok=True)
     if kind == "symlink":
         planted.symlink_to(build / "src/crm_contacts/server.py")
+    elif kind == "linked folder":
+        planted.symlink_to(build / "src/crm_contacts", target_is_directory=True)
     elif kind == "fifo":
         os.mkfifo(planted)
     elif kind == "socket":
@@ -219,6 +223,12 @@ def test_every_kind_of_planted_entry_is_reported(output: Path, kind: str, tmp_pa
     problems = verify_output(output)
     relative = planted.relative_to(output).as_posix()
     assert any(relative in problem for problem in problems), problems
+
+
+def test_a_build_folder_that_is_a_link_is_reported(output: Path, tmp_path: Path):
+    shutil.move(output / "build", tmp_path / "elsewhere")
+    (output / "build").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert "not a regular file: build (a symbolic link)" in verify_output(output)
 
 
 def test_a_database_in_build_is_reported_wherever_it_is(output: Path):

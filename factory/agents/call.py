@@ -54,12 +54,10 @@ def _check_paths(agent: str, reply: BaseModel) -> None:
     if roots is None:
         return
     for item in getattr(reply, "files", []):
-        try:
-            safe_relative_path(item.path, allowed_roots=roots)
-        except UnsafePathError as error:
-            raise AgentReplyError(f"{agent} reply refused: {error}") from None
+        # Refused outright (UnsafePathError, not asked again): a reply that tries to escape is not a slip.
+        safe_relative_path(item.path, allowed_roots=roots)
         if len(item.content.encode("utf-8")) > MAX_FILE_BYTES:
-            raise AgentReplyError(f"{agent} reply refused: file {item.path} is larger than {MAX_FILE_BYTES} bytes")
+            raise UnsafePathError(f"refused file {item.path}: larger than {MAX_FILE_BYTES} bytes")
 
 
 def _sum(first: Usage, second: Usage) -> Usage:

@@ -50,10 +50,10 @@ HEALER_SYSTEM = (
     "diagnosis. Ask for nothing else: files left out were judged unrelated. " + REPLY_RULES
 )
 DEPLOYER_SYSTEM = (
-    "You are the Deployer. From the contracts, write PostgreSQL migrations under deploy/migrations/ "
-    "(NNNN_create_<plural>.up.sql and .down.sql: one table per entity with tenant_id and an index on it; for the "
-    "supabase target, row-level security by the tenant_id claim of auth.jwt()), and deploy/deploy.sh, "
-    "deploy/rollback.sh, deploy/healthcheck.sh and deploy/health_checks.json. " + REPLY_RULES
+    "You are the Deployer. The factory writes the PostgreSQL migrations (deploy/migrations/NNNN_create_<plural>"
+    ".up.sql and .down.sql) from the contracts itself. Write deploy/deploy.sh (applies the pending migrations in "
+    "order, recording version, name and the sha256 of each up file in lai_schema_migrations), deploy/rollback.sh, "
+    "deploy/healthcheck.sh and deploy/health_checks.json. " + REPLY_RULES
 )
 ARCHITECT_SYSTEM = (
     "You are the Architect. From a module name and a brief, design the module's Pack0: a title, the software "

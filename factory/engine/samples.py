@@ -31,6 +31,10 @@ _FORMAT_SAMPLES = {
 }
 _WRONG_TYPE = {"string": 12345, "integer": "12", "number": "1.5", "boolean": "yes", "array": "not-a-list"}
 MAX_CANDIDATES = 12
+# Test data stays small: a field whose smallest valid value is larger is refused at load (add "examples"), and a
+# limit above these is not broken by a generated case (the value would not fit a request).
+MAX_SAMPLE_CHARS = 10_000
+MAX_SAMPLE_ITEMS = 1_000
 UNKNOWN_FIELD = "zz_not_in_contract"
 
 
@@ -47,8 +51,8 @@ def _unique(values: list) -> list:
 
 
 def _fit_length(text: str, spec: dict) -> str:
-    low, high = spec.get("minLength", 0), spec.get("maxLength", 10_000)
-    return (text + "x" * max(0, low - len(text)))[:high]
+    low, high = spec.get("minLength", 0), spec.get("maxLength", MAX_SAMPLE_CHARS)
+    return (text + "x" * min(max(0, low - len(text)), MAX_SAMPLE_CHARS))[:high]
 
 
 def _string_candidates(name: str, spec: dict) -> list[str]:
@@ -87,6 +91,8 @@ def _number_candidates(spec: dict) -> list[int | float]:
 def _array_candidates(name: str, spec: dict) -> list[list]:
     items = candidates(name, spec["items"])
     count = max(spec.get("minItems", 0), min(1, spec.get("maxItems", 1)))
+    if count > MAX_SAMPLE_ITEMS:
+        return []
     return [[items[(start + index) % len(items)] for index in range(count)] for start in range(len(items))]
 
 
@@ -143,11 +149,12 @@ def _rule_breakers(name: str, spec: dict) -> dict[str, list]:
     number = valid if isinstance(valid, (int, float)) and not isinstance(valid, bool) else 0
     step = spec.get("multipleOf", 1)
     pool = candidates(name, spec["items"]) if base_type(spec) == "array" else [None]
-    most, least = spec.get("maxItems", 0), spec.get("minItems", 1)
+    most, least = min(spec.get("maxItems", 0), MAX_SAMPLE_ITEMS), spec.get("minItems", 1)
+    longest = min(spec.get("maxLength", 0), MAX_SAMPLE_CHARS)
     breakers: dict[str, list] = {
         "enum": ["not-an-option", -987654321, -0.123, not valid if isinstance(valid, bool) else True],
         "const": [text + "x", number + 1, not valid if isinstance(valid, bool) else False, "x"],
-        "maxLength": ["x" * (spec.get("maxLength", 0) + 1), text + "x" * (spec.get("maxLength", 0) + 1)],
+        "maxLength": ["x" * (longest + 1), text + "x" * (longest + 1)],
         "minLength": [text[: spec.get("minLength", 1) - 1], "x" * (spec.get("minLength", 1) - 1)],
         "format": [f"not-a-{spec.get('format')}", text + " !", "!" + text, "x", "1"],
         "pattern": ["!!~~!!", "", " ", "x", "0", text + "\u00e9!"],

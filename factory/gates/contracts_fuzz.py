@@ -61,6 +61,11 @@ def fuzz_settings(environ: dict[str, str] | None = None) -> FuzzSettings:
     return FuzzSettings(**values)
 
 
+def fuzz_environment() -> dict[str, str]:
+    """The LAI_FUZZ_* variables as set (for doit: a changed setting re-runs what fuzzes)."""
+    return {variable: os.environ.get(variable, "") for variable, *_ in SETTINGS.values()}
+
+
 def _one_line(text: str, limit: int = 400) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."

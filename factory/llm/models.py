@@ -3,8 +3,11 @@ deprecations, output limits and the minimum length the API will cache a prompt p
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 from functools import cache
+from pathlib import Path
 
 # Used only when the installed SDK lists no model at all (a very old anthropic release).
 FALLBACK_MODEL = "claude-sonnet-4-5"
@@ -56,19 +59,30 @@ def cache_minimum_tokens(model: str) -> int:
 
 @cache
 def sdk_models() -> tuple[tuple[str, ...], dict[str, str]]:
-    """(the model names the installed anthropic SDK lists, {deprecated model: retirement date})."""
-    from typing import get_args
-
-    try:
-        from anthropic.types.model_param import ModelParam
-    except ImportError:
+    """(the model names the installed anthropic SDK lists, {deprecated model: retirement date}), read from
+    its files (types/model_param.py, _data/deprecated_models.py) without importing it: every command starts
+    faster, and the lists track SDK upgrades."""
+    spec = importlib.util.find_spec("anthropic")
+    if spec is None or spec.origin is None:
         return (), {}
-    names = tuple(arg for member in get_args(ModelParam) for arg in get_args(member) if isinstance(arg, str))
+    root = Path(spec.origin).parent
     try:
-        from anthropic._data.deprecated_models import DEPRECATED_MODELS
-    except ImportError:
-        DEPRECATED_MODELS = {}  # older SDKs do not ship the list
-    return names, dict(DEPRECATED_MODELS)
+        listed = (root / "types/model_param.py").read_text(encoding="utf-8")
+    except OSError:
+        return (), {}
+    names = tuple(dict.fromkeys(re.findall(r'^\s*"(claude-[\w.-]+)",?\s*$', listed, re.MULTILINE)))
+    try:
+        tree = ast.parse((root / "_data/deprecated_models.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return names, {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict):
+            try:
+                deprecated = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            return names, {str(k): str(v) for k, v in deprecated.items()}
+    return names, {}
 
 
 def newest_sonnet(names: tuple[str, ...], deprecated: dict[str, str]) -> str | None:

@@ -86,9 +86,15 @@ def _validate(model: type[ModelT], data: object, path: Path) -> ModelT:
     except ValidationError as error:
         first = error.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
+        location = first["loc"]
         if first["type"] == "extra_forbidden":
             message = "keyword not supported here (see the contract rules in README.md)"
-        raise InputError(message, file=str(path), field=_field_path(first["loc"])) from None
+        elif first["type"] == "string_pattern_mismatch" and location[-1:] == ("[key]",):
+            message = f"field name {location[-2]!r} must be lower_snake_case: 1-63 of a-z 0-9 _, starting with a letter"
+            location = location[:-1]
+        elif first["type"] == "string_pattern_mismatch" and location == ("title",) and model is EntitySchema:
+            message = "must be CamelCase: a capital letter, then up to 60 letters and digits (e.g. BookLoan)"
+        raise InputError(message, file=str(path), field=_field_path(location)) from None
 
 
 def _load_entity(root: Path, schema_file: Path) -> Entity:

@@ -230,6 +230,16 @@ class EntitySchema(_Strict):
                 raise ValueError(f"required field '{name}' is not in 'properties'")
         if len(set(self.required)) != len(self.required):
             raise ValueError("'required' lists a field twice")
+        for name, spec in self.properties.items():
+            # A record without a nullable field reads it back as null, so null must be one of its values.
+            if is_nullable({"type": spec.type}) and spec.enum is not None and None not in spec.enum:
+                raise ValueError(
+                    f"field '{name}' is nullable, so its enum must list null (a missing value reads as null)"
+                )
+            if is_nullable({"type": spec.type}) and "const" in spec.model_fields_set and spec.const is not None:
+                raise ValueError(
+                    f"field '{name}' is nullable, so its const can only be null (drop \"null\" from its type)"
+                )
         if self.plural is not None and self.plural in DEVICE_NAMES:
             raise ValueError(f"x-plural {self.plural!r} is a reserved device name (it names files)")
         return self

@@ -18,6 +18,10 @@ MAX_PAGE_OFFSET = 1_000_000_000
 MAX_BODY_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 1000
+# Both stores keep an integer field in a signed 64-bit column (storage.py refuses what does not fit, 422):
+# the document declares that range on every integer field whose own bounds are wider.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 SERVICE_LIMITS = (
     "API_PREFIX",
     "TENANT_HEADER",
@@ -40,6 +44,7 @@ ERROR_RESPONSES = {
     "415": "The body's Content-Type is not application/json",
     "422": f"The body or query breaks the contract (JSON nested deeper than {MAX_JSON_DEPTH}, NaN and Infinity "
     "included)",
+    "503": "The database is unreachable; try again",
 }
 
 _SYSTEM_PROPERTIES = {
@@ -49,10 +54,23 @@ _SYSTEM_PROPERTIES = {
 }
 
 
+def _with_int64_bounds(field: dict) -> dict:
+    types = field.get("type")
+    if "integer" not in (types if isinstance(types, list) else [types]):
+        return field
+    bounded = dict(field)
+    if not isinstance(field.get("minimum"), int | float) or field["minimum"] < INT64_MIN:
+        bounded["minimum"] = INT64_MIN
+    if not isinstance(field.get("maximum"), int | float) or field["maximum"] > INT64_MAX:
+        bounded["maximum"] = INT64_MAX
+    return bounded
+
+
 def input_schema(entity: Entity) -> dict:
     """What a client may send on create: the contract's fields, nothing else."""
-    schema = {key: value for key, value in entity.schema.items() if not key.startswith(("$", "x-"))}
-    return copy.deepcopy(schema)
+    schema = copy.deepcopy({key: value for key, value in entity.schema.items() if not key.startswith(("$", "x-"))})
+    schema["properties"] = {name: _with_int64_bounds(field) for name, field in schema["properties"].items()}
+    return schema
 
 
 def patch_schema(entity: Entity) -> dict:
@@ -196,19 +214,19 @@ def _entity_paths(entity: Entity) -> dict:
         parameters=[tenant, *page_parameters()],
         responses={
             "200": _json_response(f"A page of {entity.plural}", f"{entity.title}List"),
-            **_errors("400", "405", "413", "422"),
+            **_errors("400", "405", "413", "422", "503"),
         },
     )
     by_id[f"create_{entity.name}"].update(
         parameters=[tenant],
         requestBody=body,
-        responses={"201": created, **_errors("400", "405", "413", "415", "422")},
+        responses={"201": created, **_errors("400", "405", "413", "415", "422", "503")},
     )
     by_id[f"get_{entity.name}"].update(
         parameters=[tenant, item_id],
         responses={
             "200": _json_response(f"One {entity.name}", entity.title),
-            **_errors("400", "404", "405", "413"),
+            **_errors("400", "404", "405", "413", "503"),
         },
     )
     by_id[f"update_{entity.name}"].update(
@@ -216,12 +234,12 @@ def _entity_paths(entity: Entity) -> dict:
         requestBody=patch_body,
         responses={
             "200": _json_response(f"The updated {entity.name}", entity.title),
-            **_errors("400", "404", "405", "413", "415", "422"),
+            **_errors("400", "404", "405", "413", "415", "422", "503"),
         },
     )
     by_id[f"delete_{entity.name}"].update(
         parameters=[tenant, item_id],
-        responses={"204": {"description": "Deleted"}, **_errors("400", "404", "405", "413")},
+        responses={"204": {"description": "Deleted"}, **_errors("400", "404", "405", "413", "503")},
     )
     paths: dict[str, dict] = {}
     for op_id, (method, path) in ops.items():
@@ -247,7 +265,7 @@ def derive_openapi(module: str, title: str, version: str, entities: tuple[Entity
                 "operationId": "health",
                 "responses": {
                     "200": _json_response("The service is up", "Health"),
-                    **_errors("400", "405", "413"),
+                    **_errors("400", "405", "413", "503"),
                 },
             }
         }

@@ -61,7 +61,10 @@ def is_bytecode(relative: str) -> bool:
 def walk(root: Path, prefix: str) -> Tree:
     """Every entry under root; problems name each path with prefix (e.g. 'build/')."""
     tree = Tree()
-    if not root.is_dir() or root.is_symlink():
+    if root.is_symlink():
+        tree.problems.append(f"not a regular file: {prefix.rstrip('/') or root.name} (a symbolic link)")
+        return tree
+    if not root.is_dir():
         return tree
     stack = [""]
     while stack:

@@ -18,6 +18,7 @@ NOT_SHIPPED = (".lai-pack.",)
 # In a binary file (a NUL byte: a database, an archive, bytecode) the printable runs are what can leak, as
 # `strings` finds them; each is reported at its byte offset instead of a line number.
 _PRINTABLE = re.compile(rb"[\t\x20-\x7e]{8,}")
+SIGNATURE_FILES = ("manifest.json.sig", "provenance.dsse.json")
 _SIGNATURE = re.compile(rb"^[A-Za-z0-9+/]{86}==\n?$")  # one base64 Ed25519 signature
 
 
@@ -91,13 +92,14 @@ def leak_check(root: Path, files: list[Path] | None = None) -> list[Finding]:
     """Every finding under root (or in the given files, relative to root), sorted."""
     base = root if root.is_dir() else root.parent
     files = files if files is not None else files_to_check(root)
-    contents = {path: path.read_bytes() for path in files}
-    signed = {path: _signed_lines(path, data) for path, data in contents.items()}
-    findings = list(scan_files(base, [path for path in files if signed[path] is None]))
+    # Only the two signature files are read ahead (to know how to scan them); the rest one at a time.
+    signed = {path: _signed_lines(path, path.read_bytes()) for path in files if path.name in SIGNATURE_FILES}
+    findings = list(scan_files(base, [path for path in files if signed.get(path) is None]))
     keys = {f"value of ${name}": os.environ[name] for name in SECRET_VARIABLES if len(os.environ.get(name, "")) >= 8}
     markers = machine_paths(base)
-    for path, data in contents.items():
-        relative = path.relative_to(base).as_posix()
+    for path in files:
+        relative, data = path.relative_to(base).as_posix(), path.read_bytes()
+        signed.setdefault(path, None)
         if path.name == ".env" or path.name.startswith(".env."):
             findings.append(Finding(relative, 1, ".env file", path.name))
         lines = signed[path] if signed[path] is not None else _lines(data)

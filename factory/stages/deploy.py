@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from factory.agents import call
 from factory.config import BuildConfig
+from factory.deploy.migrations import generate_migrations
 from factory.deploy.scripts import EXECUTABLE_SCRIPTS
 from factory.fsutil import write_file_set, write_json_atomic
 from factory.pack0.load import load_pack0
@@ -22,7 +23,9 @@ def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     pack0 = load_pack0(layout.pack0_dir)
     provider = config.make_provider(pack0.budgets, say)
     reply = call.deployer(provider, pack0, config.deploy_target, layout.raw_reply("deployer"))
-    files = reply.as_dict()
+    # The migrations are the service's schema (tables.json has their sha256): derived by the factory from the one
+    # schema source, whatever the Deployer wrote for them.
+    files = {**reply.as_dict(), **generate_migrations(pack0, config.deploy_target)}
     written = write_file_set(layout.build_dir, files, allowed_roots=DEPLOY_ROOTS, executable=EXECUTABLE_SCRIPTS)
     say(f"{len(files)} deploy files for target {config.deploy_target}, {len(written)} written or changed")
     return f"deploy artifacts for {config.deploy_target}"

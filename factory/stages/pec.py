@@ -17,7 +17,7 @@ from factory.llm.gateway import read_ledger, summarize
 from factory.pack0.generate import INVENTORY_FILE
 from factory.pack0.load import load_pack0
 from factory.pec import provenance
-from factory.pec.coverage import artifacts
+from factory.pec.coverage import artifacts, walk
 from factory.pec.evidence import build_approval, build_manifest, build_run_report, file_entry, render
 from factory.pec.signing import SIGNATURE_SUFFIX, key_id, sign_bytes, sign_file
 
@@ -138,6 +138,8 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
     }
     write_text_atomic(layout.evidence("pipeline_result"), render("pipeline_result", pipeline_result))
 
+    for problem in walk(layout.build_dir, "build/").problems:
+        say(f"not evidence, verify will report it: {problem}")
     listed = [file_entry(layout.build_dir, layout.build_dir / path) for path in artifacts(layout.build_dir)]
     manifest = build_manifest(pack0.module, approval["approved"], approval_text, listed)
     manifest_text = render("manifest", manifest)

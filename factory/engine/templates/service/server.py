@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -32,6 +33,9 @@ HEADER_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 30.0
 WRITE_TIMEOUT_S = 30.0
 LISTEN_BACKLOG = 1024
+LINGER_S = 2.0  # at most this long reading away a refused body before closing; stop sooner once it goes idle
+LINGER_IDLE_S = 0.25
+LINGER_BYTES = 4 * limits.MAX_BODY_BYTES
 MAX_QUERY_FIELDS = 64
 
 
@@ -172,7 +176,8 @@ class Api:
         values = headers.get_all("Content-Type") or []
         media_type, _, parameters = (values[0] if len(values) == 1 else "").partition(";")
         charset = parameters.strip().lower().replace(" ", "")
-        if media_type.strip().lower() != "application/json" or charset not in ("", "charset=utf-8"):
+        # RFC 9110: a parameter's value may be a quoted string.
+        if media_type.strip().lower() != "application/json" or charset not in ("", "charset=utf-8", 'charset="utf-8"'):
             raise ApiError(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be application/json"
             )
@@ -273,11 +278,30 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 payload = _json_bytes({"error": {"code": error.code, "message": error.message}})
                 self._answer(error.status, "application/json", payload, {})
+                self._drain_before_close()
                 return
             self._answer(*self.server.api.handle(self.command, self.path, self.headers, body))
         except (OSError, ClientGone):
             # A client that stalls past a deadline, resets, or leaves mid-body is dropped; others go on.
             self.close_connection = True
+
+    def _drain_before_close(self):
+        """The client may still be sending the body we refused: closing with unread bytes resets the connection,
+        and the reset can destroy our answer before the client reads it. Half-close, then read the rest away
+        (bounded in time and bytes; done once nothing arrives for LINGER_IDLE_S), as web servers' lingering close
+        does."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline, received = time.monotonic() + LINGER_S, 0
+            while received < LINGER_BYTES and (remaining := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(min(remaining, LINGER_IDLE_S))
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    return
+                received += len(chunk)
+        except OSError:
+            return
 
     def send_error(self, code, message=None, explain=None):
         """What http.server refuses by itself (a bad request line or headers) is answered as a JSON 400."""
@@ -285,6 +309,7 @@ class Handler(BaseHTTPRequestHandler):
         text = message or "the request is malformed"
         payload = _json_bytes({"error": {"code": "bad_request", "message": text}})
         self._answer(HTTPStatus.BAD_REQUEST, "application/json", payload, {})
+        self._drain_before_close()
 
     def _answer(self, status, content_type, payload, headers):
         if self.request_version == "HTTP/0.9":  # a request line too broken to name a version: answer in 1.1
@@ -298,6 +323,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
+        elif self.request_version == "HTTP/1.0":
+            # An HTTP/1.0 client that asked to keep the connection (ab -k) waits for the close unless told.
+            self.send_header("Connection", "keep-alive")
         # Headers and body in one write: two small writes wait out the peer's delayed ACK (40 ms each).
         self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD" and status != HTTPStatus.NO_CONTENT:

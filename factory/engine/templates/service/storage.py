@@ -171,8 +171,11 @@ def open_store(database, module):
 
         return PostgresStore(database)
     path = database or default_database_path(module)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return Store(path)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return Store(path)
+    except (OSError, sqlite3.DatabaseError) as error:  # a folder it may not write, a file that is no database
+        raise StartupError(f"cannot use the SQLite database at {path}: {error} (set DATABASE_PATH)") from None
 
 
 def quoted(name):
@@ -247,7 +250,7 @@ class Store:
     def _params(table, values):
         return [
             json.dumps(values[n])
-            if table["columns"][n] == "array"
+            if table["columns"][n] == "array" and values[n] is not None  # a nullable array's null is SQL NULL
             else values[n].isoformat()
             if isinstance(values[n], (date, datetime))
             else values[n]

@@ -134,7 +134,11 @@ class PostgresStore:
 
     @staticmethod
     def _params(table, values):
-        return [Jsonb(value) if table["columns"][name] == "array" else value for name, value in values.items()]
+        # A nullable array's null is SQL NULL, not the JSON value null (which its CHECK would refuse).
+        return [
+            Jsonb(value) if table["columns"][name] == "array" and value is not None else value
+            for name, value in values.items()
+        ]
 
     def create(self, resource, tenant_id, fields):
         table = self.tables[resource]

@@ -28,6 +28,17 @@ def test_create_applies_the_declared_defaults(client, tenant):
     assert canonical(CASES, {key: record.get(key) for key in expected}) == canonical(CASES, expected)
 
 
+@pytest.mark.parametrize(
+    "case", CASES["accepted"] or [None], ids=lambda case: case and f"{case['field']}-{case['rule']}"
+)
+def test_value_a_keyword_allows_is_stored_and_read_back(client, tenant, case):
+    if case is None:
+        pytest.skip("no keyword of this contract has an edge value to check")
+    record = create(client, tenant, {**CASES["valid"], case["field"]: case["value"]})
+    stored = client.request("GET", f"{BASE}/{record['id']}", tenant=tenant).json
+    assert canonical(CASES, {case["field"]: stored[case["field"]]}) == canonical(CASES, {case["field"]: case["value"]})
+
+
 def test_get_returns_what_was_created(client, tenant):
     record = create(client, tenant)
     response = client.request("GET", f"{BASE}/{record['id']}", tenant=tenant)
