@@ -18,7 +18,7 @@ import pytest
 from factory.engine.codegen import generate_source
 from factory.pack0.generate import generate_pack0
 from factory.pack0.load import load_pack0
-from factory.pack0.openapi import INT64_MAX, INT64_MIN
+from factory.pack0.openapi import INT64_MAX, INT64_MIN, NO_NUL_PATTERN
 
 PROBE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -30,6 +30,10 @@ PROBE = {
         "count": {"type": "integer"},
         "level": {"type": ["integer", "null"], "minimum": 5},
         "small": {"type": "integer", "minimum": -3, "maximum": 3},
+        "label": {"type": ["string", "null"], "maxLength": 20},
+        "code": {"type": "string", "pattern": "^A"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "day": {"type": "string", "format": "date"},
     },
 }
 
@@ -109,3 +113,37 @@ def test_a_too_large_body_sent_in_full_ends_in_a_clean_close_not_a_reset(probe_p
         sock.sendall(body)
         assert sock.recv(65536) == b""
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_an_http_1_0_keep_alive_request_is_told_the_connection_stays_open(probe_port: int):
+    # Without "Connection: keep-alive" in the answer, an HTTP/1.0 client (ab -k) reads until the close, which
+    # came only at the service's 10 s header deadline.
+    request = b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", probe_port), timeout=5) as sock:
+        sock.sendall(request)
+        first = sock.recv(65536)
+        sock.sendall(request)
+        second = sock.recv(65536)
+    for answer in (first, second):
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"\r\nConnection: keep-alive\r\n" in answer
+
+
+def test_a_quoted_utf8_charset_is_json(probe_port: int):
+    headers = {"Content-Type": 'application/json; charset="UTF-8"'}
+    status, record = call(probe_port, "POST", "/api/v1/probes", b'{"count": 1}', headers)
+    assert (status, record["count"]) == (201, 1)
+
+
+def test_openapi_declares_that_strings_hold_no_nul_which_the_stores_refuse(probe_port: int):
+    # schemathesis sent {"name": "\u0000..."} (valid by the document) and got 422 "cannot be stored": ST202.
+    _, document = call(probe_port, "GET", "/openapi.json")
+    for name in ("ProbeInput", "ProbePatch"):
+        fields = document["components"]["schemas"][name]["properties"]
+        assert fields["label"]["pattern"] == NO_NUL_PATTERN
+        assert fields["tags"]["items"]["pattern"] == NO_NUL_PATTERN
+        assert fields["code"]["pattern"] == "^A" and {"pattern": NO_NUL_PATTERN} in fields["code"]["allOf"]
+        assert "pattern" not in fields["day"]
+    for body in ({"count": 1, "label": "a\u0000"}, {"count": 1, "tags": ["\u0000"]}, {"count": 1, "code": "A\u0000"}):
+        status, _ = call(probe_port, "POST", "/api/v1/probes", json.dumps(body).encode())
+        assert status == 422
