@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -90,3 +91,24 @@ def test_generated_tests_fail_when_the_tenant_filter_is_removed(crm_output: Path
     assert result.returncode == 1
     assert "test_other_tenant_cannot_see_or_change_the_record" in result.stdout
     assert "test_two_tenants_full_flow" in result.stdout
+
+
+def test_the_generated_suite_ignores_the_pytest_configuration_around_the_build(crm_output: Path, tmp_path: Path):
+    """The README's first command builds inside this checkout, whose addopts (`-n auto`) is not the generated
+    suite's: the build's test command must run the same wherever the build sits."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n", encoding="utf-8")
+    build = tmp_path / "build"
+    shutil.copytree(crm_output / "build", build)
+    command = json.loads((build / ".test_commands.json").read_text(encoding="utf-8"))["commands"][0]
+    argv = [sys.executable if part == "{python}" else part for part in command["argv"]]
+    ran = subprocess.run(
+        argv,
+        cwd=build / command["cwd"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert "passed" in ran.stdout

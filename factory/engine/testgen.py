@@ -37,6 +37,11 @@ def _checked_cases(pack0: Pack0, entity: Entity) -> dict:
     return cases
 
 
+# The generated suite's own pytest configuration, so a build inside another project's checkout does not
+# pick up that project's (pytest looks for it from tests/ upwards).
+GENERATED_PYTEST_INI = "[pytest]\nconsole_output_style = classic\n"
+
+
 def test_commands() -> dict:
     """How the tests run; '{python}' is the interpreter that runs the factory."""
     argv = [
@@ -49,6 +54,10 @@ def test_commands() -> dict:
         "-q",
         "-p",
         "no:cacheprovider",
+        # Whatever pytest configuration surrounds the build (a checkout's addopts such as `-n auto`) is not
+        # the generated suite's: tests/pytest.ini stops pytest's search, and addopts is cleared besides.
+        "-o",
+        "addopts=",
         "--junitxml",
         JUNIT_REPORT,
     ]
@@ -71,6 +80,7 @@ def generate_core_tests(pack0: Pack0) -> dict[str, str]:
     """The core slice's tests: fixtures, the service-wide contract test, the E2E flow, the commands."""
     return {
         "tests/conftest.py": read_template("tests/conftest.py", PACKAGE=pack0.package),
+        "tests/pytest.ini": GENERATED_PYTEST_INI,
         "tests/e2e/test_two_tenants_flow.py": read_template("tests/test_e2e_two_tenants.py"),
         "tests/contract/test_service_contract.py": read_template("tests/test_contract_service.py"),
         ".test_commands.json": dumps_json(test_commands()),
