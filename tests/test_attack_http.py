@@ -109,3 +109,23 @@ def test_a_too_large_body_sent_in_full_ends_in_a_clean_close_not_a_reset(probe_p
         sock.sendall(body)
         assert sock.recv(65536) == b""
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_an_http_1_0_keep_alive_request_is_told_the_connection_stays_open(probe_port: int):
+    # Without "Connection: keep-alive" in the answer, an HTTP/1.0 client (ab -k) reads until the close, which
+    # came only at the service's 10 s header deadline.
+    request = b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", probe_port), timeout=5) as sock:
+        sock.sendall(request)
+        first = sock.recv(65536)
+        sock.sendall(request)
+        second = sock.recv(65536)
+    for answer in (first, second):
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"\r\nConnection: keep-alive\r\n" in answer
+
+
+def test_a_quoted_utf8_charset_is_json(probe_port: int):
+    headers = {"Content-Type": 'application/json; charset="UTF-8"'}
+    status, record = call(probe_port, "POST", "/api/v1/probes", b'{"count": 1}', headers)
+    assert (status, record["count"]) == (201, 1)

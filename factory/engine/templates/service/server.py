@@ -177,7 +177,8 @@ class Api:
         values = headers.get_all("Content-Type") or []
         media_type, _, parameters = (values[0] if len(values) == 1 else "").partition(";")
         charset = parameters.strip().lower().replace(" ", "")
-        if media_type.strip().lower() != "application/json" or charset not in ("", "charset=utf-8"):
+        # RFC 9110: a parameter's value may be a quoted string.
+        if media_type.strip().lower() != "application/json" or charset not in ("", "charset=utf-8", 'charset="utf-8"'):
             raise ApiError(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be application/json"
             )
@@ -327,6 +328,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
+        elif self.request_version == "HTTP/1.0":
+            # An HTTP/1.0 client that asked to keep the connection (ab -k) waits for the close unless told.
+            self.send_header("Connection", "keep-alive")
         # Headers and body in one write: two small writes wait out the peer's delayed ACK (40 ms each).
         self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD" and status != HTTPStatus.NO_CONTENT:
