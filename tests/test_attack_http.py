@@ -18,7 +18,7 @@ import pytest
 from factory.engine.codegen import generate_source
 from factory.pack0.generate import generate_pack0
 from factory.pack0.load import load_pack0
-from factory.pack0.openapi import INT64_MAX, INT64_MIN
+from factory.pack0.openapi import INT64_MAX, INT64_MIN, NO_NUL_PATTERN
 
 PROBE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -30,6 +30,10 @@ PROBE = {
         "count": {"type": "integer"},
         "level": {"type": ["integer", "null"], "minimum": 5},
         "small": {"type": "integer", "minimum": -3, "maximum": 3},
+        "label": {"type": ["string", "null"], "maxLength": 20},
+        "code": {"type": "string", "pattern": "^A"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "day": {"type": "string", "format": "date"},
     },
 }
 
@@ -129,3 +133,17 @@ def test_a_quoted_utf8_charset_is_json(probe_port: int):
     headers = {"Content-Type": 'application/json; charset="UTF-8"'}
     status, record = call(probe_port, "POST", "/api/v1/probes", b'{"count": 1}', headers)
     assert (status, record["count"]) == (201, 1)
+
+
+def test_openapi_declares_that_strings_hold_no_nul_which_the_stores_refuse(probe_port: int):
+    # schemathesis sent {"name": "\u0000..."} (valid by the document) and got 422 "cannot be stored": ST202.
+    _, document = call(probe_port, "GET", "/openapi.json")
+    for name in ("ProbeInput", "ProbePatch"):
+        fields = document["components"]["schemas"][name]["properties"]
+        assert fields["label"]["pattern"] == NO_NUL_PATTERN
+        assert fields["tags"]["items"]["pattern"] == NO_NUL_PATTERN
+        assert fields["code"]["pattern"] == "^A" and {"pattern": NO_NUL_PATTERN} in fields["code"]["allOf"]
+        assert "pattern" not in fields["day"]
+    for body in ({"count": 1, "label": "a\u0000"}, {"count": 1, "tags": ["\u0000"]}, {"count": 1, "code": "A\u0000"}):
+        status, _ = call(probe_port, "POST", "/api/v1/probes", json.dumps(body).encode())
+        assert status == 422

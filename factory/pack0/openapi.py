@@ -55,9 +55,28 @@ _SYSTEM_PROPERTIES = {
 }
 
 
-def _with_int64_bounds(field: dict) -> dict:
+# Neither store keeps a NUL character (storage.py refuses it, 422): the document says so on every free string.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def _types(field: dict) -> list:
     types = field.get("type")
-    if "integer" not in (types if isinstance(types, list) else [types]):
+    return types if isinstance(types, list) else [types]
+
+
+def _without_nul(field: dict) -> dict:
+    """A string field (or array of strings) that could hold a NUL, declared without it."""
+    if "array" in _types(field) and isinstance(field.get("items"), dict):
+        return {**field, "items": _without_nul(field["items"])}
+    if "string" not in _types(field) or "format" in field or "enum" in field or "const" in field:
+        return field  # a format, enum or const value has no NUL already
+    if "pattern" not in field:
+        return {**field, "pattern": NO_NUL_PATTERN}
+    return {**field, "allOf": [*field.get("allOf", []), {"pattern": NO_NUL_PATTERN}]}
+
+
+def _with_int64_bounds(field: dict) -> dict:
+    if "integer" not in _types(field):
         return field
     bounded = dict(field)
     if not isinstance(field.get("minimum"), int | float) or field["minimum"] < INT64_MIN:
@@ -70,7 +89,8 @@ def _with_int64_bounds(field: dict) -> dict:
 def input_schema(entity: Entity) -> dict:
     """What a client may send on create: the contract's fields, nothing else."""
     schema = copy.deepcopy({key: value for key, value in entity.schema.items() if not key.startswith(("$", "x-"))})
-    schema["properties"] = {name: _with_int64_bounds(field) for name, field in schema["properties"].items()}
+    properties = schema["properties"].items()
+    schema["properties"] = {name: _without_nul(_with_int64_bounds(field)) for name, field in properties}
     return schema
 
 
