@@ -26,7 +26,9 @@ def _evaluate(config: BuildConfig, name: str) -> GateResult:
     if name == "contracts":
         pack0 = load_pack0(layout.pack0_dir)
         sandbox = resolve_sandbox(config.sandbox)
-        return contracts_gate(layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml, sandbox, config.cache_dir)
+        return contracts_gate(
+            layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml, sandbox, config.cache_dir
+        )
     if name == "docker-build":
         pack0 = load_pack0(layout.pack0_dir)
         return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1", pack0, config.base_image)
