@@ -6,37 +6,20 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-from doit.cmd_base import ModuleTaskLoader
-from doit.doit_cmd import DoitMain
+from typing import TYPE_CHECKING
 
 from factory import __version__
-from factory.config import DEFAULT_MODEL, BuildConfig, config_from_settings
-from factory.deploy.migrations import DEPLOY_TARGETS
-from factory.engine.codegen import generate_source
-from factory.engine.testgen import generate_tests
+from factory.config import DEFAULT_MODEL, DEPLOY_TARGETS, BuildConfig, config_from_settings
 from factory.errors import FactoryError, InputError
-from factory.fsutil import remove_stale_temp_files, write_if_changed, write_new_tree
 from factory.gates.result import GATE_ORDER
-from factory.llm.anthropic_provider import ModelError
-from factory.llm.cache import CACHE_DIR_ENV, ReplyCache
-from factory.llm.models import deprecation_warning
-from factory.llm.select import PROVIDERS
-from factory.lock import lock_output
-from factory.many import ManyBuild
-from factory.pack0.generate import generate_pack0, pack0_dirname
-from factory.pack0.load import load_pack0
-from factory.pack0.models import Budgets
-from factory.pec.export import export_team_pack
-from factory.pec.leaks import files_to_check, leak_check
-from factory.pec.signing import keygen
-from factory.pec.status import status_lines
-from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
 from factory.runner.sandbox import SANDBOXES
-from factory.settings import SETTINGS, effective_settings, effective_values
-from factory.stages.pack0 import check_brief
-from rules import namespace
-from rules.many import namespace as many_namespace
+from factory.settings import CACHE_DIR_ENV, PROVIDERS, SETTINGS, effective_settings, effective_values
+
+if TYPE_CHECKING:
+    from factory.many import ManyBuild
+
+# Only what parsing the command line needs is imported here: each command imports its own work when it runs,
+# so `lai-pack --help` and a no-op build load neither doit's task code nor the models, agents or gates.
 
 EXIT_APPROVED, EXIT_NOT_APPROVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -159,42 +142,33 @@ def config_from_args(args: argparse.Namespace, module: str, out: Path) -> BuildC
     )
 
 
-def preflight(config: BuildConfig) -> None:
-    """Every input check that can be made before anything is written (a bad input writes nothing)."""
-    existing = config.pack0_source or (config.layout.pack0_dir if config.layout.pack0_dir.is_dir() else None)
-    pack0 = load_pack0(existing) if existing else None
-    check_brief(config)
-    warning = deprecation_warning(config.model) if config.provider == "anthropic" else None
-    if warning and config.output != "json":
-        print(f"lai-pack: {warning}", file=sys.stderr)
-    if config.provider != "offline":
-        # A missing key or endpoint is reported now, before any work.
-        config.make_provider(pack0.budgets if pack0 else Budgets())
-    if pack0 is None:
-        return
-    if pack0.module != config.module:
-        raise InputError(
-            f"module is {pack0.module!r} but --module is {config.module!r}",
-            file=str(existing / "pack0.json"),
-            field="module",
-        )
-    if config.provider == "offline":
-        for generate in (generate_source, generate_tests):
-            try:
-                generate(pack0)
-            except InputError as error:
-                raise InputError(f"{existing}/{error}") from None
+def _shown(path: Path) -> str:
+    """A path as the user would write it: relative to the working folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def run_pipeline(config: BuildConfig) -> int:
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    from factory.fsutil import remove_stale_temp_files
+    from factory.lock import lock_output
+    from factory.preflight import remember
+    from rules import namespace
+
     lock_output(config.out)
     remove_stale_temp_files(config.out)
     if config.output == "normal":
-        print(f"lai-pack {__version__}: {config.module} -> {config.out} (provider {config.provider})", flush=True)
+        shown = f"{config.module} -> {_shown(config.out)} (provider {config.provider})"
+        print(f"lai-pack {__version__}: {shown}", flush=True)
     status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
     approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")
     if status != 0 or not approval_path.is_file():
-        print(f"lai-pack: the pipeline stopped before its evidence; see {config.layout.pipeline_log}", file=sys.stderr)
+        log = _shown(config.layout.pipeline_log)
+        print(f"lai-pack: the pipeline stopped before its evidence; see {log}", file=sys.stderr)
         if config.output == "json":
             print(
                 json.dumps(
@@ -207,6 +181,7 @@ def run_pipeline(config: BuildConfig) -> int:
                 )
             )
         return EXIT_NOT_APPROVED
+    remember(config)
     approval = json.loads(approval_path.read_text(encoding="utf-8"))
     code = EXIT_APPROVED if approval["approved"] else EXIT_NOT_APPROVED
     if config.output == "json":
@@ -214,15 +189,18 @@ def run_pipeline(config: BuildConfig) -> int:
         return code
     gates = ", ".join(f"{name} {approval['gates'][name]}" for name in GATE_ORDER)
     if approval["approved"]:
-        print(f"APPROVED: {config.module} in {config.layout.build_dir} (tests passed; gates: {gates})")
+        print(f"APPROVED: {config.module} in {_shown(config.layout.build_dir)} (tests passed; gates: {gates})")
         return code
     print(f"NOT APPROVED: {'; '.join(approval['reasons'])}")
     if config.output == "normal":
-        print(f"  details: {config.layout.evidence('run_report')}, {config.layout.pipeline_log}")
+        print(f"  details: {_shown(config.layout.evidence('run_report'))}, {_shown(config.layout.pipeline_log)}")
     return code
 
 
 def write_pack0_only(module: str, out: Path, brief: str) -> int:
+    from factory.fsutil import write_if_changed, write_new_tree
+    from factory.pack0.generate import generate_pack0, pack0_dirname
+
     BuildConfig(module=module, out=out).check()
     target = out / pack0_dirname(module)
     files = generate_pack0(module, brief)
@@ -239,6 +217,8 @@ def write_pack0_only(module: str, out: Path, brief: str) -> int:
 
 def cache_command(action: str, directory: Path | None, agent: str | None = None, slice_name: str | None = None) -> int:
     # The same folder a build would use: flag, env, lai-factory.toml, pyproject, default.
+    from factory.llm.cache import ReplyCache
+
     cache_dir, _source = effective_settings(Path.cwd(), {"cache_dir": directory})["cache_dir"]
     cache = ReplyCache(Path(cache_dir))
     if action == "stats":
@@ -253,6 +233,8 @@ def cache_command(action: str, directory: Path | None, agent: str | None = None,
 
 
 def verify_command(out: Path, public_key: Path | None) -> int:
+    from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
+
     if not out.is_dir():
         raise InputError("not a folder", file=str(out))
     team_pack = (out / TEAM_PACK_MANIFEST).is_file()
@@ -267,6 +249,8 @@ def verify_command(out: Path, public_key: Path | None) -> int:
 
 
 def leak_check_command(path: Path) -> int:
+    from factory.pec.leaks import files_to_check, leak_check
+
     if not path.exists():
         raise InputError("no such file or folder", file=str(path))
     findings = leak_check(path)
@@ -278,6 +262,8 @@ def leak_check_command(path: Path) -> int:
 
 
 def build_many(args: argparse.Namespace) -> int:
+    from factory.many import ManyBuild
+
     if args.command != "auto-full":
         raise InputError("several modules need auto-full (auto-build takes one Pack0)", field="--module")
     if not 1 <= args.jobs <= 32:
@@ -289,6 +275,12 @@ def build_many(args: argparse.Namespace) -> int:
 
 
 def run_many(many: ManyBuild, jobs: int) -> int:
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    from factory.lock import lock_output
+    from rules.many import namespace as many_namespace
+
     lock_output(many.out)
     many.summary_path.unlink(missing_ok=True)
     if many.output == "normal":
@@ -318,26 +310,34 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:<11} {shown!s:<28} {source}")
             return EXIT_APPROVED
         if args.command == "status":
+            from factory.pec.status import status_lines
+
             print("\n".join(status_lines(args.out)))
             return EXIT_APPROVED
         if args.command == "verify":
             return verify_command(args.out, args.public_key)
         if args.command == "keygen":
+            from factory.pec.signing import keygen
+
             private, public = keygen(args.out)
             print(f"keygen: private key {private} (keep it secret), public key {public}")
             return EXIT_APPROVED
         if args.command == "leak-check":
             return leak_check_command(args.path)
         if args.command == "export-team-pack":
+            from factory.pec.export import export_team_pack
+
             count = export_team_pack(args.out, args.to)
             print(f"export-team-pack: {args.to} ({count} files)")
             return EXIT_APPROVED
         if len(args.module) > 1:
             return build_many(args)
         config = config_from_args(args, args.module[0], args.out)
+        from factory.preflight import preflight
+
         preflight(config)
         return run_pipeline(config)
-    except (InputError, ModelError) as error:
+    except InputError as error:
         print(f"lai-pack: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except FactoryError as error:

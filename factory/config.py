@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from factory.agents.request import Provider
-from factory.deploy.migrations import DEPLOY_TARGETS
 from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
-from factory.llm.cache import default_cache_dir
 from factory.llm.models import default_model
-from factory.llm.select import make_provider, resolve_provider_name
 from factory.llm.usage import parse_prices
-from factory.pack0.models import MODULE_NAME_PATTERN, Budgets, name_problem
+from factory.pack0.names import MODULE_NAME_PATTERN, name_problem
 from factory.runner.sandbox import resolve_sandbox
+from factory.settings import CACHE_DIR_ENV, DEFAULTS, resolve_provider_name
+
+# Only for type hints: a build's settings are made and checked on every run, a no-op included, so this
+# module imports no model, agent or provider code (make_provider imports it when a stage needs it).
+if TYPE_CHECKING:
+    from factory.agents.request import Provider
+    from factory.pack0.models import Budgets
 
 DEFAULT_MODEL = default_model()
+DEPLOY_TARGETS = ("compose", "supabase")
 FACTORY_DIR = Path(__file__).parent
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_DIR_ENV) or DEFAULTS["cache_dir"])
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class BuildConfig:
     auto_deploy: bool = False
     deploy_target: str = "compose"
     waivers: tuple[str, ...] = ()
-    cache_dir: Path = field(default_factory=default_cache_dir)
+    cache_dir: Path = field(default_factory=_default_cache_dir)
     base_image: str | None = None
     sign_key: Path | None = None
     sandbox: str = "auto"
@@ -52,6 +62,8 @@ class BuildConfig:
     def make_provider(self, budgets: Budgets, progress: Callable[[str], None] | None = None) -> Provider:
         """The provider the agents call (the offline engine, or a model behind cache, budget and ledger).
         progress, when given, hears how a model reply grows while it streams."""
+        from factory.llm.select import make_provider
+
         prices = parse_prices(self.model_price) if self.model_price else None
         return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress, prices)
 
@@ -86,7 +98,12 @@ class BuildConfig:
 
 def config_from_settings(settings: dict[str, object], **build: object) -> BuildConfig:
     """A checked BuildConfig: the layered settings (factory/settings.py effective values) plus what only a
-    build has (module, out, pack0_source, ...). lai-pack's flags and doit's variables both come through here."""
+    build has (module, out, pack0_source, ...). lai-pack's flags and doit's variables both come through here.
+    The folders are made absolute here, before they reach doit: its database keys files by their spelling, so
+    `--out runs/x` and `--out /abs/runs/x` must spell the same folder the same way to be one build."""
+    for name in ("out", "pack0_source", "sign_key"):
+        if build.get(name) is not None:
+            build[name] = Path(build[name]).resolve()
     return BuildConfig(
         max_heal=settings["max_heal"],
         provider=resolve_provider_name(settings["provider"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.pack0.generate import pack0_dirname
+from factory.pack0.names import pack0_dirname
 
 
 @dataclass(frozen=True)

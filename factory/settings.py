@@ -8,8 +8,10 @@ import tomllib
 from pathlib import Path
 
 from factory.errors import InputError
-from factory.llm.cache import CACHE_DIR_ENV
 from factory.llm.models import default_model
+
+CACHE_DIR_ENV = "LAI_CACHE_DIR"
+PROVIDERS = ("auto", "offline", "anthropic", "openai-compatible")
 
 DEFAULTS: dict[str, object] = {
     "provider": "auto",
@@ -96,3 +98,17 @@ def effective_settings(folder: Path, flags: dict[str, object]) -> dict[str, tupl
 def effective_values(folder: Path, flags: dict[str, object]) -> dict[str, object]:
     """{setting: value}, as effective_settings without the sources."""
     return {key: value for key, (value, _source) in effective_settings(folder, flags).items()}
+
+
+def resolve_provider_name(requested: str) -> str:
+    """auto: anthropic when ANTHROPIC_API_KEY is set, else an OpenAI-compatible endpoint when
+    LAI_OPENAI_BASE_URL is set, else the offline engine."""
+    if requested not in PROVIDERS:
+        raise InputError(f"unknown provider {requested!r}; choose one of {', '.join(PROVIDERS)}", field="--provider")
+    if requested != "auto":
+        return requested
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return "anthropic"
+    if os.environ.get("LAI_OPENAI_BASE_URL"):
+        return "openai-compatible"
+    return "offline"

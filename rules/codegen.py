@@ -5,7 +5,6 @@ from __future__ import annotations
 from doit import create_after
 
 from factory.config import BuildConfig
-from factory.stages import generate
 from rules.slices import slice_tasks
 
 TASK_NAMES = ("codegen",)
@@ -15,6 +14,6 @@ def creators(config: BuildConfig) -> dict:
     @create_after(executed="pack0_index")
     def task_codegen():
         doc = "CodeGen: the service's source, slice by slice"
-        yield from slice_tasks(config, "codegen", doc, generate.codegen_slice, lambda _: [], lambda _: [])
+        yield from slice_tasks(config, "codegen", doc, "codegen_slice", lambda _: [], lambda _: [])
 
     return {"codegen": task_codegen}

@@ -6,9 +6,8 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.stages import deploy
-from factory.stages.pack0 import contract_paths
-from factory.stages.record import run_stage
+from factory.stages.inputs import contract_paths
+from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("deploy", "deploy_apply")
 
@@ -22,7 +21,7 @@ def creators(config: BuildConfig) -> dict:
     def task_deploy() -> dict:
         return {
             "doc": "Deploy: PostgreSQL migrations, deploy.sh, rollback.sh and health checks",
-            "actions": [(run_stage, (config, "deploy", deploy.generate))],
+            "actions": [(run_stage, (config, "deploy", Deferred("deploy", "generate")))],
             "file_dep": [str(path) for path in contract_paths(layout.pack0_dir)],
             "targets": [
                 str(deploy_dir / "deploy.sh"),
@@ -43,7 +42,7 @@ def creators(config: BuildConfig) -> dict:
     def task_deploy_apply() -> dict:
         return {
             "doc": "Deploy: run deploy.sh against DATABASE_URL once the build is approved",
-            "actions": [(run_stage, (config, "deploy_apply", deploy.apply))],
+            "actions": [(run_stage, (config, "deploy_apply", Deferred("deploy", "apply")))],
             "file_dep": [str(layout.evidence("approval")), str(deploy_dir / "deploy.sh")],
             "targets": [str(deploy_dir / "applied.json")],
             "task_dep": ["pec"],

@@ -10,25 +10,24 @@ from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
 from factory.gates.contracts_fuzz import fuzz_environment
-from factory.gates.docker_build import engine_answers
+from factory.gates.engine_ping import engine_answers_now
 from factory.gates.result import GATE_ORDER
-from factory.stages import gates
-from factory.stages.pack0 import contract_paths
-from factory.stages.record import run_stage
-from factory.stages.run_heal import watched_files
+from factory.stages.inputs import contract_paths, watched_files
+from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("gates",)
 
 
 def _engine_unchanged(report_path: str):
-    """The docker gate is stale when an engine appeared since it was found unavailable (or vanished since)."""
+    """An `unavailable` docker gate is stale once an engine answers; one that passed or failed stands while
+    its inputs are unchanged, with no call to the engine."""
 
     def check() -> bool:
         try:
-            was_unavailable = json.loads(Path(report_path).read_text(encoding="utf-8"))["status"] == "unavailable"
+            status = json.loads(Path(report_path).read_text(encoding="utf-8"))["status"]
         except (OSError, ValueError, KeyError):
             return False
-        return was_unavailable != engine_answers()
+        return status != "unavailable" or not engine_answers_now()
 
     return check
 
@@ -51,7 +50,7 @@ def creators(config: BuildConfig) -> dict:
             yield {
                 "name": name,
                 "doc": f"gate: {name}",
-                "actions": [(run_stage, (config, f"gate_{name}", gates.gate_work(name)))],
+                "actions": [(run_stage, (config, f"gate_{name}", Deferred("gates", "gate_work", (name,))))],
                 "file_dep": [str(path) for path in file_dep]
                 + (["Dockerfile"] and [str(layout.build_dir / "Dockerfile")]),
                 "targets": [report],

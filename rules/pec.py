@@ -8,7 +8,7 @@ from doit.tools import config_changed
 from factory.config import BuildConfig, code_digest
 from factory.pec.coverage import chain_inputs, evidence_verifies
 from factory.stages import pec
-from factory.stages.record import run_stage
+from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("pec",)
 
@@ -22,7 +22,7 @@ def creators(config: BuildConfig) -> dict:
         signed = ("manifest.json.sig", "provenance.dsse.json") if config.sign_key else ()
         return {
             "doc": "PEC evidence: the report, the approval decision, the manifest of every artifact, provenance",
-            "actions": [(run_stage, (config, "pec", pec.evidence))],
+            "actions": [(run_stage, (config, "pec", Deferred("pec", "evidence")))],
             # Everything the evidence hashes (every Pack0 file, artifact and the usage ledger): any change,
             # new file or deletion re-derives it.
             "file_dep": [str(path) for path in chain_inputs(layout.build_dir, layout.pack0_dir)],

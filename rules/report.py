@@ -5,8 +5,7 @@ from __future__ import annotations
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.stages import report
-from factory.stages.record import run_stage
+from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("report",)
 
@@ -17,7 +16,7 @@ def creators(config: BuildConfig) -> dict:
     def task_report() -> dict:
         return {
             "doc": "report.html: timeline, tests, heal tries, gates, evidence chain, deploy plan",
-            "actions": [(run_stage, (config, "report", report.report))],
+            "actions": [(run_stage, (config, "report", Deferred("report", "report")))],
             "file_dep": [
                 str(layout.evidence(name)) for name in ("pipeline_result", "run_report", "approval", "manifest")
             ],

@@ -6,14 +6,18 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
-from rich.console import Console, Group
-from rich.live import Live
-from rich.spinner import Spinner
 
 from factory import progress
+
+# rich draws the terminal's live lines; it is imported only when there is a terminal to draw on.
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.live import Live
+    from rich.spinner import Spinner
 
 
 class _Running:
@@ -23,6 +27,8 @@ class _Running:
         self.spinners: dict[str, tuple[float, Spinner]] = {}
 
     def __rich__(self) -> Group:
+        from rich.console import Group
+
         now = time.monotonic()
         for name, (started, spinner) in self.spinners.items():
             spinner.update(text=f"[bold cyan]{name}[/] running {now - started:.1f}s")
@@ -36,7 +42,11 @@ class ProgressReporter(ConsoleReporter):
     def __init__(self, outstream, options) -> None:
         super().__init__(outstream, options)
         # The real stdout: doit swaps sys.stdout for its own writer while a task runs.
-        self.console = Console(file=sys.__stdout__, highlight=False) if sys.__stdout__.isatty() else None
+        self.console = None
+        if sys.__stdout__.isatty():
+            from rich.console import Console
+
+            self.console = Console(file=sys.__stdout__, highlight=False)
         self.running = _Running()
         self.live: Live | None = None
         # Under `doit -n N -P thread` tasks start in worker threads and end in the main one.
@@ -49,6 +59,9 @@ class ProgressReporter(ConsoleReporter):
             if self.console is None:
                 self.write(f"▶ {task.name}\n")
                 return
+            from rich.live import Live
+            from rich.spinner import Spinner
+
             self.running.spinners[task.name] = (time.monotonic(), Spinner("dots"))
             if self.live is None:
                 # No stdout redirection: doit captures stdout itself; stage lines reach the console via

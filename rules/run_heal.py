@@ -8,9 +8,8 @@ from doit.tools import config_changed
 from factory.config import BuildConfig, code_digest
 from factory.gates.contracts_fuzz import fuzz_environment
 from factory.runner.stores import store_names
-from factory.stages import run_heal
-from factory.stages.pack0 import contract_paths
-from factory.stages.record import run_stage
+from factory.stages.inputs import contract_paths, watched_files
+from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("run_heal",)
 
@@ -20,10 +19,10 @@ def creators(config: BuildConfig) -> dict:
 
     @create_after(executed="testgen")
     def task_run_heal() -> dict:
-        file_dep = [*contract_paths(layout.pack0_dir), *run_heal.watched_files(layout.build_dir)]
+        file_dep = [*contract_paths(layout.pack0_dir), *watched_files(layout.build_dir)]
         return {
             "doc": "Run + self-heal: the tests, and surgical fixes until they pass or max-heal is reached",
-            "actions": [(run_stage, (config, "run_heal", run_heal.run_heal))],
+            "actions": [(run_stage, (config, "run_heal", Deferred("run_heal", "run_heal")))],
             "file_dep": [str(path) for path in file_dep],
             "targets": [str(layout.test_report)],
             "uptodate": [

@@ -9,16 +9,15 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.stages import generate
-from factory.stages.pack0 import slice_inputs
-from factory.stages.record import run_stage
+from factory.stages.inputs import slice_inputs
+from factory.stages.record import Deferred, run_stage
 
 
 def slice_tasks(
     config: BuildConfig,
     agent: str,
     doc: str,
-    work: Callable[[str], generate.Work],
+    work: str,
     more_inputs: Callable[[str], list[Path]],
     more_targets: Callable[[str], list[Path]],
 ) -> Iterator[dict]:
@@ -36,14 +35,14 @@ def slice_tasks(
         targets = [layout.raw_reply(agent, name), *more_targets(name)]
         yield {
             "name": name,
-            "actions": [(run_stage, (config, f"{agent}.{name}", work(name)))],
+            "actions": [(run_stage, (config, f"{agent}.{name}", Deferred("generate", work, (name,))))],
             "file_dep": [str(path) for path in file_dep],
             "targets": [str(path) for path in targets],
             "uptodate": [config_changed(settings)],
         }
     yield {
         "name": "raw",
-        "actions": [(run_stage, (config, f"{agent}.raw", generate.collect_raw(agent)))],
+        "actions": [(run_stage, (config, f"{agent}.raw", Deferred("generate", "collect_raw", (agent,))))],
         "file_dep": [str(layout.raw_reply(agent, name)) for name in names],
         "targets": [str(layout.raw_reply(agent))],
     }

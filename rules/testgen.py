@@ -5,7 +5,6 @@ from __future__ import annotations
 from doit import create_after
 
 from factory.config import BuildConfig
-from factory.stages import generate
 from rules.slices import slice_tasks
 
 TASK_NAMES = ("testgen",)
@@ -24,6 +23,6 @@ def creators(config: BuildConfig) -> dict:
     @create_after(executed="codegen")
     def task_testgen():
         doc = "TestGen: unit, integration, contract and E2E tests"
-        yield from slice_tasks(config, "testgen", doc, generate.testgen_slice, inputs, targets)
+        yield from slice_tasks(config, "testgen", doc, "testgen_slice", inputs, targets)
 
     return {"testgen": task_testgen}

@@ -3,6 +3,7 @@ SQLite tables come from too. Pure: Pack0 in, SQL text out."""
 
 from __future__ import annotations
 
+from factory.config import DEPLOY_TARGETS  # one list, kept where the settings are checked
 from factory.deploy.schema import migration_name, postgres_down, postgres_up, quote_ident, quote_literal
 from factory.pack0.models import Entity, Pack0
 
@@ -15,7 +16,6 @@ __all__ = [
     "quote_literal",
 ]
 
-DEPLOY_TARGETS = ("compose", "supabase")
 MIGRATIONS_DIR = "deploy/migrations"
 # Supabase CLI names migrations <timestamp>_<name>.sql; a fixed base keeps the output reproducible.
 SUPABASE_BASE_TIMESTAMP = 20260101000000

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from factory.agents.request import Completion
 from factory.llm.usage import Usage
+from factory.settings import CACHE_DIR_ENV
 
-CACHE_DIR_ENV = "LAI_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path("cache")
 
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 from factory.fsutil import dumps_json, sha256_bytes
 from factory.pack0.catalog import CatalogEntity, entities_for_module
 from factory.pack0.docs import plan_markdown, slices_markdown, srs_markdown
-from factory.pack0.models import PACK0_VERSION, Budgets, Entity, Pack0Meta, default_plural
+from factory.pack0.models import Budgets, Entity, Pack0Meta, default_plural
+from factory.pack0.names import (  # the file layout, re-exported for the modules that import it from here
+    BUDGETS_FILE,
+    INVENTORY_FILE,
+    META_FILE,
+    OPENAPI_FILE,
+    SCHEMA_SUFFIX,
+    pack0_dirname,  # noqa: F401 - re-exported
+)
 from factory.pack0.openapi import derive_openapi
 
-META_FILE = "pack0.json"
-BUDGETS_FILE = "budgets.json"
-OPENAPI_FILE = "contracts/openapi.json"
-INVENTORY_FILE = "02_INVENTORY/manifest.json"
-SCHEMA_SUFFIX = ".schema.json"
 JSON_SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
-
-
-def pack0_dirname(module: str, version: str = PACK0_VERSION) -> str:
-    return f"pack0-{module}-{version}"
 
 
 def slices_doc_path(module: str) -> str:

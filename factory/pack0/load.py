@@ -14,9 +14,7 @@ from pydantic import BaseModel, ValidationError
 from factory.errors import InputError
 from factory.pack0.generate import (
     BUDGETS_FILE,
-    INVENTORY_FILE,
     META_FILE,
-    OPENAPI_FILE,
     SCHEMA_SUFFIX,
     derived_files,
 )
@@ -32,8 +30,8 @@ from factory.pack0.models import (
     default_plural,
     name_problem,
 )
+from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
 
-DERIVED_FILES = (OPENAPI_FILE, INVENTORY_FILE)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_PACK0_FILE_BYTES = 1_000_000
 
@@ -182,9 +180,6 @@ def _load_pack0(root: Path) -> Pack0:
     return Pack0(meta=meta, budgets=budgets, entities=entities, documents=_documents(root))
 
 
-REQUIREMENT_DOCUMENTS = ("docs/SRS.md", "docs/PLAN.md")
-
-
 def _documents(root: Path) -> tuple[tuple[str, str], ...]:
     """The requirement documents that exist (a hand-made Pack0 may have none), for the agents to read."""
     found = []
@@ -193,16 +188,6 @@ def _documents(root: Path) -> tuple[tuple[str, str], ...]:
         if path.is_file() and path.stat().st_size <= MAX_PACK0_FILE_BYTES:
             found.append((relative, path.read_text(encoding="utf-8", errors="replace")))
     return tuple(found)
-
-
-def source_file_names(root: Path) -> list[str]:
-    """The paths of the Pack0's own files (everything but the derived OpenAPI and inventory), unread."""
-    names = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if path.is_file() and relative not in DERIVED_FILES and not path.name.startswith("."):
-            names.append(relative)
-    return names
 
 
 def read_source_files(root: Path) -> dict[str, str]:

@@ -12,15 +12,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from factory.fsutil import DEVICE_NAMES
 
-PACK0_VERSION = "0.0.1"
-MODULE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+# Names and their rule live without pydantic (a no-op build checks a module name); used here, and re-exported.
+from factory.pack0.names import MODULE_NAME_PATTERN, NAME_RULE_BROKEN, PACK0_VERSION, name_problem  # noqa: F401 - re-exported
+
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 ENTITY_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 ENTITY_TITLE_PATTERN = r"^[A-Z][A-Za-z0-9]{0,60}$"
 # The service adds these to every record; a contract may not declare them itself.
 SYSTEM_FIELDS = ("id", "created_at", "updated_at")
 RESERVED_FIELDS = (*SYSTEM_FIELDS, "tenant_id")
-NAME_RULE_BROKEN = "does not follow the naming rule"
 
 ModuleName = Annotated[str, StringConstraints(pattern=MODULE_NAME_PATTERN, min_length=2, max_length=40)]
 FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME_PATTERN)]
@@ -283,15 +283,6 @@ class Pack0:
     @property
     def package(self) -> str:
         return package_name(self.meta.module)
-
-
-def name_problem(name: str, pattern: str) -> str | None:
-    """Why a module or entity name cannot be used (it names folders, files and Python modules), or None."""
-    if not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), name):
-        return NAME_RULE_BROKEN
-    if name.split(".")[0].lower() in DEVICE_NAMES:
-        return "is a reserved device name on Windows"
-    return None
 
 
 def package_name(module: str) -> str:

@@ -22,6 +22,7 @@ from factory.llm.cache import content_key
 from factory.pack0.models import Pack0
 from factory.runner.lint import run_ruff
 from factory.runner.run import TestRun, run_tests
+from factory.runner.test_slices import Slicing
 
 HEALABLE_ROOTS = ("src", "tests")
 MAX_FAILURE_CHARS = 60_000
@@ -56,9 +57,12 @@ class _Context:
     # Once tests and lint pass: the contracts fuzzer's failures as text ("" when it finds none), or None.
     fuzz: Callable[[int], str] | None = None
 
+    slicing: Slicing | None = None
+
     def run_tests(self, number: int) -> TestRun:
         output = self.logs_dir / f"test_output.{number}.txt"
-        return run_tests(self.build_dir, output, self.sandbox, self.test_timeout, pack0=self.pack0)
+        # Per slice: a passing result whose inputs did not change is reused, in a heal try as in a rebuild.
+        return run_tests(self.build_dir, output, self.sandbox, self.test_timeout, self.slicing, pack0=self.pack0)
 
     def fuzz_failure(self, number: int) -> str:
         return self.fuzz(number) if self.fuzz else ""
@@ -210,15 +214,16 @@ def run_with_heal(
     sandbox: str = "none",
     test_timeout: int | None = None,
     fuzz: Callable[[int], str] | None = None,
+    slicing: Slicing | None = None,
 ) -> HealResult:
-    context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say, sandbox, test_timeout, fuzz)
+    context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say, sandbox, test_timeout, fuzz, slicing)
     heal_log_path = logs_dir / "heal_log.json"
     tries = resumable_tries(heal_log_path, build_dir)
     if tries:
         say(f"resuming after try {len(tries)} of an earlier run (the build is as that try left it)")
     write_json_atomic(heal_log_path, [asdict(each) for each in tries])
     run = context.run_tests(len(tries))
-    say(f"tests ({'sandbox ' + sandbox if sandbox != 'none' else 'no sandbox'}): {run.summary()}")
+    say(f"tests ({'sandbox ' + sandbox if sandbox != 'none' else 'no sandbox'}): {run.summary()}{run.reuse_summary()}")
     fuzz_failure = None  # not fuzzed since the last change
     while True:
         lint = run_ruff(build_dir) if run.passed else None

@@ -1,4 +1,5 @@
-"""Reading pytest's JUnit XML: counts per test kind and the failing tests. Pure (text in, data out)."""
+"""Reading pytest's JUnit XML: each test case with its outcome, kind and failure; merging cases from several
+runs into one document. Pure (text in, data out)."""
 
 from __future__ import annotations
 
@@ -17,35 +18,48 @@ def _kind(path: str, kinds: dict[str, str]) -> str:
     return next((kind for kind, prefix in kinds.items() if path.startswith(prefix)), "other")
 
 
-def parse_junit(xml_text: str, kinds: dict[str, str]) -> tuple[dict, dict[str, dict], list[dict]]:
-    """(totals, totals per kind, failures). kinds maps a kind to its folder prefix, e.g. unit -> tests/unit/."""
-    root = ElementTree.fromstring(xml_text)
-    totals: Counter = Counter()
-    per_kind: dict[str, Counter] = {kind: Counter() for kind in kinds}
-    failures = []
-    for case in root.iter("testcase"):
-        path = _test_path(case.get("classname", ""))
-        outcome = "passed"
-        detail = None
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
-                detail = child
-                break
-        totals[outcome] += 1
-        per_kind.setdefault(_kind(path, kinds), Counter())[outcome] += 1
+def _case_path(case: ElementTree.Element) -> str:
+    # A module that fails to import is reported as a case named after the module, with no classname.
+    classname = case.get("classname", "")
+    return _test_path(classname) if classname else _test_path(case.get("name", ""))
+
+
+def junit_cases(xml_text: str, kinds: dict[str, str]) -> list[tuple[str, str, dict]]:
+    """Each test case as (test file, its XML, {outcome, kind, failure}), to be kept and counted per slice."""
+    cases = []
+    for case in ElementTree.fromstring(xml_text).iter("testcase"):
+        path = _case_path(case)
+        detail = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
+        outcome = (
+            "passed" if detail is None else {"failure": "failed", "error": "error", "skipped": "skipped"}[detail.tag]
+        )
+        parsed = {"outcome": outcome, "kind": _kind(path, kinds), "failure": None}
         if outcome in ("failed", "error"):
             message = (detail.get("message") or detail.text or "").strip().splitlines()
-            failures.append(
-                {
-                    "test": f"{path}::{case.get('name')}",
-                    "file": path,
-                    "outcome": outcome,
-                    "message": message[0][:300] if message else "",
-                }
-            )
+            test = f"{path}::{case.get('name')}"
+            parsed["failure"] = {
+                "test": test,
+                "file": path,
+                "outcome": outcome,
+                "message": message[0][:300] if message else "",
+            }
+        cases.append((path, ElementTree.tostring(case, encoding="unicode"), parsed))
+    return cases
 
-    def counts(counter: Counter) -> dict:
-        return {"total": sum(counter.values()), **{name: counter[name] for name in OUTCOMES}}
 
-    return counts(totals), {kind: counts(counter) for kind, counter in per_kind.items()}, failures
+def merged_junit(case_xml: list[str]) -> str:
+    """One JUnit document of test cases from several runs (a reused result keeps its case as it was)."""
+    counts = Counter()
+    for text in case_xml:
+        case = ElementTree.fromstring(text)
+        tags = {child.tag for child in case}
+        counts["failures"] += "failure" in tags
+        counts["errors"] += "error" in tags
+        counts["skipped"] += "skipped" in tags
+    attributes = " ".join(f'{name}="{counts[name]}"' for name in ("errors", "failures", "skipped"))
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><testsuites>'
+        f'<testsuite name="pytest" {attributes} tests="{len(case_xml)}">'
+        + "".join(case_xml)
+        + "</testsuite></testsuites>\n"
+    )

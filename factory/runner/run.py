@@ -10,9 +10,10 @@ from pathlib import Path
 
 from factory import reproducible
 from factory.fsutil import write_text_atomic
-from factory.runner.junit import parse_junit
+from factory.runner.junit import junit_cases, merged_junit
 from factory.runner.sandbox import run_sandboxed
 from factory.runner.stores import TestStore, skipped_stores, test_stores
+from factory.runner.test_slices import TESTS_ARGUMENT, Slicing
 
 TEST_COMMANDS_FILE = ".test_commands.json"
 # Never hand the factory's secrets to generated (untrusted) code; leak-check looks for their values.
@@ -34,12 +35,18 @@ class TestRun:
     sandbox: str = "none"
     stores: list[str] = field(default_factory=lambda: ["sqlite"])
     stores_skipped: dict = field(default_factory=dict)
+    # Per slice (core, each entity): its inputs' digests, its counts, and whether its result was reused.
+    slices: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.timed_out:
             return f"tests timed out after {self.duration_s:.0f}s"
         c = self.counts
         return f"{c['passed']} passed, {c['failed']} failed, {c['error']} errors, {c['skipped']} skipped"
+
+    def reuse_summary(self) -> str:
+        reused = [each["name"] for each in self.slices if each["reused"]]
+        return f"; results of {len(reused)} of {len(self.slices)} slices reused (inputs unchanged)" if reused else ""
 
     def first_error(self) -> str:
         if self.failures:
@@ -75,22 +82,75 @@ def _run_one(
     return run_sandboxed(command["argv"], cwd, sandbox, limit, _child_env(store), binds=store.binds)
 
 
-def _runs(build_dir: Path, stores: list[TestStore]):
-    """(command, store) pairs: every command on every store; tests on a store other than SQLite are named
-    '[store] test' in failures."""
-    return [(command, store) for store in stores for command in load_test_commands(build_dir)]
+@dataclass
+class _Outcome:
+    """What running some test commands gave: the parsed test cases, and what went wrong outside them."""
+
+    cases: list[tuple[str, str, dict]] = field(default_factory=list)  # (test file, testcase XML, parsed)
+    outputs: list[str] = field(default_factory=list)
+    exit_code: int | None = 0
+    timed_out: bool = False
+    failures: list[dict] = field(default_factory=list)
+
+
+def _run_commands(
+    commands: list[dict], build_dir: Path, sandbox: str, timeout_s: int | None, stores: list[TestStore]
+) -> _Outcome:
+    """Every command on every store; tests on a store other than SQLite are named '[store] test' in failures."""
+    outcome = _Outcome()
+    for command, store in [(command, store) for store in stores for command in commands]:
+        junit = build_dir / command["junit_xml"]
+        junit.unlink(missing_ok=True)
+        code, command_timed_out, output = _run_one(command, build_dir, sandbox, timeout_s, store)
+        outcome.outputs.append(f"$ [{store.name}] {' '.join(command['argv'])}\n{output}")
+        outcome.timed_out = outcome.timed_out or command_timed_out
+        outcome.exit_code = code if code else outcome.exit_code
+        if junit.is_file():
+            # A skip's location is an absolute path: relative to the build, it names no machine.
+            xml_text = reproducible.junit(junit.read_text(encoding="utf-8")).replace(f"{build_dir.resolve()}/", "")
+            cases = junit_cases(xml_text, command.get("kinds", {}))
+            for _test, _xml, case in cases if store.name != "sqlite" else []:
+                if case["failure"]:
+                    case["failure"] = {**case["failure"], "test": f"[{store.name}] {case['failure']['test']}"}
+            outcome.cases += cases
+        elif not command_timed_out:
+            outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": output[-300:]})
+        if command_timed_out:
+            limit = timeout_s or command.get("timeout_s", 300)
+            message = f"timed out after {limit}s: killed with everything it started"
+            outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": message})
+    return outcome
+
+
+def _narrowed(commands: list[dict], tests: list[str] | None) -> list[dict]:
+    """The commands, each running only the given test modules in place of the whole tests folder (None: all;
+    none at all: no command runs)."""
+    if tests is None:
+        return commands
+    narrowed = []
+    for command in commands:
+        argv = [part for each in command["argv"] for part in (tests if each == TESTS_ARGUMENT else [each])]
+        narrowed.append({**command, "argv": argv})
+    return narrowed if tests else []
 
 
 def run_tests(
-    build_dir: Path, output_file: Path, sandbox: str = "none", timeout_s: int | None = None, pack0=None
+    build_dir: Path,
+    output_file: Path,
+    sandbox: str = "none",
+    timeout_s: int | None = None,
+    slicing: Slicing | None = None,
+    pack0=None,
 ) -> TestRun:
     """Run every test command on every store (stores.py: SQLite, and PostgreSQL when a server is given) in the
-    sandbox, within the timeout; the full output goes to output_file; counts come from the JUnit XML."""
+    sandbox, within the timeout; the full output goes to output_file; counts come from the JUnit XML. With
+    slicing, a slice whose passing result is known for its inputs is not run again: its result is reused
+    (and said so in TestRun.slices)."""
     entered = False
     try:
         with test_stores(pack0) as stores:
             entered = True
-            return _run_tests(build_dir, output_file, sandbox, timeout_s, stores)
+            return _run_tests(build_dir, output_file, sandbox, timeout_s, stores, slicing)
     except Exception as error:  # psycopg.Error, deploy.sh failing: a failed run, not a crash
         if entered:
             raise
@@ -104,55 +164,49 @@ def _store_failed(output_file: Path, sandbox: str, message: str) -> TestRun:
     return TestRun(False, None, False, 0.0, counts, {}, [failure], output_file.name, sandbox, ["sqlite", "postgres"])
 
 
-def _run_tests(build_dir: Path, output_file: Path, sandbox: str, timeout_s: int | None, stores) -> TestRun:
+def _run_tests(
+    build_dir: Path, output_file: Path, sandbox: str, timeout_s: int | None, stores: list, slicing: Slicing | None
+) -> TestRun:
     started = time.monotonic()
-    outputs, exit_code, timed_out = [], 0, False
+    commands = load_test_commands(build_dir)
+    names = [store.name for store in stores]
+    plans = slicing.plans(build_dir, commands, sandbox, names) if slicing else None
+    known = slicing.known() if slicing else {}
+    reused = {plan.name for plan in plans or [] if known.get(plan.name, {}).get("key") == plan.key}
+    stale = [plan for plan in plans or [] if plan.name not in reused]
+    tests = None if not reused else sorted(test for plan in stale for test in plan.tests)
+    outcome = _run_commands(_narrowed(commands, tests), build_dir, sandbox, timeout_s, stores)
+    header = f"reused (inputs unchanged): {', '.join(sorted(reused))}\n" if reused else ""
+    write_text_atomic(output_file, reproducible.test_output(header + "\n".join(outcome.outputs)))
+    records, slices = outcome.cases, []
+    if plans is not None:
+        records, slices = slicing.settle(plans, reused, outcome, build_dir / commands[0]["junit_xml"])
+    elif commands and records:
+        # Every store's cases in one file, as with slices (the contracts gate reads it).
+        write_text_atomic(build_dir / commands[0]["junit_xml"], merged_junit([xml for _t, xml, _c in records]))
     totals = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0}
     by_kind: dict[str, dict] = {}
-    failures: list[dict] = []
-    for command, store in _runs(build_dir, stores):
-        junit = build_dir / command["junit_xml"]
-        junit.unlink(missing_ok=True)
-        code, command_timed_out, output = _run_one(command, build_dir, sandbox, timeout_s, store)
-        outputs.append(f"$ [{store.name}] {' '.join(command['argv'])}\n{output}")
-        timed_out = timed_out or command_timed_out
-        exit_code = code if code else exit_code
-        if junit.is_file():
-            # A skip's location is an absolute path: relative to the build, it names no machine.
-            xml_text = reproducible.junit(junit.read_text(encoding="utf-8")).replace(f"{build_dir.resolve()}/", "")
-            write_text_atomic(junit, xml_text)
-            counts, kinds, command_failures = parse_junit(xml_text, command.get("kinds", {}))
-            totals = {key: totals[key] + counts[key] for key in totals}
-            for kind, kind_counts in kinds.items():
-                previous = by_kind.get(kind, dict.fromkeys(totals, 0))
-                by_kind[kind] = {key: previous[key] + kind_counts[key] for key in totals}
-            if store.name != "sqlite":
-                command_failures = [{**item, "test": f"[{store.name}] {item['test']}"} for item in command_failures]
-            failures += command_failures
-        elif not command_timed_out:
-            failures.append({"test": command["name"], "file": "", "outcome": "error", "message": output[-300:]})
-        if command_timed_out:
-            limit = timeout_s or command.get("timeout_s", 300)
-            failures.append(
-                {
-                    "test": command["name"],
-                    "file": "",
-                    "outcome": "error",
-                    "message": f"timed out after {limit}s: killed with everything it started",
-                }
-            )
-    write_text_atomic(output_file, reproducible.test_output("\n".join(outputs)))
-    passed = exit_code == 0 and not timed_out and not failures and totals["total"] > 0
+    failures = list(outcome.failures)
+    for _test, _xml, case in records:
+        totals["total"] += 1
+        totals[case["outcome"]] += 1
+        kind = by_kind.setdefault(case["kind"], dict.fromkeys(totals, 0))
+        kind["total"] += 1
+        kind[case["outcome"]] += 1
+        if case["outcome"] in ("failed", "error"):
+            failures.append(case["failure"])
+    passed = outcome.exit_code == 0 and not outcome.timed_out and not failures and totals["total"] > 0
     return TestRun(
         passed=passed,
-        exit_code=exit_code,
-        timed_out=timed_out,
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
         duration_s=reproducible.duration(time.monotonic() - started),
         counts=totals,
         by_kind=by_kind,
         failures=failures,
         output_file=output_file.name,
         sandbox=sandbox,
-        stores=[store.name for store in stores],
+        stores=names,
         stores_skipped=skipped_stores(),
+        slices=slices,
     )

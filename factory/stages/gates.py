@@ -17,18 +17,16 @@ from factory.pack0.load import load_pack0
 from factory.runner.sandbox import resolve_sandbox
 
 
-def _evaluate(config: BuildConfig, name: str) -> GateResult:
+def _evaluate(config: BuildConfig, name: str, say: Callable[[str], None]) -> GateResult:
     layout = config.layout
     if name == "lint":
         return lint_gate(layout.build_dir)
     if name == "secret-scan":
-        return secret_scan_gate(layout.build_dir, layout.pack0_dir, layout.secret_scan_cache)
+        return secret_scan_gate(layout.build_dir, layout.pack0_dir, layout.secret_scan_cache, say)
     if name == "contracts":
         pack0 = load_pack0(layout.pack0_dir)
         sandbox = resolve_sandbox(config.sandbox)
-        return contracts_gate(
-            layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml, sandbox, config.cache_dir
-        )
+        return contracts_gate(layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml, sandbox, config.cache_dir)
     if name == "docker-build":
         pack0 = load_pack0(layout.pack0_dir)
         return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1", pack0, config.base_image)
@@ -38,7 +36,7 @@ def _evaluate(config: BuildConfig, name: str) -> GateResult:
 def run_gate(config: BuildConfig, name: str, say: Callable[[str], None]) -> str:
     started = time.monotonic()
     try:
-        result = _evaluate(config, name)
+        result = _evaluate(config, name, say)
     except Exception as error:  # noqa: BLE001 - fail closed: a gate that crashes has not passed
         result = GateResult(name, "failed", f"the gate crashed: {type(error).__name__}: {error}")
     result.duration_s = reproducible.duration(time.monotonic() - started)

@@ -11,7 +11,7 @@ from factory.engine.codegen import contract_copy
 from factory.engine.testgen import contract_copy_for_tests
 from factory.fsutil import write_file_set, write_text_atomic
 from factory.pack0.load import load_pack0
-from factory.stages.pack0 import known_slices
+from factory.stages.inputs import known_slices
 
 CODEGEN_ROOTS = ("src", "Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 TESTGEN_ROOTS = ("tests", ".test_commands.json")

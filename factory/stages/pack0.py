@@ -12,15 +12,9 @@ from factory.config import BuildConfig
 from factory.errors import InputError
 from factory.fsutil import dumps_json, sha256_bytes, write_if_changed, write_new_tree
 from factory.pack0.generate import META_FILE, generate_pack0
-from factory.pack0.load import (
-    DERIVED_FILES,
-    REQUIREMENT_DOCUMENTS,
-    load_pack0,
-    read_source_files,
-    refreshed_derived_files,
-    source_file_names,
-)
+from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_files
 from factory.pack0.models import Budgets
+from factory.pack0.names import DERIVED_FILES
 
 ORIGIN_FILE = ".lai-pack-origin.json"
 
@@ -134,37 +128,3 @@ def index(config: BuildConfig, say: Callable[[str], None]) -> str:
     changed = [path for path, text in derived.items() if write_if_changed(target / path, text)]
     say(f"validated; derived files {'updated: ' + ', '.join(changed) if changed else 'unchanged'}")
     return "Pack0 valid and indexed"
-
-
-def source_paths(pack0_dir: Path) -> list[Path]:
-    """The Pack0 files later stages depend on (as doit file_dep), listed without reading them."""
-    return [pack0_dir / path for path in source_file_names(pack0_dir)] if pack0_dir.is_dir() else []
-
-
-def contract_paths(pack0_dir: Path) -> list[Path]:
-    """What the engine reads: pack0.json, budgets.json and the entity contracts."""
-    return [
-        path
-        for path in source_paths(pack0_dir)
-        if path.name in ("pack0.json", "budgets.json") or path.name.endswith(".schema.json")
-    ]
-
-
-def slice_inputs(pack0_dir: Path) -> dict[str, list[Path]]:
-    """What each slice's generation reads, by slice ('core' first, then each entity): pack0.json, the
-    requirement documents (part of every agent's context, so of its cache key), and its own contract (core:
-    every contract, for the contract copy; its model request names only the entities, so it stays cached when
-    fields change). Read from file names, without validating: doit may create the tasks (e.g. for `doit list`)
-    before the Pack0 exists or is checked. The folder is listed once."""
-    contracts = sorted(
-        (path for path in contract_paths(pack0_dir) if path.name.endswith(".schema.json")), key=lambda p: p.name
-    )
-    names = set(source_file_names(pack0_dir)) if pack0_dir.is_dir() else set()
-    shared = [pack0_dir / "pack0.json", *(pack0_dir / doc for doc in REQUIREMENT_DOCUMENTS if doc in names)]
-    own = {path.name.removesuffix(".schema.json"): [*shared, path] for path in contracts}
-    return {"core": [*shared, *contracts], **own}
-
-
-def known_slices(pack0_dir: Path) -> list[str]:
-    """'core' and one slice per contract file (see slice_inputs)."""
-    return list(slice_inputs(pack0_dir))

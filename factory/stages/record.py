@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from factory import progress
-from factory.config import BuildConfig
 from factory.errors import FactoryError
 from factory.fsutil import write_json_atomic
+
+if TYPE_CHECKING:
+    from factory.config import BuildConfig
 
 
 def _now() -> str:
@@ -59,3 +64,19 @@ def run_stage(config: BuildConfig, stage: str, work: Callable[[BuildConfig, Call
     }
     write_json_atomic(config.layout.stage_record(stage), record)
     return True
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A stage's work named by its module (under factory/stages/) and function, imported only when the stage
+    runs: creating the tasks of a no-op re-run imports none of the stages' code. With args, the function
+    makes the work (e.g. one slice's). Plain data, so it travels to `doit -P process` workers."""
+
+    module: str
+    function: str
+    args: tuple = ()
+
+    def __call__(self, config: BuildConfig, say: Callable[[str], None]) -> str:
+        target = getattr(importlib.import_module(f"factory.stages.{self.module}"), self.function)
+        work = target(*self.args) if self.args else target
+        return work(config, say)

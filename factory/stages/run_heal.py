@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from pathlib import Path
 
 from factory.agents.call import remember_heal_fixes
 from factory.config import BuildConfig
 from factory.engine.codegen import code_files
-from factory.fsutil import list_files, write_json_atomic
+from factory.fsutil import write_json_atomic
 from factory.gates.contracts_fuzz import fuzz_service_once
+from factory.layout import Layout
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Pack0
 from factory.runner.heal_loop import run_with_heal
+from factory.runner.run import TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
+from factory.runner.stores import store_names
+from factory.runner.test_slices import Slicing
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
     return config.max_heal if config.max_heal is not None else budget
+
+
+def _kept(layout: Layout, slicing: Slicing, sandbox: str, tries: int) -> dict | None:
+    """The last test report, when it passed and every slice's inputs are as it found them: then it stands as
+    it is (a re-run after a crash writes what a clean run writes)."""
+    try:
+        report = json.loads(layout.test_report.read_text(encoding="utf-8"))
+        commands = load_test_commands(layout.build_dir)
+    except (OSError, ValueError, KeyError):
+        return None
+    if not (report.get("passed") and report.get("lint_ok") and report.get("max_tries") == tries):
+        return None
+    junit = [layout.build_dir / command["junit_xml"] for command in commands]
+    if not junit or not all(path.is_file() for path in junit):  # the gates read every case from it
+        return None
+    return report if slicing.all_reusable(layout.build_dir, commands, sandbox, store_names()) else None
 
 
 def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callable[[str], None]):
@@ -39,21 +59,25 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
-    provider = config.make_provider(pack0.budgets, say)
     sandbox = resolve_sandbox(config.sandbox)
+    slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report)
+    kept = _kept(layout, slicing, sandbox, tries)
+    if kept is not None:
+        final = TestRun(**kept["final_run"])
+        say(f"every slice's inputs are as the last test report found them: its {final.counts['total']} results stand")
+        # The summary describes the state (as the run that made the report said it), not this run.
+        return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
+    provider = config.make_provider(pack0.budgets, say)
     fuzz = contract_fuzzer(config, pack0, sandbox, say)
     result = run_with_heal(
-        layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz
+        layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
     )
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
     if result.passed:  # a slice reply the Healer had to fix must not bring its bug back on a re-run
         healed = {path for each in result.tries if each.method == "healer agent" for path in each.files_changed}
         remember_heal_fixes(provider, layout.logs_dir / "raw", layout.build_dir, healed)
-    verdict = "tests pass" if result.passed else "TESTS FAIL"
-    return f"{verdict} ({result.final_run.summary()}); {len(result.tries)} heal tries; {result.stop_reason}"
+    return _summary(result.passed, result.final_run, len(result.tries), result.stop_reason)
 
 
-def watched_files(build_dir: Path) -> list[Path]:
-    """The code and tests a test run depends on (what doit watches for the run and the gates)."""
-    files = [path for root in ("src", "tests") if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
-    return [*files, build_dir / ".test_commands.json"]
+def _summary(passed: bool, final: TestRun, tries: int, stop_reason: str) -> str:
+    return f"{'tests pass' if passed else 'TESTS FAIL'} ({final.summary()}); {tries} heal tries; {stop_reason}"

@@ -1,0 +1,43 @@
+"""Does a Docker engine answer right now? Asked with the standard library (a GET /_ping on the engine's socket),
+so that checking costs a no-op re-run milliseconds, not an import of the docker SDK."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+TIMEOUT_S = 2.0
+
+
+def _connect(host: str) -> socket.socket | None:
+    """A connected socket to the engine, or None when this host is not one we can reach without the SDK."""
+    parts = urlsplit(host)
+    if parts.scheme == "unix":
+        if not os.path.exists(parts.path):
+            raise OSError(f"no socket at {parts.path}")
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(TIMEOUT_S)
+        connection.connect(parts.path)
+        return connection
+    if parts.scheme == "tcp" and not os.environ.get("DOCKER_TLS_VERIFY"):
+        return socket.create_connection((parts.hostname, parts.port or 2375), timeout=TIMEOUT_S)
+    return None
+
+
+def engine_answers_now() -> bool:
+    """True when the engine of DOCKER_HOST (default: the local socket) answers its ping."""
+    host = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    try:
+        connection = _connect(host)
+        if connection is None:  # TLS or ssh: only the SDK speaks those
+            from factory.gates.docker_build import engine_answers
+
+            return engine_answers()
+        with connection:
+            connection.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            reply = connection.recv(64)
+    except OSError:
+        return False
+    return reply.startswith(b"HTTP/1.") and reply[9:12] == b"200"

@@ -1,0 +1,117 @@
+"""The I/O side of per-slice test results (factory/runner/slices.py plans them): which files each slice
+wrote (its CodeGen and TestGen replies), the results known from the last run, and settling a run's results
+into slices. The results live in the test report itself (final_run.slices, each with its test cases), so the
+report and what a later run may reuse are written together, and the evidence covers both."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from factory.agents.replies import FileSetReply, parse_reply
+from factory.errors import FactoryError
+from factory.fsutil import list_files, write_text_atomic
+from factory.pack0.models import Entity
+from factory.runner.junit import OUTCOMES, merged_junit
+from factory.runner.slices import SlicePlan, plan, slice_of_test
+
+TESTS_ARGUMENT = "tests"
+WATCHED_ROOTS = ("src", "tests")
+
+
+def _counts(cases: list) -> dict:
+    outcomes = [case["outcome"] for _test, _xml, case in cases]
+    return {"total": len(outcomes), **{name: outcomes.count(name) for name in OUTCOMES}}
+
+
+@dataclass
+class Slicing:
+    logs_dir: Path
+    entities: tuple[Entity, ...]
+    # The last run's slices by name (from the test report, then from each run of a heal loop).
+    previous: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def from_report(cls, logs_dir: Path, entities: tuple[Entity, ...], report: Path) -> Slicing:
+        try:
+            slices = json.loads(report.read_text(encoding="utf-8"))["final_run"]["slices"]
+            previous = {each["name"]: each for each in slices if isinstance(each, dict) and "cases" in each}
+        except (OSError, ValueError, KeyError, TypeError):
+            previous = {}
+        return cls(logs_dir, entities, previous)
+
+    def _owned(self) -> dict[str, set[str]] | None:
+        """The files each entity slice's replies wrote; None when a reply cannot be read (then nothing is
+        reused: without knowing who wrote what, every test depends on every file)."""
+        owned = {}
+        for entity in self.entities:
+            paths: set[str] = set()
+            for agent in ("codegen", "testgen"):
+                try:
+                    raw = (self.logs_dir / "raw" / f"{agent}.{entity.name}.txt").read_text(encoding="utf-8")
+                    paths |= set(parse_reply(agent, raw, FileSetReply).as_dict())
+                except (OSError, FactoryError):
+                    return None
+            owned[entity.name] = paths
+        return owned
+
+    def plans(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> list[SlicePlan] | None:
+        """The slices and their keys now; None when the commands cannot be narrowed to some test modules."""
+        owned = self._owned()
+        if owned is None or not commands or not all(TESTS_ARGUMENT in command["argv"] for command in commands):
+            return None
+        paths = [path for root in WATCHED_ROOTS if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
+        paths.append(build_dir / ".test_commands.json")
+        files = {
+            path.relative_to(build_dir).as_posix(): path.read_bytes().decode("utf-8", "surrogateescape")
+            for path in paths
+            if path.is_file()
+        }
+        setting = {"commands": commands, "sandbox": sandbox, "stores": stores, "python": sys.version}
+        return plan(files, owned, list(self.entities), setting)
+
+    def known(self) -> dict[str, dict]:
+        """The passing results of the last run, by slice (a failed result is never reused)."""
+        return {name: record for name, record in self.previous.items() if record.get("passed")}
+
+    def settle(self, plans: list[SlicePlan], reused: set[str], outcome, junit_path: Path) -> tuple[list, list[dict]]:
+        """Every slice's cases (reused or just run), also written as one JUnit file; returns the cases and
+        the slices for the test report (each with its key, inputs, counts and cases)."""
+        known = self.known()
+        fresh: dict[str, list] = {each.name: [] for each in plans if each.name not in reused}
+        for case in outcome.cases:
+            fresh.setdefault(slice_of_test(case[0], plans), []).append(case)
+        tests = {test for each in plans for test in each.tests}
+        # A result is only worth keeping when the run says exactly which test failed, if any did.
+        trusted = (
+            not outcome.timed_out
+            and not outcome.failures
+            and all(case["failure"] is None or test in tests for test, _xml, case in outcome.cases)
+            and (outcome.exit_code == 0 or any(case["failure"] for _test, _xml, case in outcome.cases))
+        )
+        slices, cases = [], []
+        for each in plans:
+            own = known[each.name]["cases"] if each.name in reused else [list(case) for case in fresh[each.name]]
+            passed = each.name in reused or (trusted and all(case[2]["failure"] is None for case in own))
+            cases += [tuple(case) for case in own]
+            slices.append(
+                {
+                    "name": each.name,
+                    "reused": each.name in reused,
+                    "key": each.key,
+                    "inputs": each.inputs,
+                    "passed": passed,
+                    "tests": _counts(own),
+                    "cases": own,
+                }
+            )
+        self.previous = {each["name"]: each for each in slices}
+        write_text_atomic(junit_path, merged_junit([xml for _test, xml, _case in cases]))
+        return cases, slices
+
+    def all_reusable(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> bool:
+        """Every slice has a passing result made from its inputs as they are now."""
+        plans, known = self.plans(build_dir, commands, sandbox, stores), self.known()
+        return plans is not None and all(known.get(each.name, {}).get("key") == each.key for each in plans)

@@ -1,0 +1,49 @@
+"""What each stage reads, as file lists for doit's file_dep: found by listing folders, never by reading or
+importing the stages' code (task creation runs on every re-run, a no-op included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from factory.fsutil import list_files
+from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
+
+
+def source_paths(pack0_dir: Path) -> list[Path]:
+    """The Pack0 files later stages depend on (as doit file_dep), listed without reading them."""
+    return [pack0_dir / path for path in source_file_names(pack0_dir)] if pack0_dir.is_dir() else []
+
+
+def contract_paths(pack0_dir: Path) -> list[Path]:
+    """What the engine reads: pack0.json, budgets.json and the entity contracts."""
+    return [
+        path
+        for path in source_paths(pack0_dir)
+        if path.name in ("pack0.json", "budgets.json") or path.name.endswith(".schema.json")
+    ]
+
+
+def slice_inputs(pack0_dir: Path) -> dict[str, list[Path]]:
+    """What each slice's generation reads, by slice ('core' first, then each entity): pack0.json, the
+    requirement documents (part of every agent's context, so of its cache key), and its own contract (core:
+    every contract, for the contract copy; its model request names only the entities, so it stays cached when
+    fields change). Read from file names, without validating: doit may create the tasks (e.g. for `doit list`)
+    before the Pack0 exists or is checked. The folder is listed once."""
+    names = source_file_names(pack0_dir) if pack0_dir.is_dir() else []
+    contracts = sorted(
+        pack0_dir / name for name in names if name.startswith("contracts/") and name.endswith(".schema.json")
+    )
+    shared = [pack0_dir / "pack0.json", *(pack0_dir / doc for doc in REQUIREMENT_DOCUMENTS if doc in names)]
+    own = {path.name.removesuffix(".schema.json"): [*shared, path] for path in contracts}
+    return {"core": [*shared, *contracts], **own}
+
+
+def known_slices(pack0_dir: Path) -> list[str]:
+    """'core' and one slice per contract file (see slice_inputs)."""
+    return list(slice_inputs(pack0_dir))
+
+
+def watched_files(build_dir: Path) -> list[Path]:
+    """The code and tests a test run depends on (what doit watches for the run and the gates)."""
+    files = [path for root in ("src", "tests") if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
+    return [*files, build_dir / ".test_commands.json"]
