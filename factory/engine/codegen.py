@@ -13,6 +13,7 @@ SERVICE_TEMPLATES = (
     "__main__.py",
     "server.py",
     "http_io.py",
+    "listing.py",
     "storage.py",
     "storage_pg.py",
     "validation.py",

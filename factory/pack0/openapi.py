@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from factory.pack0.models import Entity
 
@@ -200,6 +201,51 @@ def page_parameters() -> list[dict]:
     ]
 
 
+_SCALARS = ("string", "integer", "number", "boolean")
+_LIST_WORDS = ("limit", "offset", "sort")
+
+
+def _scalar_type(field: dict) -> str | None:
+    types = field.get("type")
+    types = [kind for kind in (types if isinstance(types, list) else [types]) if kind != "null"]
+    return types[0] if len(types) == 1 and types[0] in _SCALARS else None
+
+
+def query_fields(entity: Entity) -> list[str]:
+    """The fields a list filters and sorts by (the service's listing.py applies the same rule)."""
+    return [name for name, field in entity.properties.items() if _scalar_type(field) and name not in _LIST_WORDS]
+
+
+def list_parameters(entity: Entity) -> list[dict]:
+    """An equality filter per scalar field (its value valid as the field is) and sort=field,-other."""
+    parameters = []
+    for name in query_fields(entity):
+        field = _with_int64_bounds(copy.deepcopy(entity.properties[name]))
+        field["type"] = _scalar_type(field)
+        for key in ("default", "readOnly", "writeOnly", "examples"):
+            field.pop(key, None)
+        if "enum" in field:
+            field["enum"] = [value for value in field["enum"] if value is not None]
+        if "const" in field and field["const"] is None:
+            field.pop("const")
+        parameters.append(
+            {"name": name, "in": "query", "description": f"Only records whose {name} equals this", "schema": field}
+        )
+    fields = query_fields(entity)
+    if fields:
+        key = "-?(" + "|".join(re.escape(name) for name in fields) + ")"
+        parameters.append(
+            {
+                "name": "sort",
+                "in": "query",
+                "description": "Comma-separated fields, a leading - for descending; id breaks ties "
+                "(default: creation order)",
+                "schema": {"type": "string", "pattern": f"^{key}(,{key})*$"},
+            }
+        )
+    return parameters
+
+
 def tenant_parameter() -> dict:
     return {
         "name": TENANT_HEADER,
@@ -231,7 +277,7 @@ def _entity_paths(entity: Entity) -> dict:
     ops = {op_id: (method, path) for method, path, op_id in operations(entity)}
     by_id = {op_id: {"operationId": op_id, "tags": [entity.plural]} for op_id in ops}
     by_id[f"list_{entity.plural}"].update(
-        parameters=[tenant, *page_parameters()],
+        parameters=[tenant, *page_parameters(), *list_parameters(entity)],
         responses={
             "200": _json_response(f"A page of {entity.plural}", f"{entity.title}List"),
             **_errors("400", "405", "413", "422", "503"),

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import limits
 from .http_io import ClientGone, DeadlineReader, FramingError, read_body
+from .listing import QueryError, list_query
 from .resources import MODULE_NAME, RESOURCES
 from .storage import StoreError, open_store
 from .validation import InvalidJson, RejectedJson, decode_json, validate_body, with_defaults, with_integers
@@ -212,7 +213,11 @@ class Api:
         query = _query(query_text)
         limit = _page_param(query, "limit", limits.DEFAULT_PAGE_LIMIT, 1, limits.MAX_PAGE_LIMIT)
         offset = _page_param(query, "offset", 0, 0, limits.MAX_PAGE_OFFSET)
-        items, total = self.store.list(resource.PLURAL, tenant_id, limit, offset)
+        try:
+            filters, sort = list_query(resource.SCHEMA, query)
+        except QueryError as error:
+            raise _invalid_query(error.name, str(error)) from None
+        items, total = self.store.list(resource.PLURAL, tenant_id, limit, offset, filters, sort)
         return self._json(HTTPStatus.OK, {"items": items, "total": total, "limit": limit, "offset": offset})
 
     def _create(self, resource, tenant_id, _record_id, _query, body_bytes):

@@ -115,6 +115,28 @@ def storable(table, fields):
     return values
 
 
+def list_sql(table, filters, sort, dialect):
+    """(the WHERE conditions after the tenant's, the stored filter values, the ORDER BY) of a list. Names come
+    from tables.json only, quoted; values are parameters. A stable order: NULLs last ascending (first
+    descending) on both stores, text by code point (COLLATE "C" on PostgreSQL, SQLite's binary), id last."""
+    mark = "%s" if dialect == "postgres" else "?"
+    values = storable(table, filters)
+    conditions = "".join(f" AND {quoted(name)} = {mark}" for name in values)
+    if not sort:
+        return conditions, values, "created_at, id"
+    keys = []
+    for name, descending in sort:
+        column, direction = quoted(name), " DESC" if descending else ""
+        collate = ' COLLATE "C"' if dialect == "postgres" and table["columns"][name] == "text" else ""
+        keys.append(f"({column} IS NULL){direction}, {column}{collate}{direction}")
+    return conditions, values, ", ".join(keys) + ", id"
+
+
+def matches_nothing(filters):
+    """A filter value no store can hold (NUL, a lone surrogate) matches no record: an empty page, not an error."""
+    return any(_has_nul_or_surrogate(value) for value in filters.values())
+
+
 def record_of(table, row):
     """A row (id, created_at, updated_at, then the columns in table order) -> the record the API returns."""
     record = {"id": str(row[0])}
@@ -273,14 +295,18 @@ class Store:
             row = self._db.execute(self._select(table) + " WHERE tenant_id = ? AND id = ?", (tenant_id, record_id))
             return record_of(table, row.fetchone())
 
-    def list(self, resource, tenant_id, limit, offset):
+    def list(self, resource, tenant_id, limit, offset, filters=None, sort=()):
         table = self.tables[resource]
+        if filters and matches_nothing(filters):
+            return [], 0
+        conditions, values, order = list_sql(table, filters or {}, sort, "sqlite")
+        params = (tenant_id, *self._params(table, values))
         with self._lock:
-            total = self._db.execute(f'SELECT COUNT(*) FROM "{resource}" WHERE tenant_id = ?', (tenant_id,))
+            total = self._db.execute(f'SELECT COUNT(*) FROM "{resource}" WHERE tenant_id = ?{conditions}', params)
             total = total.fetchone()[0]
             rows = self._db.execute(
-                self._select(table) + " WHERE tenant_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
-                (tenant_id, limit, offset),
+                self._select(table) + f" WHERE tenant_id = ?{conditions} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, offset),
             ).fetchall()
         return [record_of(table, row) for row in rows], total
 

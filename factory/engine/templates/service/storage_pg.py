@@ -16,6 +16,8 @@ from .storage import (
     StoreUnavailable,
     _now,
     is_record_id,
+    list_sql,
+    matches_nothing,
     quoted,
     record_of,
     schema_problem,
@@ -153,14 +155,19 @@ class PostgresStore:
         row = self._transaction(table, tenant_id, lambda connection: connection.execute(statement, params).fetchone())
         return record_of(table, row)
 
-    def list(self, resource, tenant_id, limit, offset):
+    def list(self, resource, tenant_id, limit, offset, filters=None, sort=()):
         table = self.tables[resource]
+        if filters and matches_nothing(filters):
+            return [], 0
         condition, params = _tenant_condition(tenant_id)
+        conditions, values, order = list_sql(table, filters or {}, sort, "postgres")
+        condition += conditions
+        params = (*params, *self._params(table, values))
 
         def work(connection):
             total = connection.execute(f"SELECT count(*) FROM {quoted(resource)} WHERE {condition}", params)
             rows = connection.execute(
-                f"{self._select(table)} WHERE {condition} ORDER BY created_at, id LIMIT %s OFFSET %s",
+                f"{self._select(table)} WHERE {condition} ORDER BY {order} LIMIT %s OFFSET %s",
                 (*params, limit, offset),
             )
             return total.fetchone()[0], rows.fetchall()
