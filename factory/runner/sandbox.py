@@ -65,6 +65,16 @@ def resolve_sandbox(requested: str) -> str:
     return requested
 
 
+def _interpreter_paths_under_tmp() -> list[str]:
+    """The factory's interpreter, site-packages and (editable install) source, where the private /tmp would hide
+    them: a checkout or venv under /tmp is common (CI clones, pip's temp builds)."""
+    import factory
+
+    paths = {sys.prefix, sys.base_prefix, *site.getsitepackages(), str(Path(factory.__file__).resolve().parent.parent)}
+    resolved = {Path(path).resolve() for path in paths}
+    return sorted(str(path) for path in resolved if path.is_relative_to("/tmp") and path.exists())
+
+
 def _bwrap(argv: list[str], build: str, binds: tuple[str, ...] = ()) -> list[str]:
     return [
         "bwrap",
@@ -77,6 +87,7 @@ def _bwrap(argv: list[str], build: str, binds: tuple[str, ...] = ()) -> list[str
         "/proc",
         "--tmpfs",
         "/tmp",
+        *[part for path in _interpreter_paths_under_tmp() for part in ("--ro-bind", path, path)],
         "--bind",
         build,
         build,
