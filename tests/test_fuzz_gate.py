@@ -172,7 +172,7 @@ def test_in_llm_mode_the_healer_model_gets_the_fuzz_finding(tmp_path: Path):
         assert build(pack0_dir, out, env).returncode == 0
         storage = out / "build/src/crm_contacts/storage.py"
         text = storage.read_text()
-        old = "        table = self.tables[resource]\n        with self._lock:\n            total ="
+        old = "        with self._lock:\n            total = self._db.execute("
         assert old in text
         storage.write_text(text.replace(old, "        assert offset < 10**9, 'planted defect'\n" + old, 1))
         server.reset()

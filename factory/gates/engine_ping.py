@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 TIMEOUT_S = 2.0
@@ -26,18 +26,32 @@ def _connect(host: str) -> socket.socket | None:
     return None
 
 
-def engine_answers_now() -> bool:
-    """True when the engine of DOCKER_HOST (default: the local socket) answers its ping."""
+def _status(path: str) -> int | None:
+    """The engine's HTTP status for GET path (0 when it does not answer), or None when only the SDK can ask."""
     host = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
     try:
         connection = _connect(host)
         if connection is None:  # TLS or ssh: only the SDK speaks those
-            from factory.gates.docker_build import engine_answers
-
-            return engine_answers()
+            return None
         with connection:
-            connection.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            connection.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
             reply = connection.recv(64)
     except OSError:
-        return False
-    return reply.startswith(b"HTTP/1.") and reply[9:12] == b"200"
+        return 0
+    return int(reply[9:12]) if reply.startswith(b"HTTP/1.") and reply[9:12].isdigit() else 0
+
+
+def engine_answers_now() -> bool:
+    """True when the engine of DOCKER_HOST (default: the local socket) answers its ping."""
+    status = _status("/_ping")
+    if status is None:
+        from factory.gates.docker_build import engine_answers
+
+        return engine_answers()
+    return status == 200
+
+
+def image_present_now(image: str) -> bool | None:
+    """True when the engine answers and has this image; None when only the SDK can ask (TLS, ssh)."""
+    status = _status(f"/images/{quote(image, safe='')}/json")
+    return None if status is None else status == 200

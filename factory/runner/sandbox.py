@@ -43,6 +43,12 @@ def docker_sandbox_image() -> str | None:
     image = next((os.environ[name] for name in SANDBOX_IMAGE_ENVS if os.environ.get(name)), None)
     if image is None:
         return None
+    # Asked with the standard library where it can be (a no-op re-run must not import the docker SDK).
+    from factory.gates.engine_ping import image_present_now
+
+    present = image_present_now(image)
+    if present is not None:
+        return image if present else None
     try:
         import docker
         from docker.errors import DockerException
