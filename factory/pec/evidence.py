@@ -33,6 +33,22 @@ def validate_evidence(name: str, document: dict) -> None:
         raise ValueError(f"{name}.json would break its schema at {where}: {errors[0].message}")
 
 
+def load_written_evidence(path: Path, name: str, problems: list[str], relative: str) -> dict | None:
+    """An evidence document as the factory writes it (valid against its schema, canonical bytes), or None with
+    the problem appended."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        document = json.loads(text)
+        validate_evidence(name, document)
+    except ValueError as error:
+        problems.append(f"changed: {relative} ({str(error).splitlines()[0][:160]})")
+        return None
+    if dumps_json(document) != text:
+        problems.append(f"changed: {relative} (not as the factory wrote it)")
+        return None
+    return document
+
+
 def file_entry(root: Path, path: Path) -> dict:
     data = path.read_bytes()
     return {"path": path.relative_to(root).as_posix(), "sha256": sha256_bytes(data), "size": len(data)}

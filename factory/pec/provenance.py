@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from pathlib import Path
 
 from factory import __version__
-from factory.fsutil import dumps_json, sha256_file
-from factory.pec.evidence import validate_evidence
+from factory.fsutil import sha256_file
+from factory.pec.evidence import load_written_evidence
 from factory.pec.signing import signs
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -121,18 +120,7 @@ def envelope_payload(document: dict) -> bytes | None:
 
 
 def _load_checked(path: Path, name: str, problems: list[str]) -> dict | None:
-    relative = f"build/{path.name}"
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        document = json.loads(text)
-        validate_evidence(name, document)
-    except ValueError as error:
-        problems.append(f"changed: {relative} ({str(error).splitlines()[0][:160]})")
-        return None
-    if dumps_json(document) != text:
-        problems.append(f"changed: {relative} (not as the factory wrote it)")
-        return None
-    return document
+    return load_written_evidence(path, name, problems, f"build/{path.name}")
 
 
 def provenance_problems(build: Path, manifest: dict, report: dict | None, public_key: Path | None) -> list[str]:

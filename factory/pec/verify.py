@@ -9,13 +9,12 @@ build files outside the chain.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from factory.fsutil import dumps_json, sha256_file
+from factory.fsutil import sha256_file
 from factory.pec.coverage import FACTORY_STATE, STAGES_AFTER_MANIFEST, in_chain, stage_record, walk
-from factory.pec.evidence import EVIDENCE_NAMES, validate_evidence
+from factory.pec.evidence import EVIDENCE_NAMES, load_written_evidence
 from factory.pec.provenance import provenance_problems
 from factory.pec.signing import signature_problem
 
@@ -36,17 +35,7 @@ def _load(path: Path, name: str, problems: list[str], relative: str) -> dict | N
     if not path.is_file():
         problems.append(f"missing: {relative}")
         return None
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        document = json.loads(text)
-        validate_evidence(name, document)
-    except ValueError as error:
-        problems.append(f"changed: {relative} ({str(error).splitlines()[0][:160]})")
-        return None
-    if dumps_json(document) != text:
-        problems.append(f"changed: {relative} (not as the factory wrote it)")
-        return None
-    return document
+    return load_written_evidence(path, name, problems, relative)
 
 
 def _load_evidence(build: Path, problems: list[str]) -> dict[str, dict]:
