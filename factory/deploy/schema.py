@@ -57,6 +57,8 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     indexes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    # x-unique: (index name, fields), each unique together with tenant_id (tables.json maps the name back).
+    uniques: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     def check_name(self, column: str) -> str:
         """The column's CHECK constraint name: by position, short and plain (a name made of a random-looking
@@ -98,7 +100,9 @@ def table_of(entity: Entity) -> Table:
                 default=(spec["default"],) if "default" in spec else (),
             )
         )
-    return Table(entity.plural, tuple(columns), ((f"{entity.plural}_tenant_id_idx", ("tenant_id",)),))
+    # Index names are per schema in PostgreSQL: the table's name keeps them apart.
+    uniques = tuple((f"{entity.plural}_unique_{index}", fields) for index, fields in enumerate(entity.unique, 1))
+    return Table(entity.plural, tuple(columns), ((f"{entity.plural}_tenant_id_idx", ("tenant_id",)),), uniques)
 
 
 _PG_TYPES = {
@@ -200,6 +204,14 @@ def create_table(table: Table, dialect: str) -> list[str]:
     statements = [f"CREATE TABLE {quote_ident(table.name)} (\n  {body}\n)"]
     for name, columns in table.indexes:
         statements.append(f"CREATE INDEX {quote_ident(name)} ON {quote_ident(table.name)} ({', '.join(columns)})")
+    kinds = {column.name: column.kind for column in table.columns}
+    for name, fields in table.uniques:
+        # PostgreSQL's btree refuses an entry over ~2.7 kB, so a long text is indexed by its md5 (equal text, equal
+        # hash): a long value stays storable, as on SQLite. NULLs are distinct on both stores.
+        keys = [f"md5({quote_ident(f)})" if pg and kinds[f] == "text" else quote_ident(f) for f in fields]
+        statements.append(
+            f"CREATE UNIQUE INDEX {quote_ident(name)} ON {quote_ident(table.name)} (tenant_id, {', '.join(keys)})"
+        )
     return statements
 
 
@@ -257,6 +269,7 @@ def service_tables(module: str, entities: list[Entity]) -> dict:
                 "columns": {column.name: column.kind for column in table.columns},
                 "nullable": [column.name for column in table.columns if column.nullable],
                 "checks": {table.check_name(column.name): column.name for column in table.columns},
+                "unique": {name: list(fields) for name, fields in table.uniques},
                 "sqlite": create_table(table, "sqlite"),
             }
         )

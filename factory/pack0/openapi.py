@@ -42,6 +42,8 @@ ERROR_RESPONSES = {
     "404": "No such record for this tenant, or no such path",
     "405": "Method not allowed on this path (the Allow header lists the allowed ones)",
     "413": f"The body is larger than {MAX_BODY_BYTES} bytes",
+    "409": "Conflict: another record of this tenant already has these values of a unique field set (x-unique; "
+    "error.fields names the set)",
     "415": "The body's Content-Type is not application/json",
     "422": f"The body or query breaks the contract (JSON nested deeper than {MAX_JSON_DEPTH}, NaN and Infinity "
     "included)",
@@ -179,7 +181,7 @@ def _json_response(description: str, schema_name: str) -> dict:
 
 def _errors(*statuses: str) -> dict:
     """Error responses, written out in each operation (clients read them without resolving references)."""
-    responses = {status: _json_response(ERROR_RESPONSES[status], "Error") for status in statuses}
+    responses = {status: _json_response(ERROR_RESPONSES[status], "Error") for status in sorted(statuses)}
     if "405" in responses:
         allow = {"description": "The methods this path allows", "schema": {"type": "string"}}
         responses["405"]["headers"] = {"Allow": allow}
@@ -283,10 +285,12 @@ def _entity_paths(entity: Entity) -> dict:
             **_errors("400", "405", "413", "422", "503"),
         },
     )
+    # A write that would repeat a unique set's values within the tenant is a 409 (the body itself is valid).
+    conflict = ("409",) if entity.unique else ()
     by_id[f"create_{entity.name}"].update(
         parameters=[tenant],
         requestBody=body,
-        responses={"201": created, **_errors("400", "405", "413", "415", "422", "503")},
+        responses={"201": created, **_errors("400", "405", "413", "415", "422", "503", *conflict)},
     )
     by_id[f"get_{entity.name}"].update(
         parameters=[tenant, item_id],
@@ -300,7 +304,7 @@ def _entity_paths(entity: Entity) -> dict:
         requestBody=patch_body,
         responses={
             "200": _json_response(f"The updated {entity.name}", entity.title),
-            **_errors("400", "404", "405", "413", "415", "422", "503"),
+            **_errors("400", "404", "405", "413", "415", "422", "503", *conflict),
         },
     )
     by_id[f"delete_{entity.name}"].update(

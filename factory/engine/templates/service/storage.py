@@ -22,11 +22,18 @@ _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+)
 class StoreError(Exception):
     """The database refused a request: the client gets this status, never a 500."""
 
-    def __init__(self, status, code, message, field=None):
+    def __init__(self, status, code, message, field=None, fields=()):
         super().__init__(message)
         self.status = status
         self.code = code
-        self.fields = [{"field": field, "message": message}] if field else None
+        names = [field] if field else list(fields)
+        self.fields = [{"field": name, "message": message} for name in names] or None
+
+
+def duplicate(fields):
+    """409 naming the fields of a unique set another record of the tenant already has these values of."""
+    message = f"a record of this tenant already has this {' and '.join(fields)}"
+    return StoreError(409, "conflict", message, fields=fields)
 
 
 class StoreUnavailable(StoreError):
@@ -204,6 +211,15 @@ def quoted(name):
     return '"' + name.replace('"', '""') + '"'
 
 
+def _sqlite_unique(table, message):
+    """The unique set a SQLite 'UNIQUE constraint failed: t.tenant_id, t.a, t.b' message is about, or None."""
+    columns = [part.rsplit(".", 1)[-1] for part in message.rsplit(": ", 1)[-1].split(", ")]
+    for fields in table["unique"].values():
+        if columns == ["tenant_id", *fields]:
+            return fields
+    return None
+
+
 def _sqlite_field(table, message):
     """Which field a SQLite constraint message is about ('CHECK constraint failed: <name>', '... t.field')."""
     name = message.rsplit(": ", 1)[-1].strip()
@@ -261,6 +277,9 @@ class Store:
             return self._db.execute(statement, params)
         except sqlite3.IntegrityError as error:
             message = str(error)
+            fields = _sqlite_unique(table, message) if message.startswith("UNIQUE") else None
+            if fields:
+                raise duplicate(fields) from None
             status = 409 if message.startswith("UNIQUE") else 422
             raise StoreError(
                 status, "conflict" if status == 409 else "validation_error", message, _sqlite_field(table, message)

@@ -15,6 +15,7 @@ from .storage import (
     StoreError,
     StoreUnavailable,
     _now,
+    duplicate,
     is_record_id,
     list_sql,
     matches_nothing,
@@ -114,6 +115,9 @@ class PostgresStore:
                 connection.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
                 return work(connection)
         except psycopg.errors.UniqueViolation as error:
+            fields = table["unique"].get(error.diag.constraint_name or "")
+            if fields:
+                raise duplicate(fields) from None
             raise StoreError(409, "conflict", "a record with this value exists", _field_of(table, error)) from None
         except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
             message = str(error).splitlines()[0]
