@@ -267,3 +267,19 @@ def test_a_test_result_written_into_the_report_by_hand_is_not_reused(machine: Pa
     assert slicing.known() == {}
     seals.write_text(json.dumps({"core": seal(SEAL_KIND, _canonical(record))}))
     assert slicing.known() == {"core": record}
+
+
+def test_a_forged_preflight_memo_does_not_skip_the_input_check(machine: Path, tmp_path: Path):
+    from factory.config import BuildConfig
+    from factory.preflight import MEMO_FILE, _key
+
+    assert run_cli("pack0", "--module", "notes", "--out", tmp_path).returncode == 0
+    pack0, out = tmp_path / "pack0-notes-0.0.1", tmp_path / "out"
+    (pack0 / "contracts/note.schema.json").write_text("{ not json", encoding="utf-8")
+    out.mkdir()
+    # The memo of a check that passed: anyone can compute it from the Pack0's bytes.
+    (out / MEMO_FILE).write_text(_key(BuildConfig(module="notes", out=out, pack0_source=pack0, provider="offline")))
+    args = ("auto-build", "--module", "notes", "--pack0", pack0, "--out", out)
+    result = run_cli(*args, env=factory_env(XDG_CACHE_HOME=str(machine.parent)))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "note.schema.json" in result.stderr and not (out / "build").exists()
