@@ -100,6 +100,19 @@ def test_a_run_stopped_by_a_failed_stage_leaves_evidence_that_verifies_and_names
         build.restored()
 
 
+def test_evidence_for_a_run_doit_stopped_without_a_failed_stage_verifies(copy: Path):
+    from factory.config import BuildConfig
+    from factory.stages.record import stopped_evidence
+
+    (copy / f"pack0/pack0-{MODULE}-0.0.1/docs/PLAN.md").write_text("edited, then the run stopped\n")
+    (copy / "build/manifest.json.sig").unlink()  # unsigned from here on
+    (copy / "build/provenance.dsse.json").unlink()
+    stopped_evidence(BuildConfig(module=MODULE, out=copy), "doit stopped with exit 3 before a stage failed")
+    assert verify_output(copy) == []
+    reasons = read_json(copy / "build/approval.json")["reasons"]
+    assert reasons[0] == "stage pipeline failed: doit stopped with exit 3 before a stage failed", reasons
+
+
 # 4. Every file a slice generates is its target: a deleted one is written again, from the reply cache.
 
 
