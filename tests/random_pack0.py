@@ -1,6 +1,6 @@
 """Random valid Pack0s (hypothesis): names at the edges of the rules, every field type, keyword, format and
-pattern the contract language has, defaults, examples, nullable fields and references (each delete rule).
-Shared by the property test and benchmarks/random_pack0s.py, which builds many more of them."""
+pattern the contract language has, defaults, examples, nullable fields, x-unique strings and references (each
+delete rule). Shared by the property test and benchmarks/random_pack0s.py, which builds many more of them."""
 
 from __future__ import annotations
 
@@ -121,6 +121,15 @@ def field_spec(draw, name: str) -> dict:
     return spec
 
 
+def _may_be_unique(name: str, spec: dict) -> bool:
+    if spec["type"] != "string" or "enum" in spec or "const" in spec:
+        return False
+    try:
+        return len(candidates(name, spec)) >= 5  # well above the 3 records a test keeps
+    except Exception:  # noqa: BLE001 - an unsatisfiable draw is refused at load anyway
+        return False
+
+
 @st.composite
 def entity_contract(draw, name: str, title: str, plural_edges: bool) -> dict:
     names = draw(st.lists(field_names, min_size=1, max_size=6, unique=True))
@@ -134,6 +143,9 @@ def entity_contract(draw, name: str, title: str, plural_edges: bool) -> dict:
         "required": required,
         "properties": properties,
     }
+    unique = [field for field in names if _may_be_unique(field, properties[field])]
+    if unique and draw(st.integers(0, 2)) == 0:  # x-unique on a string with room for distinct test records
+        properties[draw(st.sampled_from(unique))]["x-unique"] = True
     if draw(st.integers(0, 3)) == 0:
         edges = ["order", "select", "p" + "x" * 40] if plural_edges else []
         schema["x-plural"] = draw(st.sampled_from([*edges, f"{name[:30]}_list"]))

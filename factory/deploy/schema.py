@@ -67,6 +67,8 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     indexes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    # x-unique: (index name, fields), each unique together with tenant_id (tables.json maps the name back).
+    uniques: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     references: tuple[Reference, ...] = ()
     referenced: bool = False  # another table refers to it: UNIQUE (tenant_id, id) for the foreign keys
 
@@ -126,11 +128,13 @@ def table_of(entity: Entity, entities: tuple[Entity, ...] | list[Entity] = ()) -
             )
         )
     indexes = [(f"{entity.plural}_tenant_id_idx", ("tenant_id",))]
-    table = Table(entity.plural, tuple(columns), (), references, referenced)
+    # Index names are per schema in PostgreSQL: the table's name keeps them apart.
+    uniques = tuple((f"{entity.plural}_unique_{index}", fields) for index, fields in enumerate(entity.unique, 1))
+    table = Table(entity.plural, tuple(columns), references=references, referenced=referenced)
     for ref in references:  # the delete rules and the child's list filter look rows up by (tenant_id, field)
         name = f"{entity.plural}_{table.reference_name(ref.column)}_idx"
         indexes.append((name, ("tenant_id", quote_ident(ref.column))))
-    return Table(entity.plural, tuple(columns), tuple(indexes), references, referenced)
+    return Table(entity.plural, tuple(columns), tuple(indexes), uniques, references, referenced)
 
 
 _PG_TYPES = {
@@ -253,6 +257,14 @@ def create_table(table: Table, dialect: str, references: tuple[Reference, ...] |
     statements = [f"CREATE TABLE {quote_ident(table.name)} (\n  {body}\n)"]
     for name, columns in table.indexes:
         statements.append(f"CREATE INDEX {quote_ident(name)} ON {quote_ident(table.name)} ({', '.join(columns)})")
+    kinds = {column.name: column.kind for column in table.columns}
+    for name, fields in table.uniques:
+        # PostgreSQL's btree refuses an entry over ~2.7 kB, so a long text is indexed by its md5 (equal text, equal
+        # hash): a long value stays storable, as on SQLite. NULLs are distinct on both stores.
+        keys = [f"md5({quote_ident(f)})" if pg and kinds[f] == "text" else quote_ident(f) for f in fields]
+        statements.append(
+            f"CREATE UNIQUE INDEX {quote_ident(name)} ON {quote_ident(table.name)} (tenant_id, {', '.join(keys)})"
+        )
     return statements
 
 
@@ -381,6 +393,7 @@ def service_tables(module: str, entities: tuple[Entity, ...] | list[Entity]) -> 
                     for ref in child.references
                     if ref.parent == entity.plural
                 ],
+                "unique": {name: list(fields) for name, fields in table.uniques},
                 "sqlite": create_table(table, "sqlite"),
             }
         )

@@ -5,27 +5,29 @@ has. Pure. Every value is checked by the service's own validator before it is us
 from __future__ import annotations
 
 import math
+import uuid
+from datetime import datetime
 from fractions import Fraction
-from itertools import islice
+from itertools import chain, islice, product
 
 from factory.engine.regex_sample import regex_samples
 from factory.engine.templates import service_validation
 from factory.errors import InputError
-from factory.pack0.models import Entity, base_type, is_nullable
+from factory.pack0.models import Entity, base_type, is_nullable, unique_sets
 
 _FORMAT_SAMPLES = {
     "email": ("ada@example.com", "grace@example.org", "a@b.io"),
-    "date": ("2026-01-15", "2026-02-20"),
+    "date": ("2026-01-15", "2026-02-20", "2026-03-05"),
     # The third spellings are valid but not what a store gives back (an offset, upper case): tests compare values.
     "date-time": ("2026-01-15T09:30:00+00:00", "2026-02-20T16:45:00Z", "2026-03-01T08:00:00.25+02:00"),
-    "time": ("09:30:00Z", "16:45:30+02:00"),
+    "time": ("09:30:00Z", "16:45:30+02:00", "12:00:00Z"),
     "uuid": (
         "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
         "6fa459ea-ee8a-4ca4-894e-db77e160355e",
         "7D444840-9DC0-11D1-B245-5FFDCE74FAD2",
     ),
     "uri": ("https://example.com/a", "https://example.org/b", "urn:a"),
-    "ipv4": ("192.0.2.10", "198.51.100.7"),
+    "ipv4": ("192.0.2.10", "198.51.100.7", "203.0.113.1"),
     "ipv6": ("2001:db8::1", "2001:db8::2", "::1"),
     "hostname": ("api.example.com", "db.example.org", "a"),
 }
@@ -36,6 +38,9 @@ MAX_CANDIDATES = 12
 MAX_SAMPLE_CHARS = 10_000
 MAX_SAMPLE_ITEMS = 1_000
 UNKNOWN_FIELD = "zz_not_in_contract"
+# The generated tests create up to this many records in one tenant: each unique set needs as many distinct values.
+DISTINCT_RECORDS = 3
+MAX_UNIQUE_TRIES = 20_000
 
 
 def _check(spec: dict, value: object) -> str | None:
@@ -208,6 +213,86 @@ def accepted_values(name: str, spec: dict) -> list[tuple[str, object]]:
     return [(rule, value) for rule, value in edges if _check(spec, value) is None]
 
 
+def _stored(spec: dict, value: object) -> object:
+    """A value as the database compares it (a uuid in any case, a date-time as its instant, 1 and 1.0 alike)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if spec.get("format") == "uuid":
+        return str(uuid.UUID(value))
+    if spec.get("format") == "date-time":
+        try:
+            return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp()
+        except ValueError:  # a leap second, or more fraction digits than Python reads: compared as written
+            return value
+    return float(value) if isinstance(value, (int, float)) else value
+
+
+def _key(entity: Entity, record: dict, fields: tuple[str, ...]) -> tuple:
+    return tuple(_stored(entity.properties[name], record.get(name)) for name in fields)
+
+
+def _space_error(entity: Entity, fields: tuple[str, ...]) -> InputError:
+    single = len(fields) == 1 and entity.properties[fields[0]].get("x-unique") is True
+    where = f"properties.{fields[0]}.x-unique" if single else "x-unique"
+    return InputError(
+        f"the unique set {list(fields)} has fewer than {DISTINCT_RECORDS} distinct values the generated tests can "
+        f'use (they create {DISTINCT_RECORDS} records in one tenant): widen it, or add "examples" with more values',
+        field=where,
+    )
+
+
+def distinct_variants(entity: Entity, valid: dict) -> list[dict]:
+    """DISTINCT_RECORDS partial records: the valid record with these merged in differs on every unique set (the
+    first is the valid record itself). Raises InputError when a set's value space is too small."""
+    sets = unique_sets(entity.schema)
+    if not sets:
+        return [{} for _ in range(DISTINCT_RECORDS)]
+    fields = list(dict.fromkeys(name for unique in sets for name in unique))
+    pools = {name: candidates(name, entity.properties[name]) for name in fields}
+    for unique in sets:
+        combos: set = set()
+        for values in islice(product(*(pools[name] for name in unique)), MAX_UNIQUE_TRIES):
+            combos.add(_key(entity, dict(zip(unique, values, strict=True)), unique))
+            if len(combos) == DISTINCT_RECORDS:
+                break
+        else:
+            raise _space_error(entity, unique)
+    longest = max(len(pool) for pool in pools.values())
+    diagonal = ([pool[step % len(pool)] for pool in pools.values()] for step in range(longest))
+    tries = islice(chain(diagonal, product(*pools.values())), MAX_UNIQUE_TRIES)
+    chosen, seen = [{}], [{_key(entity, valid, unique)} for unique in sets]
+    for values in tries:
+        record = {**valid, **dict(zip(fields, values, strict=True))}
+        keys = [_key(entity, record, unique) for unique in sets]
+        if all(key not in taken for key, taken in zip(keys, seen, strict=True)):
+            chosen.append(dict(zip(fields, values, strict=True)))
+            for key, taken in zip(keys, seen, strict=True):
+                taken.add(key)
+            if len(chosen) == DISTINCT_RECORDS:
+                return chosen
+    raise _space_error(entity, sets[0])
+
+
+def unique_cases(entity: Entity, valid: dict, variants: list[dict]) -> list[dict]:
+    """Per unique set, the values that make a record a duplicate of the valid one on this set. The generated test
+    keeps the valid record and variant 1, then posts variant 2 and patches variant 1 with these values: `exact`
+    when both then collide on this set alone (so the 409 must name exactly its fields)."""
+    sets = unique_sets(entity.schema)
+    first, second = valid, {**valid, **variants[1]}
+    cases = []
+    for unique in sets:
+        values = {name: valid[name] for name in unique}
+        posted, patched = {**valid, **variants[2], **values}, {**second, **values}
+        exact = all(
+            _key(entity, posted, other) not in (_key(entity, first, other), _key(entity, second, other))
+            and _key(entity, patched, other) != _key(entity, first, other)
+            for other in sets
+            if other != unique
+        )
+        cases.append({"fields": list(unique), "values": values, "exact": exact})
+    return cases
+
+
 def entity_cases(entity: Entity) -> dict:
     """Everything the generated tests need about one entity, as JSON-ready data."""
     valid = valid_record(entity)
@@ -224,6 +309,7 @@ def entity_cases(entity: Entity) -> dict:
     ]
     # Update an optional field when there is one, so the update test also covers partial bodies.
     update_field = next((name for name in entity.properties if name not in entity.required), next(iter(valid)))
+    variants = distinct_variants(entity, valid)
     return {
         "resource": entity.plural,
         "name": entity.name,
@@ -238,4 +324,6 @@ def entity_cases(entity: Entity) -> dict:
         "invalid": invalid,
         "accepted": accepted,
         "unknown_field": UNKNOWN_FIELD,
+        "distinct": variants,
+        "unique": unique_cases(entity, valid, variants),
     }

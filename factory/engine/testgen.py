@@ -31,8 +31,10 @@ def _checked_cases(pack0: Pack0, entity: Entity) -> dict:
         for field, (target, rule) in entity.references.items()
     }
     validate = service_validation().validate_body
-    for key in ("valid", "valid_alt", "minimal"):
-        problems = validate(entity.schema, cases[key])
+    records = [cases["valid"], cases["valid_alt"], cases["minimal"]]
+    records += [{**cases["valid"], **variant} for variant in cases["distinct"]]
+    for record in records:
+        problems = validate(entity.schema, record)
         if problems:
             first = problems[0]
             raise InputError(

@@ -76,7 +76,7 @@ INVOICE = CatalogEntity(
     "invoice",
     "A bill sent to a customer.",
     {
-        "number": {"type": "string", "minLength": 1, "maxLength": 40},
+        "number": {"type": "string", "minLength": 1, "maxLength": 40, "x-unique": True},
         "customer_name": _NAME,
         "issue_date": {"type": "string", "format": "date"},
         "due_date": {"type": "string", "format": "date"},

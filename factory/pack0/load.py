@@ -29,6 +29,7 @@ from factory.pack0.models import (
     Pack0Meta,
     default_plural,
     name_problem,
+    unique_problem,
 )
 from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
 
@@ -114,6 +115,9 @@ def _load_entity(root: Path, schema_file: Path) -> Entity:
                 message = TYPE_RULE  # the meta-schema's own words ("not valid under any of the given schemas") say less
             raise InputError(message, file=str(schema_file), field=field) from None
     contract = _validate(EntitySchema, data, schema_file)
+    problem = unique_problem(data)
+    if problem:
+        raise InputError(problem[1], file=str(schema_file), field=problem[0])
     entity = Entity(name=name, plural=contract.plural or default_plural(name), title=contract.title, schema=data)
     _check_samples(entity, schema_file)
     return entity

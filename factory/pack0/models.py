@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from factory.fsutil import DEVICE_NAMES
 
@@ -150,6 +150,7 @@ class PropertySchema(_Strict):
         default=None, alias="x-references"
     )
     on_delete: OnDelete | None = Field(default=None, alias="x-on-delete")
+    unique: StrictBool | None = Field(default=None, alias="x-unique")
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +161,10 @@ class PropertySchema(_Strict):
     @model_validator(mode="after")
     def _keywords_fit_the_type(self) -> PropertySchema:
         kind = base_type({"type": self.type})
+        if self.unique and kind == "array":
+            raise ValueError(ARRAY_NOT_UNIQUE)
+        if self.items is not None and self.items.unique is not None:
+            raise ValueError("'x-unique' applies to a field, not to the items of an array")
         allowed = KEYWORDS_BY_TYPE[kind]
         for name in (*STRING_KEYWORDS, *NUMBER_KEYWORDS, *ARRAY_KEYWORDS):
             if getattr(self, name) is not None and name not in allowed:
@@ -231,6 +236,8 @@ class EntitySchema(_Strict):
     plural: Annotated[str, StringConstraints(pattern=ENTITY_NAME_PATTERN.pattern)] | None = Field(
         default=None, alias="x-plural"
     )
+    # Sets of fields unique together per tenant; checked by unique_problem (its errors name the exact place).
+    unique: Any = Field(default=None, alias="x-unique")
 
     @model_validator(mode="before")
     @classmethod
@@ -263,6 +270,49 @@ class EntitySchema(_Strict):
         return self
 
 
+ARRAY_NOT_UNIQUE = (
+    "an array field cannot be x-unique: the database compares it as one JSON document, so the same items in "
+    "another order or spelling would not count as a duplicate"
+)
+
+
+def unique_problem(schema: dict) -> tuple[str, str] | None:
+    """(field path, message) for the first broken x-unique rule of a contract, or None. A field's
+    `"x-unique": true` and each set of the entity's `"x-unique": [["a", "b"], ...]` are unique per tenant."""
+    properties = schema.get("properties", {})
+    sets = schema.get("x-unique")
+    if sets is None:
+        sets = []
+    elif not isinstance(sets, list):
+        return "x-unique", 'must be a list of field sets, e.g. [["title", "year"]] (or put "x-unique": true on a field)'
+    seen = {
+        frozenset([name]): f"properties.{name}.x-unique" for name, spec in properties.items() if spec.get("x-unique")
+    }
+    for index, fields in enumerate(sets):
+        where = f"x-unique[{index}]"
+        if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
+            return where, "must be a list of field names"
+        if not fields:
+            return where, "is an empty set of fields"
+        for name in fields:
+            if name not in properties:
+                return where, f"field {name!r} is not in 'properties'"
+            if base_type(properties[name]) == "array":
+                return where, f"field {name!r}: {ARRAY_NOT_UNIQUE}"
+        if len(set(fields)) != len(fields):
+            return where, "lists a field twice"
+        if frozenset(fields) in seen:
+            return where, f"is the same set of fields as {seen[frozenset(fields)]}"
+        seen[frozenset(fields)] = where
+    return None
+
+
+def unique_sets(schema: dict) -> list[tuple[str, ...]]:
+    """The contract's unique field sets (each unique per tenant), fields first, in declaration order."""
+    singles = [(name,) for name, spec in schema["properties"].items() if spec.get("x-unique") is True]
+    return singles + [tuple(fields) for fields in schema.get("x-unique") or []]
+
+
 @dataclass(frozen=True)
 class Entity:
     """One contract entity, as the engine sees it."""
@@ -292,6 +342,10 @@ class Entity:
     def reference_is_required(self, field: str) -> bool:
         """A create cannot leave this reference out or null (it blocks a cycle of references)."""
         return field in self.required and not is_nullable(self.properties[field])
+
+    @property
+    def unique(self) -> list[tuple[str, ...]]:
+        return unique_sets(self.schema)
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,10 @@ ERROR_RESPONSES = {
     "404": "No such record for this tenant, or no such path",
     "405": "Method not allowed on this path (the Allow header lists the allowed ones)",
     "413": f"The body is larger than {MAX_BODY_BYTES} bytes",
+    "409": "Conflict: another record of this tenant already has these values of a unique field set (x-unique), "
+    "a referenced record (x-references) is no record of this tenant, or records of another resource still refer "
+    "to this one (error.fields names the set, the field or the resource)",
     "415": "The body's Content-Type is not application/json",
-    "409": "Conflict: a referenced record (x-references) is no record of this tenant, or records of another "
-    "resource still refer to this one (the error names the field or the resource)",
     "422": f"The body or query breaks the contract (JSON nested deeper than {MAX_JSON_DEPTH}, NaN and Infinity "
     "included)",
     "503": "The database is unreachable; try again",
@@ -181,7 +182,7 @@ def _json_response(description: str, schema_name: str) -> dict:
 
 def _errors(*statuses: str) -> dict:
     """Error responses, written out in each operation (clients read them without resolving references)."""
-    responses = {status: _json_response(ERROR_RESPONSES[status], "Error") for status in statuses}
+    responses = {status: _json_response(ERROR_RESPONSES[status], "Error") for status in sorted(statuses)}
     if "405" in responses:
         allow = {"description": "The methods this path allows", "schema": {"type": "string"}}
         responses["405"]["headers"] = {"Allow": allow}
@@ -300,8 +301,9 @@ def _entity_paths(entity: Entity, entities: tuple[Entity, ...] = ()) -> dict:
     patch_body = {"required": True, "content": {"application/json": {"schema": _ref(f"{entity.title}Patch")}}}
     created = _json_response(f"The created {entity.name}", entity.title)
     created["links"] = _links(entity, entities)
-    # 409: a reference to no record of the tenant (create, update); records still referring (delete).
-    refers = ("409",) if entity.references else ()
+    # 409 (the body itself is valid): a write that would repeat a unique set's values within the tenant, or a
+    # reference to no record of the tenant (create, update); records still referring to it (delete).
+    conflict = ("409",) if entity.unique or entity.references else ()
     referred = ("409",) if referenced_by(entity, entities) else ()
     ops = {op_id: (method, path) for method, path, op_id in operations(entity)}
     by_id = {op_id: {"operationId": op_id, "tags": [entity.plural]} for op_id in ops}
@@ -315,7 +317,7 @@ def _entity_paths(entity: Entity, entities: tuple[Entity, ...] = ()) -> dict:
     by_id[f"create_{entity.name}"].update(
         parameters=[tenant],
         requestBody=body,
-        responses={"201": created, **_errors("400", "405", "413", "415", *refers, "422", "503")},
+        responses={"201": created, **_errors("400", "405", "413", "415", "422", "503", *conflict)},
     )
     by_id[f"get_{entity.name}"].update(
         parameters=[tenant, item_id],
@@ -329,7 +331,7 @@ def _entity_paths(entity: Entity, entities: tuple[Entity, ...] = ()) -> dict:
         requestBody=patch_body,
         responses={
             "200": _json_response(f"The updated {entity.name}", entity.title),
-            **_errors("400", "404", "405", "413", "415", *refers, "422", "503"),
+            **_errors("400", "404", "405", "413", "415", "422", "503", *conflict),
         },
     )
     by_id[f"delete_{entity.name}"].update(

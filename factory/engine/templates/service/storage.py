@@ -22,11 +22,18 @@ _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+)
 class StoreError(Exception):
     """The database refused a request: the client gets this status, never a 500."""
 
-    def __init__(self, status, code, message, field=None):
+    def __init__(self, status, code, message, field=None, fields=()):
         super().__init__(message)
         self.status = status
         self.code = code
-        self.fields = [{"field": field, "message": message}] if field else None
+        names = [field] if field else list(fields)
+        self.fields = [{"field": name, "message": message} for name in names] or None
+
+
+def duplicate(fields):
+    """409 naming the fields of a unique set another record of the tenant already has these values of."""
+    message = f"a record of this tenant already has this {' and '.join(fields)}"
+    return StoreError(409, "conflict", message, fields=fields)
 
 
 class StoreUnavailable(StoreError):
@@ -204,10 +211,22 @@ def quoted(name):
     return '"' + name.replace('"', '""') + '"'
 
 
+def _sqlite_unique(table, message):
+    """The unique set a SQLite 'UNIQUE constraint failed: t.tenant_id, t.a, t.b' message is about, or None."""
+    columns = [part.rsplit(".", 1)[-1] for part in message.rsplit(": ", 1)[-1].split(", ")]
+    for fields in table["unique"].values():
+        if columns == ["tenant_id", *fields]:
+            return fields
+    return None
+
+
 def _sqlite_field(table, message):
     """Which field a SQLite constraint message is about ('CHECK constraint failed: <name>', '... t.field')."""
     name = message.rsplit(": ", 1)[-1].strip()
     return table["checks"].get(name) or name.rsplit(".", 1)[-1]
+
+
+_ANY_TABLE = {"checks": {}, "unique": {}}  # a statement on several tables: no field to name from the message
 
 
 class Store:
@@ -262,6 +281,9 @@ class Store:
             return self._db.execute(statement, params)
         except sqlite3.IntegrityError as error:
             message = str(error)
+            fields = _sqlite_unique(table, message) if message.startswith("UNIQUE") else None
+            if fields:
+                raise duplicate(fields) from None
             status = 409 if message.startswith(("UNIQUE", "FOREIGN KEY")) else 422
             raise StoreError(
                 status, "conflict" if status == 409 else "validation_error", message, _sqlite_field(table, message)
@@ -296,7 +318,7 @@ class Store:
         return result
 
     def _fetch(self, statement, params):
-        return self._run({"checks": {}}, statement, params).fetchall()
+        return self._run(_ANY_TABLE, statement, params).fetchall()
 
     def _check_references(self, table, tenant_id, values):
         from .references import check_references  # it imports this module
@@ -371,7 +393,7 @@ class Store:
             where = f'FROM "{resource}" WHERE tenant_id = ? AND id = ?'
             if not self._fetch(f"SELECT 1 {where}", (tenant_id, record_id)):
                 return False
-            execute = lambda statement, params: self._run({"checks": {}}, statement, params)  # noqa: E731
+            execute = lambda statement, params: self._run(_ANY_TABLE, statement, params)  # noqa: E731
             delete_dependents(
                 self.tables, resource, [record_id], tenant_id, self._fetch, execute, "?", stamp_text(_now())
             )

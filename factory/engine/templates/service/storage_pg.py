@@ -16,6 +16,7 @@ from .storage import (
     StoreError,
     StoreUnavailable,
     _now,
+    duplicate,
     is_record_id,
     list_sql,
     matches_nothing,
@@ -127,6 +128,9 @@ class PostgresStore:
             field = _reference_of(table, error)
             raise StoreError(409, "conflict", str(error).splitlines()[0], field) from None
         except psycopg.errors.UniqueViolation as error:
+            fields = table["unique"].get(error.diag.constraint_name or "")
+            if fields:
+                raise duplicate(fields) from None
             raise StoreError(409, "conflict", "a record with this value exists", _field_of(table, error)) from None
         except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
             message = str(error).splitlines()[0]

@@ -87,21 +87,39 @@ class Client:
             connection.close()
 
 
+# (tenant, resource, the id a test case holds) -> the record of the tenant made to stand for it: the same case id
+# always names the same parent, so records that must share a parent (or differ in it) still do.
+_PARENTS = {}
+
+
+def parent_for(client, tenant, resource, case_id, visiting=()):
+    """The id of the tenant's record standing for case_id, created (with its own parents) on first use; each new one
+    of a resource distinct from the others on its unique fields."""
+    key = (tenant, resource, case_id)
+    if key not in _PARENTS:
+        cases = load_cases(resource)
+        made = sum(1 for other in _PARENTS if other[:2] == (tenant, resource))
+        body = {**cases["valid"], **cases["distinct"][made % len(cases["distinct"])]}
+        _PARENTS[key] = create_record(client, tenant, resource, body, visiting)["id"]
+    return _PARENTS[key]
+
+
 def with_parents(client, tenant, resource, body, visiting=()):
-    """The body with each reference (x-references) replaced by the id of a record created for this tenant
-    (its own parents first): a made-up id is no record of the tenant, a 409. A cycle of optional references
-    is cut where it comes back (null, or left out), which the Pack0 rules make always possible."""
+    """The body with each reference (x-references) replaced by the id of a record of this tenant (parent_for): a
+    made-up id is no record of the tenant, a 409. A cycle of optional references is cut where it comes back (null,
+    or left out), which the Pack0 rules make always possible."""
     body = dict(body)
-    for field, reference in load_cases(resource)["references"].items():
+    cases = load_cases(resource)
+    for field, reference in cases["references"].items():
         if body.get(field) is None:
             continue
         if reference["resource"] in (*visiting, resource) and not reference["required"]:
-            if field in load_cases(resource)["required"]:
+            if field in cases["required"]:
                 body[field] = None
             else:
                 del body[field]
             continue
-        body[field] = create_record(client, tenant, reference["resource"], visiting=(*visiting, resource))["id"]
+        body[field] = parent_for(client, tenant, reference["resource"], body[field], (*visiting, resource))
     return body
 
 

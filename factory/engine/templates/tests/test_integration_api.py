@@ -27,6 +27,11 @@ def without_references(values):
     return {key: value for key, value in values.items() if key not in REFERENCES}
 
 
+def variant(index, extra=None):
+    """The valid record made distinct on every unique field set: records a test keeps side by side in one tenant."""
+    return {**CASES["valid"], **(extra or {}), **CASES["distinct"][index]}
+
+
 def test_create_returns_the_record_with_id_and_timestamps(client, tenant):
     record = create(client, tenant)
     sent = without_references(CASES["valid"])
@@ -61,7 +66,7 @@ def test_get_returns_what_was_created(client, tenant):
 
 
 def test_list_pages_with_limit_and_offset(client, tenant):
-    ids = [create(client, tenant)["id"] for _ in range(3)]
+    ids = [create(client, tenant, variant(index))["id"] for index in range(3)]
     first = client.request("GET", f"{BASE}?limit=2&offset=0", tenant=tenant).json
     rest = client.request("GET", f"{BASE}?limit=2&offset=2", tenant=tenant).json
     assert first["total"] == rest["total"] == 3
@@ -135,7 +140,7 @@ def test_list_filters_by_field_equality(client, tenant, field):
     if field is None:
         pytest.skip("no scalar field to filter by")
     first = create(client, tenant)
-    second = create(client, tenant, {**CASES["valid"], **CASES["update"]})
+    second = create(client, tenant, variant(1, CASES["update"]))
     if first.get(field) is None:
         pytest.skip(f"the valid case leaves {field} out")
     page = listed(client, tenant, {field: query_value(first[field])})
@@ -150,8 +155,8 @@ def test_list_filters_by_field_equality(client, tenant, field):
 def test_list_sorts_by_field_both_ways_with_id_breaking_ties(client, tenant, field):
     if field is None:
         pytest.skip("no scalar field to sort by")
-    records = [create(client, tenant), create(client, tenant, {**CASES["valid"], **CASES["update"]})]
-    records.append(create(client, tenant))
+    records = [create(client, tenant), create(client, tenant, variant(1, CASES["update"]))]
+    records.append(create(client, tenant, variant(2)))
 
     def key(record):
         value = record.get(field)
@@ -178,3 +183,25 @@ def test_filter_value_of_the_wrong_type_is_422(client, tenant, field):
     response = client.request("GET", f"{BASE}?{field}=not-a-value", tenant=tenant)
     assert response.status == 422
     assert [item["field"] for item in response.json["error"]["fields"]] == [field]
+
+
+@pytest.mark.parametrize("unique", CASES["unique"] or [None], ids=lambda unique: unique and "-".join(unique["fields"]))
+def test_duplicate_of_a_unique_set_is_409_within_the_tenant_only(client, tenant, other_tenant, unique):
+    if unique is None:
+        pytest.skip("no unique field set (x-unique) in this contract")
+    first = create(client, tenant)
+    second = create(client, tenant, variant(1))
+    # References in the bodies name the same parents as the records' (with_parents maps a case id to one record).
+    duplicate = {**variant(2), **unique["values"]}
+    values = with_parents(client, tenant, RESOURCE, unique["values"])
+    for response in (
+        client.request("POST", BASE, with_parents(client, tenant, RESOURCE, duplicate), tenant=tenant),
+        client.request("PATCH", f"{BASE}/{second['id']}", values, tenant=tenant),
+    ):
+        assert response.status == 409, response.raw
+        if unique["exact"]:
+            assert [item["field"] for item in response.json["error"]["fields"]] == unique["fields"]
+    assert client.request("PATCH", f"{BASE}/{first['id']}", values, tenant=tenant).status == 200
+    assert client.request("GET", f"{BASE}/{second['id']}", tenant=tenant).json == second
+    elsewhere = with_parents(client, other_tenant, RESOURCE, duplicate)
+    assert client.request("POST", BASE, elsewhere, tenant=other_tenant).status == 201
