@@ -166,7 +166,12 @@ def run_pipeline(config: BuildConfig) -> int:
         print(f"lai-pack {__version__}: {shown}", flush=True)
     status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
     approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")
-    if status != 0 or not approval_path.is_file():
+    # A failed stage writes NOT APPROVED evidence naming it (factory/stages/record.py); only when there is
+    # none, or a stage after it failed, did the run stop before its evidence.
+    approved = approval_path.is_file() and json.loads(approval_path.read_text(encoding="utf-8"))["approved"]
+    if status != 0 and approval_path.is_file() and not approved:
+        print(f"lai-pack: a stage failed; see {_shown(config.layout.pipeline_log)}", file=sys.stderr)
+    elif status != 0 or not approval_path.is_file():
         log = _shown(config.layout.pipeline_log)
         print(f"lai-pack: the pipeline stopped before its evidence; see {log}", file=sys.stderr)
         if config.output == "json":
@@ -181,7 +186,8 @@ def run_pipeline(config: BuildConfig) -> int:
                 )
             )
         return EXIT_NOT_APPROVED
-    remember(config)
+    if status == 0:
+        remember(config)
     approval = json.loads(approval_path.read_text(encoding="utf-8"))
     code = EXIT_APPROVED if approval["approved"] else EXIT_NOT_APPROVED
     if config.output == "json":

@@ -36,6 +36,11 @@ class Layout:
         return self.out / ".lai-pack.secret-scan.json"
 
     @property
+    def slice_seals(self) -> Path:
+        # This machine's seals of the test results a re-run may reuse (factory/trust.py), outside the evidence.
+        return self.out / ".lai-pack.test-results.json"
+
+    @property
     def pipeline_log(self) -> Path:
         return self.logs_dir / "pipeline.log"
 

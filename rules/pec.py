@@ -39,8 +39,8 @@ def creators(config: BuildConfig) -> dict:
                         "code": code_digest("pec", "stages/pec.py"),
                     }
                 ),
-                # An evidence file changed by hand is a target doit does not check: verify it.
-                (evidence_verifies, (str(layout.out),)),
+                # An evidence file or signature changed by hand is a target doit does not check: verify it.
+                (evidence_verifies, (str(layout.out), str(config.sign_key or ""))),
             ],
         }
 

@@ -12,6 +12,7 @@ from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
 
 from factory import progress
+from factory.trust import distrust_unsealed, seal_file
 
 # rich draws the terminal's live lines; it is imported only when there is a terminal to draw on.
 if TYPE_CHECKING:
@@ -132,14 +133,27 @@ class QuietReporter(ConsoleReporter):
             super().add_failure(task, exception)
 
 
+def _sealing(reporter: type[ConsoleReporter], dep_file: Path) -> type[ConsoleReporter]:
+    """The reporter, and when the run ends (after doit wrote its database) the database sealed with this
+    machine's key: a re-run believes only a database this machine wrote (factory/trust.py)."""
+
+    def complete_run(self) -> None:
+        reporter.complete_run(self)
+        seal_file(dep_file)
+
+    return type(reporter.__name__, (reporter,), {"complete_run": complete_run})
+
+
 def doit_config(dep_file: Path, output: str) -> dict:
     """DOIT_CONFIG of a build: where its dependency database is, what runs by default, how it is shown.
-    `doit -n N` runs tasks in threads by default: the work waits on child processes and model APIs."""
+    `doit -n N` runs tasks in threads by default: the work waits on child processes and model APIs.
+    A database this machine did not seal is removed first (doit opens it after reading this)."""
+    distrust_unsealed(dep_file)
     return {
         "backend": "sqlite3",
         "dep_file": str(dep_file),
         "default_tasks": ["auto_full"],
         "verbosity": 2,
         "par_type": "thread",
-        "reporter": ProgressReporter if output == "normal" else QuietReporter,
+        "reporter": _sealing(ProgressReporter if output == "normal" else QuietReporter, dep_file),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.stages.inputs import slice_inputs
+from factory.stages.inputs import slice_inputs, written_files, written_record
 from factory.stages.record import Deferred, run_stage
 
 
@@ -30,9 +30,15 @@ def slice_tasks(
         "model": config.model,
         "code": code_digest("engine", "agents", "llm", "stages/generate.py"),
     }
+    claimed: set[Path] = set()
     for name in names:
         file_dep = [*inputs[name], *more_inputs(name)]
-        targets = [layout.raw_reply(agent, name), *more_targets(name)]
+        # Every file the slice writes is its target: a deleted one re-runs it (two tasks may not share one).
+        record = written_record(layout.logs_dir, agent, name)
+        written = written_files(layout.build_dir, layout.logs_dir, agent, name)
+        targets = list(dict.fromkeys([layout.raw_reply(agent, name), record, *more_targets(name), *written]))
+        targets = [path for path in targets if path not in claimed]
+        claimed.update(targets)
         yield {
             "name": name,
             "actions": [(run_stage, (config, f"{agent}.{name}", Deferred("generate", work, (name,))))],

@@ -14,6 +14,7 @@ from pathlib import Path
 from factory.fsutil import list_files, write_json_atomic
 from factory.gates.result import GateResult
 from factory.pack0.generate import META_FILE, OPENAPI_FILE, SCHEMA_SUFFIX
+from factory.trust import seal, sealed
 
 _ANTHROPIC_PLUGIN = Path(__file__).with_name("anthropic_detector.py")
 # Logs hold raw agent replies and test output, and the evidence files are hashes the factory wrote:
@@ -79,12 +80,27 @@ def _rules_digest(tool_version: str) -> str:
     return hashlib.sha256(tool_version.encode() + b"\0" + rules).hexdigest()
 
 
+def _entry_bytes(rules: str, digest: str, findings: list) -> bytes:
+    return json.dumps([rules, digest, findings], separators=(",", ":")).encode()
+
+
 def _read_cache(cache_file: Path | None, rules: str) -> dict[str, list]:
+    """The cached findings whose seal this machine made (factory/trust.py): the cache lives in the output
+    folder, and a forged entry (no findings for a file that has some) must not hide a secret."""
     try:
         data = json.loads(cache_file.read_text(encoding="utf-8")) if cache_file else {}
     except (OSError, ValueError):
         return {}
-    return data.get("files", {}) if isinstance(data, dict) and data.get("rules") == rules else {}
+    entries = data.get("files", {}) if isinstance(data, dict) and data.get("rules") == rules else {}
+    if not isinstance(entries, dict):
+        return {}
+    return {
+        digest: entry["findings"]
+        for digest, entry in entries.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("findings"), list)
+        and sealed("secret-scan", _entry_bytes(rules, digest, entry["findings"]), entry.get("mac"))
+    }
 
 
 def _scan_by_content(groups: list[tuple[Path, list[Path]]], cache_file: Path | None, tool_version: str) -> tuple:
@@ -104,7 +120,11 @@ def _scan_by_content(groups: list[tuple[Path, list[Path]]], cache_file: Path | N
         for finding in scan_files(root, list(owner)):
             results[owner[root / finding.path]].append([finding.line, finding.rule, finding.masked()])
     if cache_file is not None:
-        write_json_atomic(cache_file, {"rules": rules, "files": dict(sorted(results.items()))})
+        entries = {
+            digest: {"findings": found, "mac": seal("secret-scan", _entry_bytes(rules, digest, found))}
+            for digest, found in sorted(results.items())
+        }
+        write_json_atomic(cache_file, {"rules": rules, "files": entries})
     lines = sorted(
         (path.relative_to(root).as_posix(), line, rule, masked)
         for (root, path), digest in digests.items()

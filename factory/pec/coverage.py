@@ -30,6 +30,9 @@ STAGES_AFTER_MANIFEST = ("pec", "report", "deploy_apply")
 # Beside build/ and pack0/ in an output folder, never read by a build's code: the factory's own state
 # (.lai-pack.doit.db, doit's database; .lai-pack.lock; .lai-pack.secret-scan.json, masked findings by sha256).
 FACTORY_STATE = (".lai-pack.",)
+# The only build files the factory makes executable (factory/deploy/scripts.py EXECUTABLE_SCRIPTS, kept equal
+# by a test; named here so verify imports no deploy code). Any other run bit is reported.
+RUN_BITS = frozenset({"deploy/deploy.sh", "deploy/rollback.sh", "deploy/healthcheck.sh"})
 EVIDENCE_FILES = ("run_report.json", "approval.json", "pipeline_result.json", "manifest.json")
 BYTECODE_SUFFIXES = (".pyc", ".pyo")
 
@@ -58,33 +61,61 @@ def is_bytecode(relative: str) -> bool:
     return relative.endswith(BYTECODE_SUFFIXES) or "__pycache__" in relative.split("/")
 
 
-def walk(root: Path, prefix: str) -> Tree:
-    """Every entry under root; problems name each path with prefix (e.g. 'build/')."""
+def _file_problem(relative: str, status: os.stat_result, executable: frozenset[str]) -> str | None:
+    """Why a regular file cannot be evidence: a second name (a hard link: whoever holds the other name changes
+    it unseen), or a run bit the factory never sets (only its deploy scripts are executable)."""
+    if status.st_nlink > 1:
+        return f"not a regular file: {relative} (a hard link with {status.st_nlink} names: another one changes it)"
+    if status.st_mode & 0o7111 and relative not in executable:
+        return f"executable: {relative} (mode {stat.S_IMODE(status.st_mode):o}; the factory writes it 644)"
+    return None
+
+
+def walk(root: Path, prefix: str, executable: frozenset[str] = frozenset()) -> Tree:
+    """Every entry under root; problems name each path with prefix (e.g. 'build/'). executable: the files
+    (with prefix) that may have a run bit. A folder with no file in it is reported too: Python imports an
+    empty folder under src/ as a namespace package."""
     tree = Tree()
     if root.is_symlink():
         tree.problems.append(f"not a regular file: {prefix.rstrip('/') or root.name} (a symbolic link)")
         return tree
     if not root.is_dir():
         return tree
-    stack = [""]
+    stack, folders, filled = [""], [], set()
     while stack:
         folder = stack.pop()
         with os.scandir(root / folder) as entries:
             for entry in entries:
                 relative = f"{folder}{entry.name}"
-                mode = entry.stat(follow_symlinks=False).st_mode
+                status = entry.stat(follow_symlinks=False)
+                mode = status.st_mode
                 if stat.S_ISDIR(mode):
                     if entry.name == "__pycache__":
                         tree.problems.append(f"bytecode: {prefix}{relative}/ (Python runs what is cached here)")
                     stack.append(f"{relative}/")
-                elif not stat.S_ISREG(mode):
+                    folders.append(relative)
+                    continue
+                filled.update(_parents(relative))
+                if not stat.S_ISREG(mode):
                     tree.problems.append(f"not a regular file: {prefix}{relative} ({_kind(mode)})")
                 elif is_bytecode(relative):
                     tree.problems.append(f"bytecode: {prefix}{relative} (Python may run it instead of its source)")
                 else:
+                    # Listed all the same: its content is checked too.
                     tree.files.append(relative)
+                    if problem := _file_problem(f"{prefix}{relative}", status, executable):
+                        tree.problems.append(problem)
+    tree.problems += [
+        f"extra: {prefix}{folder}/ (a folder with no file in it: Python imports one as a namespace package)"
+        for folder in sorted(set(folders) - filled)
+    ]
     tree.files.sort()
     return tree
+
+
+def _parents(relative: str) -> list[str]:
+    parts = relative.split("/")[:-1]
+    return ["/".join(parts[: end + 1]) for end in range(len(parts))]
 
 
 def stage_record(relative: str) -> str | None:
@@ -113,8 +144,16 @@ def chain_inputs(build: Path, pack0_dir: Path) -> list[Path]:
     return [*(pack0_dir / path for path in walk(pack0_dir, "").files), *(build / path for path in built + records)]
 
 
-def evidence_verifies(out: str) -> bool:
-    """doit's up-to-date check of the evidence stage: False makes it re-derive the evidence."""
+def evidence_verifies(out: str, sign_key: str = "") -> bool:
+    """doit's up-to-date check of the evidence stage: False makes it re-derive the evidence. With a signing
+    key, the signatures must be this key's over the files as they are (a hand-rewritten one is re-signed)."""
+    import tempfile
+
+    from factory.pec.signing import write_public_key
     from factory.pec.verify import verify_output
 
-    return not verify_output(Path(out))
+    if not sign_key:
+        return not verify_output(Path(out))
+    with tempfile.TemporaryDirectory(prefix="lai-pack-key-") as folder:
+        public_key = write_public_key(Path(sign_key), Path(folder) / "signing.pub")
+        return not verify_output(Path(out), public_key)

@@ -121,9 +121,13 @@ def build_run_report(
     }
 
 
-def build_approval(module: str, run_report_text: str, run_report: dict, waivers: tuple[str, ...]) -> dict:
+def build_approval(
+    module: str, run_report_text: str, run_report: dict, waivers: tuple[str, ...], failed: str = ""
+) -> dict:
+    """failed: why the run stopped early (a stage failed), which no waiver lifts."""
     tests_passed = run_report["tests"]["passed"]
     approved, verdicts, used, reasons = decide_approval(tests_passed, run_report["gates"], waivers)
+    approved, reasons = approved and not failed, [failed, *reasons] if failed else reasons
     return {
         "schema_version": 1,
         "module": module,

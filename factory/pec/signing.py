@@ -71,6 +71,15 @@ def key_id(key_path: Path, *, private: bool) -> str:
     return sha256_bytes(json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode())
 
 
+def write_public_key(private_key: Path, target: Path) -> Path:
+    """The public half of a private key, as a PEM file (to check what this key signed)."""
+    from cryptography.hazmat.primitives import serialization
+
+    public = _load(private_key, private=True).public_key()
+    target.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return target
+
+
 def sign_file(path: Path, private_key: Path) -> Path:
     signature = sign_bytes(path.read_bytes(), private_key)
     target = path.with_name(path.name + SIGNATURE_SUFFIX)

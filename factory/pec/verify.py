@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from factory.fsutil import sha256_file
-from factory.pec.coverage import FACTORY_STATE, STAGES_AFTER_MANIFEST, in_chain, stage_record, walk
+from factory.pec.coverage import FACTORY_STATE, RUN_BITS, STAGES_AFTER_MANIFEST, in_chain, stage_record, walk
 from factory.pec.evidence import EVIDENCE_NAMES, load_written_evidence
 from factory.pec.provenance import provenance_problems
 from factory.pec.signing import signature_problem
@@ -88,7 +88,7 @@ def verify_output(out: Path, public_key: Path | None = None, excused: set[str] =
     problems: list[str] = []
     documents = _load_evidence(build, problems)
     manifest, approval, report = (documents.get(name) for name in ("manifest", "approval", "run_report"))
-    tree = walk(build, "build/")
+    tree = walk(build, "build/", frozenset(f"build/{path}" for path in RUN_BITS))
     problems += tree.problems
     if manifest:
         actual = [path for path in tree.files if in_chain(path)]
@@ -135,7 +135,7 @@ def verify_team_pack(root: Path, public_key: Path | None = None) -> list[str]:
     pack_manifest = _load(root / TEAM_PACK_MANIFEST, "team_pack", problems, TEAM_PACK_MANIFEST)
     allowed = team_pack_exclusions(root)
     if pack_manifest is not None:
-        tree = walk(root, "")
+        tree = walk(root, "", frozenset(f"build/{path}" for path in RUN_BITS))
         shipped = [path for path in tree.files if path != TEAM_PACK_MANIFEST]
         problems += tree.problems + _check_files(root, "", pack_manifest["files"], shipped, set(), TEAM_PACK_MANIFEST)
         forged = sorted(set(pack_manifest["excluded"]) - set(allowed))

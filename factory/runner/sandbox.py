@@ -21,6 +21,7 @@ from pathlib import Path
 
 from factory.errors import InputError
 from factory.runner.process import die_with_parent
+from factory.trust import key_dir
 
 SANDBOXES = ("auto", "docker", "bwrap", "none")
 SANDBOX_IMAGE_ENVS = ("LAI_SANDBOX_IMAGE", "LAI_BASE_IMAGE")
@@ -81,6 +82,13 @@ def _interpreter_paths_under_tmp() -> list[str]:
     return sorted(str(path) for path in resolved if path.is_relative_to("/tmp") and path.exists())
 
 
+def _hidden_key_dir() -> list[str]:
+    """Generated code must not read the key that seals the factory's caches (factory/trust.py): an empty
+    folder in its place."""
+    folder = key_dir()
+    return ["--tmpfs", str(folder)] if folder.is_dir() and not folder.resolve().is_relative_to("/tmp") else []
+
+
 def _bwrap(argv: list[str], build: str, binds: tuple[str, ...] = ()) -> list[str]:
     return [
         "bwrap",
@@ -94,6 +102,7 @@ def _bwrap(argv: list[str], build: str, binds: tuple[str, ...] = ()) -> list[str
         "--tmpfs",
         "/tmp",
         *[part for path in _interpreter_paths_under_tmp() for part in ("--ro-bind", path, path)],
+        *_hidden_key_dir(),
         "--bind",
         build,
         build,

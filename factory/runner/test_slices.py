@@ -16,9 +16,17 @@ from factory.fsutil import list_files, write_text_atomic
 from factory.pack0.models import Entity
 from factory.runner.junit import OUTCOMES, merged_junit
 from factory.runner.slices import SlicePlan, plan, slice_of_test
+from factory.trust import seal, sealed
 
 TESTS_ARGUMENT = "tests"
 WATCHED_ROOTS = ("src", "tests")
+
+
+SEAL_KIND = "test-slice"
+
+
+def _canonical(record: dict) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _counts(cases: list) -> dict:
@@ -32,15 +40,27 @@ class Slicing:
     entities: tuple[Entity, ...]
     # The last run's slices by name (from the test report, then from each run of a heal loop).
     previous: dict[str, dict] = field(default_factory=dict)
+    # This machine's seals of the passing results it recorded (factory/trust.py), by slice; kept beside the
+    # output's other factory state, outside build/: a result written into the report by hand is not reused.
+    seals_file: Path | None = None
 
     @classmethod
-    def from_report(cls, logs_dir: Path, entities: tuple[Entity, ...], report: Path) -> Slicing:
+    def from_report(
+        cls, logs_dir: Path, entities: tuple[Entity, ...], report: Path, seals_file: Path | None = None
+    ) -> Slicing:
         try:
             slices = json.loads(report.read_text(encoding="utf-8"))["final_run"]["slices"]
             previous = {each["name"]: each for each in slices if isinstance(each, dict) and "cases" in each}
         except (OSError, ValueError, KeyError, TypeError):
             previous = {}
-        return cls(logs_dir, entities, previous)
+        return cls(logs_dir, entities, previous, seals_file)
+
+    def _seals(self) -> dict:
+        try:
+            seals = json.loads(self.seals_file.read_text(encoding="utf-8")) if self.seals_file else {}
+        except (OSError, ValueError):
+            return {}
+        return seals if isinstance(seals, dict) else {}
 
     def _owned(self) -> dict[str, set[str]] | None:
         """The files each entity slice's replies wrote; None when a reply cannot be read (then nothing is
@@ -73,8 +93,15 @@ class Slicing:
         return plan(files, owned, list(self.entities), setting)
 
     def known(self) -> dict[str, dict]:
-        """The passing results of the last run, by slice (a failed result is never reused)."""
-        return {name: record for name, record in self.previous.items() if record.get("passed")}
+        """The passing results of the last run this machine sealed, by slice (a failed result is never
+        reused). Without a seals file (a caller that keeps none), the report's results are believed."""
+        passing = {name: record for name, record in self.previous.items() if record.get("passed")}
+        if self.seals_file is None:
+            return passing
+        seals = self._seals()
+        return {
+            name: record for name, record in passing.items() if sealed(SEAL_KIND, _canonical(record), seals.get(name))
+        }
 
     def settle(self, plans: list[SlicePlan], reused: set[str], outcome, junit_path: Path) -> tuple[list, list[dict]]:
         """Every slice's cases (reused or just run), also written as one JUnit file; returns the cases and
@@ -108,6 +135,9 @@ class Slicing:
                 }
             )
         self.previous = {each["name"]: each for each in slices}
+        if self.seals_file is not None:
+            seals = {each["name"]: seal(SEAL_KIND, _canonical(each)) for each in slices if each["passed"]}
+            write_text_atomic(self.seals_file, json.dumps(seals, indent=1, sort_keys=True) + "\n")
         write_text_atomic(junit_path, merged_junit([xml for _test, xml, _case in cases]))
         return cases, slices
 

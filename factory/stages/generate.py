@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from factory.agents import call
@@ -11,7 +12,7 @@ from factory.engine.codegen import contract_copy
 from factory.engine.testgen import contract_copy_for_tests
 from factory.fsutil import write_file_set, write_text_atomic
 from factory.pack0.load import load_pack0
-from factory.stages.inputs import known_slices
+from factory.stages.inputs import known_slices, written_record
 
 CODEGEN_ROOTS = ("src", "Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 TESTGEN_ROOTS = ("tests", ".test_commands.json")
@@ -19,9 +20,12 @@ TESTGEN_ROOTS = ("tests", ".test_commands.json")
 Work = Callable[[BuildConfig, Callable[[str], None]], str]
 
 
-def _write_slice(config: BuildConfig, slice_name: str, files: dict[str, str], roots: tuple, say) -> str:
-    """A slice's files, every path checked before any is written (agent replies are untrusted)."""
+def _write_slice(config: BuildConfig, agent: str, slice_name: str, files: dict[str, str], roots: tuple, say) -> str:
+    """A slice's files, every path checked before any is written (agent replies are untrusted), and their
+    list (what makes them the slice task's targets)."""
     written = write_file_set(config.layout.build_dir, files, allowed_roots=roots)
+    record = written_record(config.layout.logs_dir, agent, slice_name)
+    write_text_atomic(record, json.dumps(sorted(files), indent=1) + "\n")
     say(f"slice {slice_name}: {len(files)} files, {len(written)} written or changed")
     return f"{len(files)} files for slice {slice_name}"
 
@@ -35,7 +39,7 @@ def codegen_slice(slice_name: str) -> Work:
         files = reply.as_dict()
         if slice_name == "core":
             files.update(contract_copy(pack0))
-        return _write_slice(config, slice_name, files, CODEGEN_ROOTS, say)
+        return _write_slice(config, "codegen", slice_name, files, CODEGEN_ROOTS, say)
 
     return work
 
@@ -52,7 +56,7 @@ def testgen_slice(slice_name: str) -> Work:
         files = reply.as_dict()
         if slice_name == "core":
             files.update(contract_copy_for_tests(pack0))
-        return _write_slice(config, slice_name, files, TESTGEN_ROOTS, say)
+        return _write_slice(config, "testgen", slice_name, files, TESTGEN_ROOTS, say)
 
     return work
 

@@ -3,7 +3,8 @@ importing the stages' code (task creation runs on every re-run, a no-op included
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+from pathlib import Path, PurePosixPath
 
 from factory.fsutil import list_files
 from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
@@ -47,3 +48,24 @@ def watched_files(build_dir: Path) -> list[Path]:
     """The code and tests a test run depends on (what doit watches for the run and the gates)."""
     files = [path for root in ("src", "tests") if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
     return [*files, build_dir / ".test_commands.json"]
+
+
+def written_record(logs_dir: Path, agent: str, slice_name: str) -> Path:
+    """Where a slice's generation lists the files it wrote (so a re-run can make them doit targets)."""
+    return logs_dir / "written" / f"{agent}.{slice_name}.json"
+
+
+def written_files(build_dir: Path, logs_dir: Path, agent: str, slice_name: str) -> list[Path]:
+    """The files a slice wrote last time, as doit targets: deleting any of them re-runs the slice (from the
+    reply cache). Read without the stage's code; a record that is unreadable or names a path outside the
+    build lists nothing (the slice then runs only when its inputs change, as before it was written)."""
+    try:
+        paths = json.loads(written_record(logs_dir, agent, slice_name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+        return []
+    parts = [PurePosixPath(path) for path in paths]
+    if any(part.is_absolute() or ".." in part.parts or not part.parts for part in parts):
+        return []
+    return [build_dir / part for part in parts]

@@ -94,9 +94,35 @@ def _sign(config: BuildConfig, statement: bytes, say: Callable[[str], None]) -> 
 
 def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
-    pack0 = load_pack0(layout.pack0_dir)
-    test_report = _read_json(layout.test_report)
     gates = [_read_json(layout.gate_report(name)) for name in GATE_ORDER]
+    return _write_evidence(config, say, _read_json(layout.test_report), gates)
+
+
+def _no_tests(config: BuildConfig, reason: str) -> dict:
+    """The test report of a run that stopped before its tests finished: nothing ran, nothing passed."""
+    counts = {"total": 0, "passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    final = {"passed": False, "counts": counts, "by_kind": {}, "failures": [], "duration_s": 0}
+    sandbox = config.sandbox if config.sandbox in ("docker", "bwrap") else "none"
+    return {"final_run": {**final, "sandbox": sandbox}, "heal_log": [], "stop_reason": reason, "max_tries": 0}
+
+
+def failure_evidence(config: BuildConfig, stage: str, error: str, say: Callable[[str], None]) -> str:
+    """NOT APPROVED evidence for a run stopped by a failed stage, describing the output as that run leaves it:
+    the previous run's evidence would describe files that have changed since. Reports the failed stage made,
+    or a later one, are not this run's and are left out (tests not passed, gates did not run)."""
+    layout = config.layout
+    reason = f"stage {stage} failed: {error}"
+    done = [] if not stage.startswith("gate_") else GATE_ORDER[: GATE_ORDER.index(stage.removeprefix("gate_"))]
+    gates = [_read_json(layout.gate_report(name)) for name in done]
+    test_report = _read_json(layout.test_report) if stage.startswith("gate_") else _no_tests(config, reason)
+    return _write_evidence(config, say, test_report, gates, failed=reason)
+
+
+def _write_evidence(
+    config: BuildConfig, say: Callable[[str], None], test_report: dict, gates: list[dict], failed: str = ""
+) -> str:
+    layout = config.layout
+    pack0 = load_pack0(layout.pack0_dir)
     usage = summarize(read_ledger(layout.usage_ledger))
     pack0_files = [file_entry(layout.pack0_dir, path) for path in list_files(layout.pack0_dir)]
     run_report = build_run_report(
@@ -116,7 +142,7 @@ def evidence(config: BuildConfig, say: Callable[[str], None]) -> str:
     run_report_text = render("run_report", run_report)
     write_text_atomic(layout.evidence("run_report"), run_report_text)
 
-    approval = build_approval(pack0.module, run_report_text, run_report, config.waivers)
+    approval = build_approval(pack0.module, run_report_text, run_report, config.waivers, failed)
     approval_text = render("approval", approval)
     write_text_atomic(layout.evidence("approval"), approval_text)
 

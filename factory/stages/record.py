@@ -14,8 +14,13 @@ from factory import progress
 from factory.errors import FactoryError
 from factory.fsutil import write_json_atomic
 
+# Stages that run after the evidence is written: their failure leaves it true.
+AFTER_EVIDENCE = ("pec", "report", "deploy_apply")
+EVIDENCE_FILES = ("run_report.json", "approval.json", "pipeline_result.json", "manifest.json")
+
 if TYPE_CHECKING:
     from factory.config import BuildConfig
+    from factory.layout import Layout
 
 
 def _now() -> str:
@@ -47,23 +52,56 @@ def run_stage(config: BuildConfig, stage: str, work: Callable[[BuildConfig, Call
         # A known, explained failure: one line, no traceback; doit marks the task failed.
         say(f"FAILED: {error}")
         print(f"lai-pack: {stage}: {error}", file=sys.stderr, flush=True)
+        _stopped(config, stage, str(error), started, say)
         return False
     except Exception as error:
         say(f"FAILED: {type(error).__name__}: {error}")
         print(f"lai-pack: stage {stage} failed: {error}", file=sys.stderr, flush=True)
+        _stopped(config, stage, f"{type(error).__name__}: {error}", started, say)
         raise
     duration = round(time.monotonic() - started, 3)
     say(f"done in {duration:.2f}s: {summary}")
+    _record(config, stage, "done", duration, summary)
+    return True
+
+
+def _record(config: BuildConfig, stage: str, status: str, duration: float, summary: str) -> None:
     record = {
         "name": stage,
-        "status": "done",
+        "status": status,
         "duration_s": duration,
         "finished_at": _now(),
         "finished_ts": time.time(),
         "summary": summary,
     }
     write_json_atomic(config.layout.stage_record(stage), record)
-    return True
+
+
+def _stopped(config: BuildConfig, stage: str, error: str, started: float, say: Callable[[str], None]) -> None:
+    """A stage before the evidence failed: the run ends here, so the evidence must describe what it leaves
+    (NOT APPROVED, naming the stage), not what the previous run left. When even that cannot be written, the
+    previous evidence is removed: it would vouch for files that have changed."""
+    if stage in AFTER_EVIDENCE:
+        return
+    first_line = (error.splitlines() or ["failed"])[0][:300]
+    _record(config, stage, "failed", round(time.monotonic() - started, 3), first_line)
+    try:
+        from factory.stages.pec import failure_evidence
+
+        failure_evidence(config, stage, first_line, make_say(config, "pec"))
+    except Exception as problem:  # noqa: BLE001 - whatever broke, stale evidence must not stay
+        removed = remove_evidence(config.layout)
+        say(f"could not write evidence for this run ({type(problem).__name__}: {problem}); removed {removed}")
+
+
+def remove_evidence(layout: Layout) -> str:
+    """Delete the evidence files; returns what was removed."""
+    build = layout.build_dir
+    names = [*EVIDENCE_FILES, "provenance.json", "provenance.dsse.json", "manifest.json.sig"]
+    gone = [name for name in names if (build / name).is_file()]
+    for name in gone:
+        (build / name).unlink()
+    return ", ".join(gone) or "nothing"
 
 
 @dataclass(frozen=True)

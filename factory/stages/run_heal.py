@@ -60,7 +60,7 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     pack0 = load_pack0(layout.pack0_dir)
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
     sandbox = resolve_sandbox(config.sandbox)
-    slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report)
+    slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals)
     kept = _kept(layout, slicing, sandbox, tries)
     if kept is not None:
         final = TestRun(**kept["final_run"])

@@ -1,0 +1,102 @@
+"""Which of the factory's own caches in an output folder to believe: each is sealed with an HMAC under a
+per-machine key kept outside every output (the user cache folder, created 0600). Whoever can write an output
+folder can rewrite a cache there, but not seal it: an entry whose seal does not match is ignored and its work
+done again (a file re-scanned, a stage re-run, a test slice re-run). Without a key (no writable cache folder)
+nothing is believed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sys
+from pathlib import Path
+
+KEY_FILE = "machine.key"
+KEY_BYTES = 32
+
+
+def key_dir() -> Path:
+    """$XDG_CACHE_HOME/lai-pack, else ~/.cache/lai-pack."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lai-pack"
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if len(data) == KEY_BYTES else None
+
+
+def machine_key() -> bytes | None:
+    """This machine's key, made on first use; None when it can be neither read nor made."""
+    path = key_dir() / KEY_FILE
+    key = _read_key(path)
+    if key is not None:
+        return key
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temp = path.with_name(f"{KEY_FILE}.{os.getpid()}.tmp")
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "wb") as file:
+            file.write(secrets.token_bytes(KEY_BYTES))
+        try:
+            os.link(temp, path)  # atomic, and never replaces a key another process made first
+        except FileExistsError:
+            pass
+        finally:
+            temp.unlink()
+    except OSError:
+        return None
+    return _read_key(path)
+
+
+def seal(kind: str, data: bytes) -> str:
+    """The HMAC-SHA256 of data for one kind of cache ('' without a key: then nothing is ever believed)."""
+    key = machine_key()
+    if key is None:
+        return ""
+    return hmac.new(key, kind.encode() + b"\0" + data, hashlib.sha256).hexdigest()
+
+
+def sealed(kind: str, data: bytes, mac: object) -> bool:
+    expected = seal(kind, data)
+    return bool(expected) and isinstance(mac, str) and hmac.compare_digest(expected, mac)
+
+
+def _seal_path(file: Path) -> Path:
+    return file.with_name(file.name + ".mac")
+
+
+def seal_file(file: Path) -> None:
+    """After doit wrote its dependency database: seal it, so the next run believes it."""
+    if file.is_file():
+        mac = seal("file", file.read_bytes())
+        if mac:
+            _seal_path(file).write_text(mac + "\n", encoding="utf-8")
+
+
+def distrust_unsealed(file: Path) -> bool:
+    """Before doit opens its database: one this machine did not seal (written by hand, copied from another
+    machine, or cut short) is removed, so every stage runs again (agent replies still come from the reply
+    cache). Returns whether it was removed."""
+    if not file.exists():
+        _seal_path(file).unlink(missing_ok=True)
+        return False
+    try:
+        mac = _seal_path(file).read_text(encoding="utf-8").strip()
+    except OSError:
+        mac = ""
+    if sealed("file", file.read_bytes(), mac):
+        return False
+    file.unlink()
+    _seal_path(file).unlink(missing_ok=True)
+    print(
+        f"lai-pack: {file.name} is not sealed by this machine's key ({key_dir() / KEY_FILE}): "
+        "not trusted, every stage runs again",
+        file=sys.stderr,
+    )
+    return True
