@@ -1,6 +1,6 @@
 """Random valid Pack0s (hypothesis): names at the edges of the rules, every field type, keyword, format and
-pattern the contract language has, defaults, examples, nullable fields and x-unique strings. Shared by the property
-test and benchmarks/random_pack0s.py, which builds many more of them."""
+pattern the contract language has, defaults, examples, nullable fields, x-unique strings and references (each
+delete rule). Shared by the property test and benchmarks/random_pack0s.py, which builds many more of them."""
 
 from __future__ import annotations
 
@@ -161,7 +161,23 @@ def random_pack0(draw) -> tuple[str, dict[str, dict]]:
     for index, name in enumerate(entities):
         title = "".join(part.capitalize() for part in name.split("_"))[:50] + f"E{index}"
         contracts[name] = draw(entity_contract(name, title, plural_edges=index == 0))
+        if draw(st.booleans()):
+            add_reference(draw, contracts[name], name, draw(st.sampled_from(entities[: index + 1])))
     return module, contracts
+
+
+def add_reference(draw, schema: dict, name: str, target: str) -> None:
+    """A reference to an earlier entity or to itself (nullable then): never a cycle of required references."""
+    nullable = target == name or draw(st.booleans())
+    spec = {"type": ["string", "null"] if nullable else "string", "format": "uuid", "x-references": target}
+    rule = draw(st.sampled_from([None, "restrict", "cascade", *(["set-null"] if nullable else [])]))
+    if rule:
+        spec["x-on-delete"] = rule
+    field = f"ref_{target}"[:63]
+    if field not in schema["properties"]:
+        schema["properties"][field] = spec
+        if draw(st.booleans()):
+            schema["required"].append(field)
 
 
 def write_random_pack0(root: Path, module: str, contracts: dict[str, dict]) -> Path:

@@ -4,7 +4,14 @@ SQLite tables come from too. Pure: Pack0 in, SQL text out."""
 from __future__ import annotations
 
 from factory.config import DEPLOY_TARGETS  # one list, kept where the settings are checked
-from factory.deploy.schema import migration_name, postgres_down, postgres_up, quote_ident, quote_literal
+from factory.deploy.schema import (
+    migration_name,
+    migration_order,
+    postgres_down,
+    postgres_up,
+    quote_ident,
+    quote_literal,
+)
 from factory.pack0.models import Entity, Pack0
 
 __all__ = [
@@ -27,15 +34,15 @@ def create_table_sql(entity: Entity, _target: str = "compose") -> str:
 
 
 def generate_migrations(pack0: Pack0, target: str) -> dict[str, str]:
-    """Up and down migration per entity, in contract order, keyed by path inside build/. Both targets get the
-    same tables with row-level security by the tenant_id claim (Supabase's and the service's); supabase also
-    gets the Supabase CLI layout."""
+    """Up and down migration per entity, parents before children (contract order otherwise), keyed by path
+    inside build/. Both targets get the same tables with row-level security by the tenant_id claim (Supabase's
+    and the service's); supabase also gets the Supabase CLI layout."""
     files = {}
-    for index, entity in enumerate(pack0.entities, start=1):
+    for index, entity in enumerate(migration_order(pack0.entities), start=1):
         name = migration_name(index, entity)
-        up = postgres_up(pack0.module, entity)
+        up = postgres_up(pack0.module, entity, pack0.entities)
         files[f"{MIGRATIONS_DIR}/{name}.up.sql"] = up
-        files[f"{MIGRATIONS_DIR}/{name}.down.sql"] = postgres_down(pack0.module, entity)
+        files[f"{MIGRATIONS_DIR}/{name}.down.sql"] = postgres_down(pack0.module, entity, pack0.entities)
         if target == "supabase":
             stamp = SUPABASE_BASE_TIMESTAMP + index
             files[f"deploy/supabase/migrations/{stamp}_create_{entity.plural}.sql"] = up

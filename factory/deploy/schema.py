@@ -53,12 +53,32 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A column holding the id of another table's record in the same tenant: a composite foreign key
+    (tenant_id, column) -> parent (tenant_id, id), so a reference across tenants cannot exist."""
+
+    column: str
+    parent: str  # the parent's table (its plural)
+    on_delete: str  # restrict, cascade, set-null
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...]
     indexes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     # x-unique: (index name, fields), each unique together with tenant_id (tables.json maps the name back).
     uniques: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    references: tuple[Reference, ...] = ()
+    referenced: bool = False  # another table refers to it: UNIQUE (tenant_id, id) for the foreign keys
+
+    def reference_name(self, column: str) -> str:
+        """The foreign key's constraint name, by position like check_name; tables.json maps it to the field."""
+        return "ref_" + self.check_name(column).removeprefix("check_")
+
+    @property
+    def record_key(self) -> str:
+        return f"{self.name}_tenant_record_key"  # an index name: unique in the schema, not just the table
 
     def check_name(self, column: str) -> str:
         """The column's CHECK constraint name: by position, short and plain (a name made of a random-looking
@@ -74,8 +94,15 @@ def _kind(spec: dict) -> str:
     return {"integer": "integer", "number": "number", "boolean": "boolean"}.get(kind, "array")
 
 
-def table_of(entity: Entity) -> Table:
-    """The table an entity's records live in, on either store."""
+def table_of(entity: Entity, entities: tuple[Entity, ...] | list[Entity] = ()) -> Table:
+    """The table an entity's records live in, on either store (entities: the Pack0's, to resolve references)."""
+    plurals = {other.name: other.plural for other in entities}
+    references = tuple(
+        Reference(name, plurals[target], rule)
+        for name, (target, rule) in entity.references.items()
+        if target in plurals
+    )
+    referenced = any(target == entity.name for other in entities for target, _rule in other.references.values())
     columns = []
     for name, spec in entity.properties.items():
         enum = tuple(value for value in spec.get("enum") or () if value is not None)
@@ -100,9 +127,14 @@ def table_of(entity: Entity) -> Table:
                 default=(spec["default"],) if "default" in spec else (),
             )
         )
+    indexes = [(f"{entity.plural}_tenant_id_idx", ("tenant_id",))]
     # Index names are per schema in PostgreSQL: the table's name keeps them apart.
     uniques = tuple((f"{entity.plural}_unique_{index}", fields) for index, fields in enumerate(entity.unique, 1))
-    return Table(entity.plural, tuple(columns), ((f"{entity.plural}_tenant_id_idx", ("tenant_id",)),), uniques)
+    table = Table(entity.plural, tuple(columns), references=references, referenced=referenced)
+    for ref in references:  # the delete rules and the child's list filter look rows up by (tenant_id, field)
+        name = f"{entity.plural}_{table.reference_name(ref.column)}_idx"
+        indexes.append((name, ("tenant_id", quote_ident(ref.column))))
+    return Table(entity.plural, tuple(columns), tuple(indexes), uniques, references, referenced)
 
 
 _PG_TYPES = {
@@ -188,8 +220,26 @@ def _column_sql(table: Table, column: Column, dialect: str) -> str:
     return text
 
 
-def create_table(table: Table, dialect: str) -> list[str]:
-    """CREATE TABLE and its indexes, one statement per item, in the dialect ('postgres' or 'sqlite')."""
+_ON_DELETE = {"restrict": "RESTRICT", "cascade": "CASCADE"}
+
+
+def foreign_key(table: Table, ref: Reference, dialect: str) -> str:
+    """The reference as a table constraint. SET NULL names its column on PostgreSQL (15+): a bare SET NULL
+    would null tenant_id too. SQLite cannot name it, so there the key only refuses (RESTRICT) and the service
+    nulls the field before it deletes the parent, in the same transaction."""
+    action = _ON_DELETE.get(ref.on_delete) or (
+        f"SET NULL ({quote_ident(ref.column)})" if dialect == "postgres" else "RESTRICT"
+    )
+    column = quote_ident(ref.column)
+    return (
+        f"CONSTRAINT {quote_ident(table.reference_name(ref.column))} FOREIGN KEY (tenant_id, {column}) "
+        f"REFERENCES {quote_ident(ref.parent)} (tenant_id, id) ON DELETE {action}"
+    )
+
+
+def create_table(table: Table, dialect: str, references: tuple[Reference, ...] | None = None) -> list[str]:
+    """CREATE TABLE and its indexes, one statement per item, in the dialect ('postgres' or 'sqlite').
+    references: the foreign keys declared inline (default: all; a migration adds the others by ALTER TABLE)."""
     pg = dialect == "postgres"
     lines = [
         "id uuid PRIMARY KEY DEFAULT gen_random_uuid()" if pg else "id TEXT PRIMARY KEY NOT NULL",
@@ -200,6 +250,9 @@ def create_table(table: Table, dialect: str) -> list[str]:
     lines += [_column_sql(table, column, dialect) for column in table.columns]
     stamp = "timestamptz NOT NULL DEFAULT now()" if pg else "TEXT NOT NULL"
     lines += [f"created_at {stamp}", f"updated_at {stamp}"]
+    if table.referenced:
+        lines.append(f"CONSTRAINT {quote_ident(table.record_key)} UNIQUE (tenant_id, id)")
+    lines += [foreign_key(table, ref, dialect) for ref in (table.references if references is None else references)]
     body = ",\n  ".join(lines)
     statements = [f"CREATE TABLE {quote_ident(table.name)} (\n  {body}\n)"]
     for name, columns in table.indexes:
@@ -232,17 +285,70 @@ def row_level_security(table: Table) -> list[str]:
     ]
 
 
-def postgres_up(module: str, entity: Entity) -> str:
+def migration_order(entities: tuple[Entity, ...] | list[Entity]) -> list[Entity]:
+    """Parents before their children (contract order otherwise, so a Pack0 without references keeps its
+    migrations). A cycle (optional or nullable somewhere, the loader checked) is broken at the first entity that
+    may leave its missing parents out: the key pointing forward is added by the later parent's migration (ALTER
+    TABLE), and dropped by its down migration first."""
+    pending, ordered = list(entities), []
+    while pending:
+        placed = {entity.name for entity in ordered}
+        ready = next(
+            (
+                entity
+                for strict in (True, False)  # else the first whose missing parents it may leave out (a cycle)
+                for entity in pending
+                if all(
+                    target in placed or target == entity.name or not (strict or entity.reference_is_required(field))
+                    for field, (target, _rule) in entity.references.items()
+                )
+            ),
+            pending[0],
+        )
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
+
+
+def _split_references(entity: Entity, entities: tuple[Entity, ...] | list[Entity]) -> tuple[tuple, list]:
+    """(the keys the entity's own CREATE TABLE declares, [(earlier table, key)] its migration adds by ALTER)."""
+    order = [other.name for other in migration_order(entities)] if entities else [entity.name]
+    position = order.index(entity.name)
+    by_plural = {other.plural: other.name for other in entities}
+    own = tuple(ref for ref in table_of(entity, entities).references if order.index(by_plural[ref.parent]) <= position)
+    later = [
+        (table, ref)
+        for other in entities
+        if other.name in order[:position]
+        for table in [table_of(other, entities)]
+        for ref in table.references
+        if ref.parent == entity.plural
+    ]
+    return own, later
+
+
+def postgres_up(module: str, entity: Entity, entities: tuple[Entity, ...] | list[Entity] = ()) -> str:
     """The text of the entity's up migration (its sha256 is the schema version the service checks)."""
-    table = table_of(entity)
-    statements = create_table(table, "postgres") + row_level_security(table)
+    table = table_of(entity, entities)
+    own, later = _split_references(entity, entities) if entities else ((), [])
+    statements = create_table(table, "postgres", own) + row_level_security(table)
+    statements += [
+        f"ALTER TABLE {quote_ident(child.name)} ADD {foreign_key(child, ref, 'postgres')}" for child, ref in later
+    ]
     header = f"-- {module}: {entity.title}. Generated from contracts/{entity.name}.schema.json\n"
     return header + "".join(statement + ";\n" for statement in statements)
 
 
-def postgres_down(module: str, entity: Entity) -> str:
+def postgres_down(module: str, entity: Entity, entities: tuple[Entity, ...] | list[Entity] = ()) -> str:
+    """Drops what the up migration made: first the keys it added to earlier tables, then its table."""
+    _own, later = _split_references(entity, entities) if entities else ((), [])
     header = f"-- {module}: {entity.title}. Generated from contracts/{entity.name}.schema.json\n"
-    return header + f"DROP TABLE IF EXISTS {quote_ident(entity.plural)};\n"
+    drops = "".join(
+        f"ALTER TABLE IF EXISTS {quote_ident(child.name)} DROP CONSTRAINT IF EXISTS "
+        f"{quote_ident(child.reference_name(ref.column))};\n"
+        for child, ref in later
+    )
+    return header + drops + f"DROP TABLE IF EXISTS {quote_ident(entity.plural)};\n"
 
 
 def migration_name(index: int, entity: Entity) -> str:
@@ -253,22 +359,40 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def service_tables(module: str, entities: list[Entity]) -> dict:
+def service_tables(module: str, entities: tuple[Entity, ...] | list[Entity]) -> dict:
     """What the generated service needs to keep its rows (src/<package>/tables.json): per resource its
     migration (version, name, sha256 of the PostgreSQL up file), its columns, its CHECK constraints by name
-    (to name the field when the database refuses a row) and the SQLite DDL of the same table."""
+    (to name the field when the database refuses a row), its references both ways and the SQLite DDL of the
+    same table, in migration order."""
     tables = []
-    for index, entity in enumerate(entities, start=1):
-        table = table_of(entity)
+    by_plural = {entity.plural: entity.name for entity in entities}
+    all_tables = [table_of(entity, entities) for entity in entities]
+    for index, entity in enumerate(migration_order(entities), start=1):
+        table = table_of(entity, entities)
         tables.append(
             {
                 "resource": entity.plural,
                 "version": f"{index:04d}",
                 "migration": migration_name(index, entity),
-                "sha256": sha256_text(postgres_up(module, entity)),
+                "sha256": sha256_text(postgres_up(module, entity, entities)),
                 "columns": {column.name: column.kind for column in table.columns},
                 "nullable": [column.name for column in table.columns if column.nullable],
                 "checks": {table.check_name(column.name): column.name for column in table.columns},
+                "references": {
+                    ref.column: {
+                        "resource": ref.parent,
+                        "name": by_plural[ref.parent],
+                        "on_delete": ref.on_delete,
+                        "constraint": table.reference_name(ref.column),
+                    }
+                    for ref in table.references
+                },
+                "referenced_by": [
+                    {"resource": child.name, "field": ref.column, "on_delete": ref.on_delete}
+                    for child in all_tables
+                    for ref in child.references
+                    if ref.parent == entity.plural
+                ],
                 "unique": {name: list(fields) for name, fields in table.uniques},
                 "sqlite": create_table(table, "sqlite"),
             }

@@ -14,6 +14,7 @@ SERVICE_TEMPLATES = (
     "server.py",
     "http_io.py",
     "listing.py",
+    "references.py",
     "storage.py",
     "storage_pg.py",
     "validation.py",

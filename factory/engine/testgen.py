@@ -24,6 +24,12 @@ def _checked_cases(pack0: Pack0, entity: Entity) -> dict:
         cases = entity_cases(entity)
     except InputError as error:
         raise InputError(str(error), file=f"contracts/{entity.name}.schema.json") from None
+    plurals = {other.name: other.plural for other in pack0.entities}
+    # What a test must create first: each reference's parent resource, and whether a create can do without it.
+    cases["references"] = {
+        field: {"resource": plurals[target], "on_delete": rule, "required": entity.reference_is_required(field)}
+        for field, (target, rule) in entity.references.items()
+    }
     validate = service_validation().validate_body
     records = [cases["valid"], cases["valid_alt"], cases["minimal"]]
     records += [{**cases["valid"], **variant} for variant in cases["distinct"]]

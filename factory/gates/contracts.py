@@ -9,11 +9,12 @@ import xml.etree.ElementTree as ElementTree
 from importlib.metadata import version
 from pathlib import Path
 
+from factory.deploy.schema import migration_order
 from factory.engine.samples import valid_record
 from factory.gates.contracts_fuzz import fuzz_service_once
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
-from factory.pack0.openapi import operations
+from factory.pack0.openapi import API_PREFIX, operations
 from factory.runner.sandbox import run_sandboxed
 
 SUCCESS_STATUS = {"get": 200, "post": 201, "patch": 200, "delete": 204}
@@ -24,16 +25,33 @@ PROBE = Path(__file__).with_name("contracts_probe.py")
 
 
 def probe_plan(pack0: Pack0) -> list[dict]:
-    """Each operation the way a client would call it: health, then per entity create, list, get, update, delete."""
-    plan = [{"op": "health", "method": "get", "path": "/health", "body": None}]
-    for entity in pack0.entities:
+    """Each operation the way a client would call it: health, then per entity (parents first) create, list, get,
+    update, and the deletes last, children first. A reference names the record the plan made of its parent
+    ("refs": field -> collection); one to a parent not made yet (a cycle, never required) is left out."""
+    plan = [{"op": "health", "method": "get", "path": "/health", "body": None, "refs": {}}]
+    deletes, made = [], set()
+    plurals = {entity.name: entity.plural for entity in pack0.entities}
+    for entity in migration_order(pack0.entities):
         record = valid_record(entity)
+        refs = {}
+        for field, (target, _rule) in entity.references.items():
+            if target in made:
+                refs[field] = f"{API_PREFIX}/{plurals[target]}"
+            elif field in entity.required:
+                record[field] = None  # nullable: the loader refuses a cycle of required references
+            else:
+                del record[field]
         first_field = next(iter(record))
+        steps = []
         for method, path, op_id in operations(entity):
             body = record if method == "post" else {first_field: record[first_field]} if method == "patch" else None
-            plan.append({"op": op_id, "method": method, "path": path, "body": body})
-    order = {"post": 0, "get": 1, "patch": 2, "delete": 3}
-    return [plan[0], *sorted(plan[1:], key=lambda step: (step["path"].split("/")[3], order[step["method"]]))]
+            step_refs = {key: value for key, value in refs.items() if body is not None and key in body}
+            steps.append({"op": op_id, "method": method, "path": path, "body": body, "refs": step_refs})
+        order = {"post": 0, "get": 1, "patch": 2}
+        plan += sorted((step for step in steps if step["method"] != "delete"), key=lambda step: order[step["method"]])
+        deletes += [step for step in steps if step["method"] == "delete"]
+        made.add(entity.name)
+    return plan + deletes[::-1]
 
 
 def probe_operations(build_dir: Path, pack0: Pack0, sandbox: str = "none") -> list[str]:

@@ -1,7 +1,8 @@
 """Run inside the sandbox by the contracts gate (standard library only): start the generated service on
 127.0.0.1, call each planned operation, print what it answered as JSON.
 
-Usage: python -c "<this file>" PACKAGE PLAN_JSON   (plan: [{"op", "method", "path", "body"}])
+Usage: python -c "<this file>" PACKAGE PLAN_JSON   (plan: [{"op", "method", "path", "body", "refs"}]; refs: a
+body field -> the collection whose last created record it must name; {id} is the path's own last record)
 """
 
 import http.client
@@ -18,18 +19,23 @@ def main():
     with tempfile.TemporaryDirectory() as temp:
         server = server_module.make_server("127.0.0.1", 0, f"{temp}/probe.sqlite3")
         server_module.start_in_thread(server)
-        port, results, last_id = server.server_address[1], [], "none"
+        port, results, last_ids = server.server_address[1], [], {}
         try:
             for step in plan:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                body = json.dumps(step["body"]) if step["body"] is not None else None
+                body = step["body"]
+                if body is not None:
+                    parents = {key: last_ids.get(path, "none") for key, path in step["refs"].items()}
+                    body = json.dumps({**body, **parents})
+                collection = step["path"].removesuffix("/{id}")
                 headers = {"Content-Type": "application/json", "X-Tenant-ID": "contracts-gate"}
-                connection.request(step["method"].upper(), step["path"].replace("{id}", last_id), body, headers)
+                target = step["path"].replace("{id}", last_ids.get(collection, "none"))
+                connection.request(step["method"].upper(), target, body, headers)
                 response = connection.getresponse()
                 raw = response.read()
                 connection.close()
                 if step["method"] == "post" and response.status == 201:
-                    last_id = json.loads(raw)["id"]
+                    last_ids[step["path"]] = json.loads(raw)["id"]
                 results.append({"op": step["op"], "status": response.status})
         finally:
             server.shutdown()

@@ -181,7 +181,63 @@ def _load_pack0(root: Path) -> Pack0:
                     field="x-plural" if key == entity.plural else "title",
                 )
             seen[key] = entity.name
+    _check_references(root, entities)
     return Pack0(meta=meta, budgets=budgets, entities=entities, documents=_documents(root))
+
+
+def _check_references(root: Path, entities: tuple[Entity, ...]) -> None:
+    """Every x-references names an entity of this Pack0, and no cycle of required references exists (its
+    first record could never be created)."""
+    names = {entity.name for entity in entities}
+    required: dict[str, list[tuple[str, str]]] = {}
+    for entity in entities:
+        for field, (target, _rule) in entity.references.items():
+            if target not in names:
+                raise InputError(
+                    f"x-references names {target!r}, which is not an entity of this Pack0 ({', '.join(sorted(names))})",
+                    file=str(root / "contracts" / f"{entity.name}{SCHEMA_SUFFIX}"),
+                    field=f"properties.{field}.x-references",
+                )
+            if entity.reference_is_required(field):
+                required.setdefault(entity.name, []).append((field, target))
+    cycle = reference_cycle(required)
+    if cycle:
+        entity, field = cycle[0]
+        path = " -> ".join(f"{name}.{via}" for name, via in cycle) + f" -> {entity}"
+        raise InputError(
+            f"required references form a cycle ({path}): no first record can be created; make one of them "
+            'optional or nullable ("type": ["string", "null"])',
+            file=str(root / "contracts" / f"{entity}{SCHEMA_SUFFIX}"),
+            field=f"properties.{field}.x-references",
+        )
+
+
+def reference_cycle(edges: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """The first cycle in entity -> [(field, target)] as [(entity, field), ...], or [] (depth-first, sorted)."""
+    state: dict[str, str] = {}
+    trail: list[tuple[str, str]] = []
+
+    def visit(name: str) -> list[tuple[str, str]]:
+        state[name] = "open"
+        for field, target in edges.get(name, []):
+            trail.append((name, field))
+            if state.get(target) == "open":
+                start = next(index for index, (entity, _) in enumerate(trail) if entity == target)
+                return trail[start:]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+            trail.pop()
+        state[name] = "done"
+        return []
+
+    for name in sorted(edges):
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
 
 
 def _documents(root: Path) -> tuple[tuple[str, str], ...]:

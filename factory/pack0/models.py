@@ -58,6 +58,8 @@ class Budgets(_Strict):
 FIELD_TYPES = ("string", "integer", "number", "boolean", "array")
 STRING_FORMATS = ("email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname")
 StringFormat = Literal["email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"]
+ON_DELETE_RULES = ("restrict", "cascade", "set-null")
+OnDelete = Literal["restrict", "cascade", "set-null"]
 TYPE_RULE = (
     "'type' must be one of string, integer, number, boolean, array, or a list of one of them and \"null\" "
     '(a nullable field, e.g. ["string", "null"])'
@@ -143,6 +145,11 @@ class PropertySchema(_Strict):
     uniqueItems: bool | None = None
     default: Any = None
     examples: list[Any] | None = Field(default=None, min_length=1)
+    # A reference to another entity's record (by its id) in the same tenant, and what deleting that record does.
+    references: Annotated[str, StringConstraints(pattern=ENTITY_NAME_PATTERN.pattern)] | None = Field(
+        default=None, alias="x-references"
+    )
+    on_delete: OnDelete | None = Field(default=None, alias="x-on-delete")
     unique: StrictBool | None = Field(default=None, alias="x-unique")
 
     @model_validator(mode="before")
@@ -176,7 +183,18 @@ class PropertySchema(_Strict):
         _check_range(self.exclusiveMinimum, self.exclusiveMaximum, "exclusiveMinimum", "exclusiveMaximum")
         _check_range(self.minItems, self.maxItems, "minItems", "maxItems")
         _check_values(self.model_dump(exclude_unset=True), self.model_fields_set)
+        self._reference_fits()
         return self
+
+    def _reference_fits(self) -> None:
+        if self.on_delete is not None and self.references is None:
+            raise ValueError("'x-on-delete' applies only to a field with 'x-references'")
+        if self.references is None:
+            return
+        if base_type({"type": self.type}) != "string" or self.format != "uuid":
+            raise ValueError('a field with \'x-references\' must be {"type": "string", "format": "uuid"} (a record id)')
+        if self.on_delete == "set-null" and not is_nullable({"type": self.type}):
+            raise ValueError('\'x-on-delete\': \'set-null\' needs a nullable field ("type": ["string", "null"])')
 
 
 def _check_range(low: float | None, high: float | None, low_name: str, high_name: str) -> None:
@@ -311,6 +329,19 @@ class Entity:
     @property
     def required(self) -> list[str]:
         return list(self.schema.get("required", []))
+
+    @property
+    def references(self) -> dict[str, tuple[str, str]]:
+        """field -> (the entity it refers to, its delete rule), in contract order."""
+        return {
+            name: (spec["x-references"], spec.get("x-on-delete", "restrict"))
+            for name, spec in self.properties.items()
+            if "x-references" in spec
+        }
+
+    def reference_is_required(self, field: str) -> bool:
+        """A create cannot leave this reference out or null (it blocks a cycle of references)."""
+        return field in self.required and not is_nullable(self.properties[field])
 
     @property
     def unique(self) -> list[tuple[str, ...]]:

@@ -42,8 +42,9 @@ ERROR_RESPONSES = {
     "404": "No such record for this tenant, or no such path",
     "405": "Method not allowed on this path (the Allow header lists the allowed ones)",
     "413": f"The body is larger than {MAX_BODY_BYTES} bytes",
-    "409": "Conflict: another record of this tenant already has these values of a unique field set (x-unique; "
-    "error.fields names the set)",
+    "409": "Conflict: another record of this tenant already has these values of a unique field set (x-unique), "
+    "a referenced record (x-references) is no record of this tenant, or records of another resource still refer "
+    "to this one (error.fields names the set, the field or the resource)",
     "415": "The body's Content-Type is not application/json",
     "422": f"The body or query breaks the contract (JSON nested deeper than {MAX_JSON_DEPTH}, NaN and Infinity "
     "included)",
@@ -258,24 +259,52 @@ def tenant_parameter() -> dict:
     }
 
 
-def _links(entity: Entity) -> dict:
-    """After a create, the stateful fuzzer reads, updates and deletes the record it made."""
-    return {
+def _links(entity: Entity, entities: tuple[Entity, ...] = ()) -> dict:
+    """After a create, the stateful fuzzer reads, updates and deletes the record it made, and creates and lists
+    the records that refer to it (a child needs its parent first: its own random id would be a 409)."""
+    links = {
         f"{verb}_{entity.name}": {
             "operationId": f"{verb}_{entity.name}",
             "parameters": {"id": "$response.body#/id"},
         }
         for verb in ("get", "update", "delete")
     }
+    for child in entities:
+        for field, (target, _rule) in child.references.items():
+            if target != entity.name:
+                continue
+            links[f"create_{child.name}_with_{field}"] = {
+                "operationId": f"create_{child.name}",
+                "requestBody": {field: "$response.body#/id"},
+            }
+            links[f"list_{child.plural}_by_{field}"] = {
+                "operationId": f"list_{child.plural}",
+                "parameters": {f"query.{field}": "$response.body#/id"},
+            }
+    return links
 
 
-def _entity_paths(entity: Entity) -> dict:
+def referenced_by(entity: Entity, entities: tuple[Entity, ...]) -> list[tuple[Entity, str]]:
+    """(child entity, its field) for every reference to this entity."""
+    return [
+        (child, field)
+        for child in entities
+        for field, (target, _rule) in child.references.items()
+        if target == entity.name
+    ]
+
+
+def _entity_paths(entity: Entity, entities: tuple[Entity, ...] = ()) -> dict:
     tenant = {"$ref": "#/components/parameters/TenantId"}
     item_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
     body = {"required": True, "content": {"application/json": {"schema": _ref(f"{entity.title}Input")}}}
     patch_body = {"required": True, "content": {"application/json": {"schema": _ref(f"{entity.title}Patch")}}}
     created = _json_response(f"The created {entity.name}", entity.title)
-    created["links"] = _links(entity)
+    created["links"] = _links(entity, entities)
+    # 409 (the body itself is valid): a write that would repeat a unique set's values within the tenant, or a
+    # reference to no record of the tenant (create, update); records still referring to it (delete).
+    conflict = ("409",) if entity.unique or entity.references else ()
+    referred = ("409",) if referenced_by(entity, entities) else ()
     ops = {op_id: (method, path) for method, path, op_id in operations(entity)}
     by_id = {op_id: {"operationId": op_id, "tags": [entity.plural]} for op_id in ops}
     by_id[f"list_{entity.plural}"].update(
@@ -285,8 +314,6 @@ def _entity_paths(entity: Entity) -> dict:
             **_errors("400", "405", "413", "422", "503"),
         },
     )
-    # A write that would repeat a unique set's values within the tenant is a 409 (the body itself is valid).
-    conflict = ("409",) if entity.unique else ()
     by_id[f"create_{entity.name}"].update(
         parameters=[tenant],
         requestBody=body,
@@ -309,7 +336,7 @@ def _entity_paths(entity: Entity) -> dict:
     )
     by_id[f"delete_{entity.name}"].update(
         parameters=[tenant, item_id],
-        responses={"204": {"description": "Deleted"}, **_errors("400", "404", "405", "413", "503")},
+        responses={"204": {"description": "Deleted"}, **_errors("400", "404", "405", "413", *referred, "503")},
     )
     paths: dict[str, dict] = {}
     for op_id, (method, path) in ops.items():
@@ -345,7 +372,7 @@ def derive_openapi(module: str, title: str, version: str, entities: tuple[Entity
         schemas[f"{entity.title}Input"] = input_schema(entity)
         schemas[f"{entity.title}Patch"] = patch_schema(entity)
         schemas[f"{entity.title}List"] = list_schema(entity)
-        paths.update(_entity_paths(entity))
+        paths.update(_entity_paths(entity, entities))
     return {
         "openapi": "3.1.0",
         "info": {

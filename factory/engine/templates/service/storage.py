@@ -226,6 +226,9 @@ def _sqlite_field(table, message):
     return table["checks"].get(name) or name.rsplit(".", 1)[-1]
 
 
+_ANY_TABLE = {"checks": {}, "unique": {}}  # a statement on several tables: no field to name from the message
+
+
 class Store:
     """SQLite: one connection, one writer at a time; the tables made from tables.json on first use."""
 
@@ -236,6 +239,7 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")  # off by default, per connection: references are keys
             self._prepare()
         except BaseException:
             self._db.close()
@@ -280,7 +284,7 @@ class Store:
             fields = _sqlite_unique(table, message) if message.startswith("UNIQUE") else None
             if fields:
                 raise duplicate(fields) from None
-            status = 409 if message.startswith("UNIQUE") else 422
+            status = 409 if message.startswith(("UNIQUE", "FOREIGN KEY")) else 422
             raise StoreError(
                 status, "conflict" if status == 409 else "validation_error", message, _sqlite_field(table, message)
             ) from None
@@ -302,6 +306,25 @@ class Store:
         columns = ", ".join(quoted(name) for name in table["columns"])
         return f'SELECT id, created_at, updated_at{", " if columns else ""}{columns} FROM "{table["resource"]}"'
 
+    def _transaction(self, work):
+        """work() in one SQLite transaction (the caller holds the lock): all of it or nothing."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return result
+
+    def _fetch(self, statement, params):
+        return self._run(_ANY_TABLE, statement, params).fetchall()
+
+    def _check_references(self, table, tenant_id, values):
+        from .references import check_references  # it imports this module
+
+        check_references(table, values, tenant_id, self._fetch, "?")
+
     def create(self, resource, tenant_id, fields):
         table = self.tables[resource]
         values = storable(table, fields)
@@ -309,10 +332,15 @@ class Store:
         names = ", ".join(quoted(name) for name in ["id", "tenant_id", *values, "created_at", "updated_at"])
         params = [record_id, tenant_id, *self._params(table, values), stamp, stamp]
         statement = f'INSERT INTO "{resource}" ({names}) VALUES ({", ".join("?" for _ in params)})'
-        with self._lock:
+
+        def work():
+            self._check_references(table, tenant_id, values)
             self._run(table, statement, params)
             row = self._db.execute(self._select(table) + " WHERE tenant_id = ? AND id = ?", (tenant_id, record_id))
             return record_of(table, row.fetchone())
+
+        with self._lock:
+            return self._transaction(work)
 
     def list(self, resource, tenant_id, limit, offset, filters=None, sort=()):
         table = self.tables[resource]
@@ -340,19 +368,37 @@ class Store:
         table = self.tables[resource]
         values = storable(table, changes)
         assignments = "".join(f"{quoted(name)} = ?, " for name in values)
-        with self._lock:
-            cursor = self._run(
+
+        def work():
+            exists = self._fetch(f'SELECT 1 FROM "{resource}" WHERE tenant_id = ? AND id = ?', (tenant_id, record_id))
+            if not exists:  # another tenant's record is not found, whatever the body refers to
+                return False
+            self._check_references(table, tenant_id, values)
+            self._run(
                 table,
                 f'UPDATE "{resource}" SET {assignments}updated_at = ? WHERE tenant_id = ? AND id = ?',
                 (*self._params(table, values), stamp_text(_now()), tenant_id, record_id),
             )
-            if cursor.rowcount != 1:
+            return True
+
+        with self._lock:
+            if not self._transaction(work):
                 return None
         return self.get(resource, tenant_id, record_id)
 
     def delete(self, resource, tenant_id, record_id):
-        with self._lock:
-            cursor = self._db.execute(
-                f'DELETE FROM "{resource}" WHERE tenant_id = ? AND id = ?', (tenant_id, record_id)
+        from .references import delete_dependents  # it imports this module
+
+        def work():
+            where = f'FROM "{resource}" WHERE tenant_id = ? AND id = ?'
+            if not self._fetch(f"SELECT 1 {where}", (tenant_id, record_id)):
+                return False
+            execute = lambda statement, params: self._run(_ANY_TABLE, statement, params)  # noqa: E731
+            delete_dependents(
+                self.tables, resource, [record_id], tenant_id, self._fetch, execute, "?", stamp_text(_now())
             )
-        return cursor.rowcount == 1
+            self._run(self.tables[resource], f"DELETE {where}", (tenant_id, record_id))
+            return True
+
+        with self._lock:
+            return self._transaction(work)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from .references import check_references, delete_dependents
 from .storage import (
     TABLES,
     StartupError,
@@ -47,6 +48,15 @@ def _tenant_condition(tenant_id):
 def _field_of(table, error):
     diag = error.diag
     return table["checks"].get(diag.constraint_name or "") or diag.column_name
+
+
+def _reference_of(table, error):
+    constraint = error.diag.constraint_name or ""
+    return next((field for field, ref in table.get("references", {}).items() if ref["constraint"] == constraint), None)
+
+
+def _fetcher(connection):
+    return lambda statement, params: connection.execute(statement, params).fetchall()
 
 
 class PostgresStore:
@@ -114,6 +124,9 @@ class PostgresStore:
                 claims = json.dumps({"tenant_id": tenant_id})
                 connection.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
                 return work(connection)
+        except psycopg.errors.ForeignKeyViolation as error:  # a referenced record went meanwhile (the checks ran)
+            field = _reference_of(table, error)
+            raise StoreError(409, "conflict", str(error).splitlines()[0], field) from None
         except psycopg.errors.UniqueViolation as error:
             fields = table["unique"].get(error.diag.constraint_name or "")
             if fields:
@@ -156,8 +169,12 @@ class PostgresStore:
             f"INSERT INTO {quoted(resource)} ({names}) VALUES ({', '.join('%s' for _ in params)}) "
             f"RETURNING id, created_at, updated_at{''.join(', ' + quoted(name) for name in table['columns'])}"
         )
-        row = self._transaction(table, tenant_id, lambda connection: connection.execute(statement, params).fetchone())
-        return record_of(table, row)
+
+        def work(connection):
+            check_references(table, values, tenant_id, _fetcher(connection), "%s")
+            return connection.execute(statement, params).fetchone()
+
+        return record_of(table, self._transaction(table, tenant_id, work))
 
     def list(self, resource, tenant_id, limit, offset, filters=None, sort=()):
         table = self.tables[resource]
@@ -203,9 +220,17 @@ class PostgresStore:
             f"RETURNING id, created_at, updated_at{returning}"
         )
         arguments = (*self._params(table, values), _now(), *params, record_id)
-        row = self._transaction(
-            table, tenant_id, lambda connection: connection.execute(statement, arguments).fetchone()
-        )
+
+        def work(connection):
+            exists = connection.execute(
+                f"SELECT 1 FROM {quoted(resource)} WHERE {condition} AND id = %s", (*params, record_id)
+            )
+            if exists.fetchone() is None:  # another tenant's record is not found, whatever the body refers to
+                return None
+            check_references(table, values, tenant_id, _fetcher(connection), "%s")
+            return connection.execute(statement, arguments).fetchone()
+
+        row = self._transaction(table, tenant_id, work)
         return record_of(table, row) if row else None
 
     def delete(self, resource, tenant_id, record_id):
@@ -213,8 +238,16 @@ class PostgresStore:
             return False
         table = self.tables[resource]
         condition, params = _tenant_condition(tenant_id)
-        statement = f"DELETE FROM {quoted(resource)} WHERE {condition} AND id = %s"
-        count = self._transaction(
-            table, tenant_id, lambda connection: connection.execute(statement, (*params, record_id)).rowcount
-        )
-        return count == 1
+        where = f"FROM {quoted(resource)} WHERE {condition} AND id = %s"
+
+        def work(connection):
+            if connection.execute(f"SELECT 1 {where}", (*params, record_id)).fetchone() is None:
+                return False
+            execute = lambda statement, values: connection.execute(statement, values)  # noqa: E731
+            delete_dependents(
+                self.tables, resource, [record_id], tenant_id, _fetcher(connection), execute, "%s", _now()
+            )
+            connection.execute(f"DELETE {where}", (*params, record_id))
+            return True
+
+        return self._transaction(table, tenant_id, work)

@@ -1,7 +1,7 @@
 """Contract: every operation of one resource answers with a status and a body the OpenAPI contract documents."""
 
 import pytest
-from conftest import load_cases, load_contract
+from conftest import create_record, load_cases, load_contract, with_parents
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -29,9 +29,7 @@ def check_against_contract(path, method, response):
 
 
 def _create(client, tenant):
-    response = client.request("POST", BASE, CASES["valid"], tenant=tenant)
-    assert response.status == 201, response.raw
-    return response.json["id"]
+    return create_record(client, tenant, RESOURCE)["id"]
 
 
 def run_operation(operation, client, tenant):
@@ -41,9 +39,11 @@ def run_operation(operation, client, tenant):
         _create(client, tenant)
         return BASE, "get", client.request("GET", BASE, tenant=tenant)
     if operation == "create":
-        return BASE, "post", client.request("POST", BASE, CASES["valid"], tenant=tenant)
+        body = with_parents(client, tenant, RESOURCE, CASES["valid"])
+        return BASE, "post", client.request("POST", BASE, body, tenant=tenant)
     record_id = _create(client, tenant)
-    method, body = {"get": ("GET", None), "update": ("PATCH", CASES["update"]), "delete": ("DELETE", None)}[operation]
+    changes = with_parents(client, tenant, RESOURCE, CASES["update"]) if operation == "update" else None
+    method, body = {"get": ("GET", None), "update": ("PATCH", changes), "delete": ("DELETE", None)}[operation]
     return item, method.lower(), client.request(method, f"{BASE}/{record_id}", body, tenant=tenant)
 
 
