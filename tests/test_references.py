@@ -87,6 +87,17 @@ NAME = {"name": {"type": "string"}}
             "x-on-delete",
         ),
         ({"book": contract({"name": {"type": "string", "x-on-delete": "cascade"}})}, "applies only to a field with"),
+        (
+            {
+                "book": contract(NAME, title="Book"),
+                "loan": contract({"book_id": ref("book", default=str(uuid.uuid4()))}),
+            },
+            "'default' cannot be used with 'x-references'",
+        ),
+        (
+            {"book": contract(NAME, title="Book"), "loan": contract({"ids": {"type": "array", "items": ref("book")}})},
+            "on array items is not supported",
+        ),
         ({"node": contract({"parent_id": ref("node")}, ["parent_id"])}, "cycle (node.parent_id -> node)"),
         (
             {
@@ -315,3 +326,57 @@ def test_cli_refuses_a_reference_to_an_unknown_entity_with_exit_2_writing_nothin
     assert result.returncode == 2, result.stdout + result.stderr
     assert "loan.schema.json" in result.stderr and "x-references" in result.stderr
     assert not out.exists()
+
+
+CYCLE = {
+    "alpha": contract({"beta_id": ref("beta")}, ["beta_id"], "Alpha"),
+    "beta": contract({"alpha_id": ref("alpha", nullable=True, **{"x-on-delete": "set-null"})}, [], "Beta"),
+    "node": contract({"parent_id": ref("node", nullable=True, **{"x-on-delete": "cascade"})}, [], "Node"),
+}
+
+
+def walk_the_cycle(service: Service) -> None:
+    """A cycle (alpha needs a beta; a beta may name an alpha) and a tree of nodes, over HTTP."""
+    beta = service.call("POST", "/api/v1/betas", {})[1]
+    alpha = service.call("POST", "/api/v1/alphas", {"beta_id": beta["id"]})[1]
+    assert service.call("PATCH", f"/api/v1/betas/{beta['id']}", {"alpha_id": alpha["id"]})[0] == 200
+    assert service.call("DELETE", f"/api/v1/betas/{beta['id']}")[0] == 409  # alpha.beta_id: restrict
+    assert service.call("DELETE", f"/api/v1/alphas/{alpha['id']}")[0] == 204
+    assert service.call("GET", f"/api/v1/betas/{beta['id']}")[1]["alpha_id"] is None
+    root = service.call("POST", "/api/v1/nodes", {})[1]
+    child = service.call("POST", "/api/v1/nodes", {"parent_id": root["id"]})[1]
+    service.call("POST", "/api/v1/nodes", {"parent_id": child["id"]})
+    assert service.call("GET", "/api/v1/nodes")[1]["total"] == 3
+    assert service.call("DELETE", f"/api/v1/nodes/{root['id']}")[0] == 204  # the whole tree, recursively
+    assert service.call("GET", "/api/v1/nodes")[1]["total"] == 0
+
+
+@pytest.fixture(scope="module")
+def cycle_build(tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp("cycle")
+    pack0 = load_pack0(pack0_of(work, CYCLE))
+    for path, text in generate_source(pack0).items():
+        write_text_atomic(work / "build" / path, text)
+    return work / "build", pack0
+
+
+def test_a_cycle_and_a_tree_of_references_work_on_sqlite(cycle_build, tmp_path: Path):
+    service = Service(cycle_build[0], "team_tasks", tmp_path, DATABASE_PATH=str(tmp_path / "db.sqlite3"))
+    try:
+        walk_the_cycle(service)
+    finally:
+        service.stop()
+
+
+def test_a_cycle_deploys_works_and_rolls_back_on_postgres(cycle_build, database: str, tmp_path: Path):
+    build, pack0 = cycle_build
+    before = schema_dump(database)
+    deploy_to(build, pack0, database)
+    service = Service(build, "team_tasks", tmp_path, DATABASE_URL=database)
+    try:
+        walk_the_cycle(service)
+    finally:
+        service.stop()
+    rolled = run_script(build, "rollback.sh", database)
+    assert rolled.returncode == 0, rolled.stderr
+    assert schema_dump(database) == before

@@ -189,8 +189,13 @@ class PropertySchema(_Strict):
     def _reference_fits(self) -> None:
         if self.on_delete is not None and self.references is None:
             raise ValueError("'x-on-delete' applies only to a field with 'x-references'")
+        if self.items is not None and self.items.references is not None:
+            raise ValueError("'x-references' on array items is not supported: make the list another entity")
         if self.references is None:
             return
+        fixed = [word for word in ("enum", "const", "default") if word in self.model_fields_set]
+        if fixed:  # ids are made by the service: a fixed one names no record of a new tenant
+            raise ValueError(f"'{fixed[0]}' cannot be used with 'x-references' (a record id is made by the service)")
         if base_type({"type": self.type}) != "string" or self.format != "uuid":
             raise ValueError('a field with \'x-references\' must be {"type": "string", "format": "uuid"} (a record id)')
         if self.on_delete == "set-null" and not is_nullable({"type": self.type}):
