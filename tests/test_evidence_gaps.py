@@ -296,3 +296,21 @@ def test_a_forged_preflight_memo_does_not_skip_the_input_check(machine: Path, tm
     result = run_cli(*args, env=factory_env(XDG_CACHE_HOME=str(machine.parent)))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "note.schema.json" in result.stderr and not (out / "build").exists()
+
+
+def test_a_ruff_cache_changed_by_hand_is_removed_before_lint_reads_it(machine: Path, tmp_path: Path):
+    from factory.runner.lint import RUFF_CACHE, ruff_command, run_ruff
+
+    if ruff_command() is None:
+        pytest.skip("ruff is not installed")
+    build = tmp_path / "build"
+    (build / "src").mkdir(parents=True)
+    (build / "src/unused.py").write_text("import os\n", encoding="utf-8")
+    assert not run_ruff(build).ok
+    cache = tmp_path / RUFF_CACHE
+    assert (tmp_path / f"{RUFF_CACHE}.mac").is_file()
+    planted = next(path for path in cache.rglob("*") if path.is_file() and path.name != "CACHEDIR.TAG")
+    planted.write_bytes(b"a cache entry written by hand")
+    again = run_ruff(build)
+    assert not again.ok and "F401" in again.output
+    assert not planted.exists() or planted.read_bytes() != b"a cache entry written by hand"
