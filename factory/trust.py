@@ -34,7 +34,10 @@ def _read_key(path: Path) -> bytes | None:
 
 def machine_key() -> bytes | None:
     """This machine's key, made on first use; None when it can be neither read nor made."""
-    path = key_dir() / KEY_FILE
+    try:
+        path = key_dir() / KEY_FILE
+    except RuntimeError:  # no home folder to find the user cache folder in
+        return None
     key = _read_key(path)
     if key is not None:
         return key
@@ -95,9 +98,9 @@ def distrust_unsealed(file: Path) -> bool:
         return False
     file.unlink()
     _seal_path(file).unlink(missing_ok=True)
+    why = "" if machine_key() is not None else " (there is none: its folder cannot be written)"
     print(
-        f"lai-pack: {file.name} is not sealed by this machine's key ({key_dir() / KEY_FILE}): "
-        "not trusted, every stage runs again",
+        f"lai-pack: {file.name} is not sealed by this machine's key{why}: not trusted, every stage runs again",
         file=sys.stderr,
     )
     return True
