@@ -314,3 +314,28 @@ def test_a_ruff_cache_changed_by_hand_is_removed_before_lint_reads_it(machine: P
     again = run_ruff(build)
     assert not again.ok and "F401" in again.output
     assert not planted.exists() or planted.read_bytes() != b"a cache entry written by hand"
+
+
+def test_generated_code_in_the_bwrap_sandbox_cannot_read_the_machine_key(tmp_path: Path, monkeypatch):
+    from factory.runner.sandbox import bwrap_works, run_sandboxed
+    from factory.trust import key_dir, machine_key
+
+    if not bwrap_works():
+        pytest.skip("bubblewrap cannot run here")
+    # Outside /tmp (the sandbox's /tmp is empty anyway), where a user's cache folder is.
+    base = Path.home() / f".cache/lai-pack-test-{os.getpid()}"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base))
+    try:
+        assert machine_key() is not None
+        key_file = key_dir() / "machine.key"
+        (tmp_path / "build").mkdir()
+        code, _timed_out, output = run_sandboxed(
+            ["{python}", "-c", f"print(open({str(key_file)!r}, 'rb').read().hex())"],
+            tmp_path / "build",
+            "bwrap",
+            30,
+            {"PATH": os.environ["PATH"]},
+        )
+        assert code != 0 and "No such file" in output, output
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
