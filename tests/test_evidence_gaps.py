@@ -113,6 +113,18 @@ def test_evidence_for_a_run_doit_stopped_without_a_failed_stage_verifies(copy: P
     assert reasons[0] == "stage pipeline failed: doit stopped with exit 3 before a stage failed", reasons
 
 
+def test_evidence_for_a_crashed_gate_keeps_the_gates_before_it_and_the_tests(copy: Path):
+    from factory.config import BuildConfig
+    from factory.stages.pec import failure_evidence
+
+    failure_evidence(BuildConfig(module=MODULE, out=copy), "gate_contracts", "RuntimeError: boom", lambda _: None)
+    assert verify_output(copy) == []
+    approval = read_json(copy / "build/approval.json")
+    assert approval["reasons"][0] == "stage gate_contracts failed: RuntimeError: boom"
+    assert approval["tests_passed"] is True and not approval["approved"]
+    assert approval["gates"]["lint"] == "passed" and approval["gates"]["contracts"] == "unavailable"
+
+
 # 4. Every file a slice generates is its target: a deleted one is written again, from the reply cache.
 
 
