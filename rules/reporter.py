@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from doit.dependency import MD5Checker
 from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
 
 from factory import progress
+from factory.fsutil import sha256_file
 from factory.trust import distrust_unsealed, seal_file
 
 # rich draws the terminal's live lines; it is imported only when there is a terminal to draw on.
@@ -133,6 +135,20 @@ class QuietReporter(ConsoleReporter):
             super().add_failure(task, exception)
 
 
+class ContentChecker(MD5Checker):
+    """doit's file checker without its shortcut (an unchanged mtime meaning unchanged content): whoever can
+    write the output folder can edit a file and set its mtime back, and a stage must not miss that. Size and
+    sha256 decide; hashing the inputs of a no-op re-run costs milliseconds."""
+
+    def check_modified(self, file_path, file_stat, state) -> bool:
+        _timestamp, size, digest = state
+        return file_stat.st_size != size or digest != sha256_file(Path(file_path))
+
+    def get_state(self, dep, current_state) -> tuple:
+        path = Path(dep)
+        return path.stat().st_mtime, path.stat().st_size, sha256_file(path)
+
+
 def _sealing(reporter: type[ConsoleReporter], dep_file: Path) -> type[ConsoleReporter]:
     """The reporter, and when the run ends (after doit wrote its database) the database sealed with this
     machine's key: a re-run believes only a database this machine wrote (factory/trust.py)."""
@@ -151,6 +167,7 @@ def doit_config(dep_file: Path, output: str) -> dict:
     distrust_unsealed(dep_file)
     return {
         "backend": "sqlite3",
+        "check_file_uptodate": ContentChecker,
         "dep_file": str(dep_file),
         "default_tasks": ["auto_full"],
         "verbosity": 2,

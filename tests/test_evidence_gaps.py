@@ -140,6 +140,23 @@ def test_a_deleted_generated_file_is_written_again_without_a_model_call(build: B
     assert build.verify().returncode == 0
 
 
+def test_an_edit_that_sets_the_file_time_back_is_still_seen(build: Build):
+    """doit's own checker believes an unchanged mtime; ours compares content."""
+    srs = build.out / f"pack0/pack0-{MODULE}-0.0.1/docs/SRS.md"
+    original, times = srs.read_bytes(), srs.stat()
+    try:
+        srs.write_bytes(original + b"\n- One more requirement, added with the old time.\n")
+        os.utime(srs, ns=(times.st_atime_ns, times.st_mtime_ns))
+        again = build.run()
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+        assert any(line.startswith("▶ codegen:") for line in again.stdout.splitlines()), again.stdout
+        assert build.verify().returncode == 0
+    finally:
+        srs.write_bytes(original)
+        os.utime(srs, ns=(times.st_atime_ns, times.st_mtime_ns))
+        build.restored()
+
+
 # 2. verify: run bits, empty folders, hard links.
 
 
