@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -164,8 +165,14 @@ def run_pipeline(config: BuildConfig) -> int:
     if config.output == "normal":
         shown = f"{config.module} -> {_shown(config.out)} (provider {config.provider})"
         print(f"lai-pack {__version__}: {shown}", flush=True)
+    started = time.time()
     status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
     approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")
+    if status != 0 and approval_path.is_file() and approval_path.stat().st_mtime < started:
+        from factory.stages.record import stopped_evidence
+
+        # No stage failed (those write their own evidence): the evidence left is an earlier run's.
+        stopped_evidence(config, f"doit stopped with exit {status} before a stage failed")
     # A failed stage writes NOT APPROVED evidence naming it (factory/stages/record.py); only when there is
     # none, or a stage after it failed, did the run stop before its evidence.
     approved = approval_path.is_file() and json.loads(approval_path.read_text(encoding="utf-8"))["approved"]

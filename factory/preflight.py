@@ -13,8 +13,10 @@ from factory.config import BuildConfig, code_digest
 from factory.errors import InputError
 from factory.fsutil import write_text_atomic
 from factory.pack0.names import source_file_names
+from factory.trust import seal, sealed
 
 MEMO_FILE = ".lai-pack.preflight"
+MEMO_KIND = "preflight"
 
 
 def _key(config: BuildConfig) -> str | None:
@@ -35,7 +37,8 @@ def preflight(config: BuildConfig) -> None:
     memo = config.out / MEMO_FILE
     key = _key(config)
     try:
-        if key is not None and memo.read_text(encoding="utf-8") == key:
+        # Sealed with this machine's key (factory/trust.py): anyone can compute the key, not the seal.
+        if key is not None and sealed(MEMO_KIND, key.encode(), memo.read_text(encoding="utf-8")):
             return
     except OSError:
         pass
@@ -43,7 +46,7 @@ def preflight(config: BuildConfig) -> None:
     if key is not None:
         # The input is good: the build creates this folder next anyway.
         config.out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(memo, key)
+        write_text_atomic(memo, seal(MEMO_KIND, key.encode()))
 
 
 def remember(config: BuildConfig) -> None:
@@ -51,7 +54,7 @@ def remember(config: BuildConfig) -> None:
     made from the module name), which is all the check asks."""
     key = _key(config)
     if key is not None:
-        write_text_atomic(config.out / MEMO_FILE, key)
+        write_text_atomic(config.out / MEMO_FILE, seal(MEMO_KIND, key.encode()))
 
 
 def _check(config: BuildConfig) -> None:

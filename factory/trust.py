@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -33,7 +34,10 @@ def _read_key(path: Path) -> bytes | None:
 
 def machine_key() -> bytes | None:
     """This machine's key, made on first use; None when it can be neither read nor made."""
-    path = key_dir() / KEY_FILE
+    try:
+        path = key_dir() / KEY_FILE
+    except RuntimeError:  # no home folder to find the user cache folder in
+        return None
     key = _read_key(path)
     if key is not None:
         return key
@@ -94,9 +98,50 @@ def distrust_unsealed(file: Path) -> bool:
         return False
     file.unlink()
     _seal_path(file).unlink(missing_ok=True)
+    why = "" if machine_key() is not None else " (there is none: its folder cannot be written)"
     print(
-        f"lai-pack: {file.name} is not sealed by this machine's key ({key_dir() / KEY_FILE}): "
-        "not trusted, every stage runs again",
+        f"lai-pack: {file.name} is not sealed by this machine's key{why}: not trusted, every stage runs again",
         file=sys.stderr,
     )
+    return True
+
+
+def _folder_bytes(folder: Path) -> bytes | None:
+    """Every file under folder, by relative path and content; None when it holds anything but files and
+    folders (a link could point anywhere)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            return None
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.digest()
+
+
+def seal_folder(folder: Path) -> None:
+    """After a tool wrote its cache folder (ruff's): seal its whole content."""
+    data = _folder_bytes(folder) if folder.is_dir() else None
+    mac = seal("folder", data) if data is not None else ""
+    if mac:
+        _seal_path(folder).write_text(mac + "\n", encoding="utf-8")
+
+
+def distrust_unsealed_folder(folder: Path) -> bool:
+    """Before a tool reads its cache folder: one this machine did not seal as it is now is removed (the tool
+    then does all its work again). Returns whether it was removed."""
+    if not folder.exists() and not folder.is_symlink():
+        _seal_path(folder).unlink(missing_ok=True)
+        return False
+    try:
+        mac = _seal_path(folder).read_text(encoding="utf-8").strip()
+    except OSError:
+        mac = ""
+    data = _folder_bytes(folder) if folder.is_dir() and not folder.is_symlink() else None
+    if data is not None and sealed("folder", data, mac):
+        return False
+    if folder.is_symlink() or not folder.is_dir():
+        folder.unlink()
+    else:
+        shutil.rmtree(folder)
+    _seal_path(folder).unlink(missing_ok=True)
     return True

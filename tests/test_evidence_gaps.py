@@ -100,6 +100,31 @@ def test_a_run_stopped_by_a_failed_stage_leaves_evidence_that_verifies_and_names
         build.restored()
 
 
+def test_evidence_for_a_run_doit_stopped_without_a_failed_stage_verifies(copy: Path):
+    from factory.config import BuildConfig
+    from factory.stages.record import stopped_evidence
+
+    (copy / f"pack0/pack0-{MODULE}-0.0.1/docs/PLAN.md").write_text("edited, then the run stopped\n")
+    (copy / "build/manifest.json.sig").unlink()  # unsigned from here on
+    (copy / "build/provenance.dsse.json").unlink()
+    stopped_evidence(BuildConfig(module=MODULE, out=copy), "doit stopped with exit 3 before a stage failed")
+    assert verify_output(copy) == []
+    reasons = read_json(copy / "build/approval.json")["reasons"]
+    assert reasons[0] == "stage pipeline failed: doit stopped with exit 3 before a stage failed", reasons
+
+
+def test_evidence_for_a_crashed_gate_keeps_the_gates_before_it_and_the_tests(copy: Path):
+    from factory.config import BuildConfig
+    from factory.stages.pec import failure_evidence
+
+    failure_evidence(BuildConfig(module=MODULE, out=copy), "gate_contracts", "RuntimeError: boom", lambda _: None)
+    assert verify_output(copy) == []
+    approval = read_json(copy / "build/approval.json")
+    assert approval["reasons"][0] == "stage gate_contracts failed: RuntimeError: boom"
+    assert approval["tests_passed"] is True and not approval["approved"]
+    assert approval["gates"]["lint"] == "passed" and approval["gates"]["contracts"] == "unavailable"
+
+
 # 4. Every file a slice generates is its target: a deleted one is written again, from the reply cache.
 
 
@@ -267,3 +292,62 @@ def test_a_test_result_written_into_the_report_by_hand_is_not_reused(machine: Pa
     assert slicing.known() == {}
     seals.write_text(json.dumps({"core": seal(SEAL_KIND, _canonical(record))}))
     assert slicing.known() == {"core": record}
+
+
+def test_a_forged_preflight_memo_does_not_skip_the_input_check(machine: Path, tmp_path: Path):
+    from factory.config import BuildConfig
+    from factory.preflight import MEMO_FILE, _key
+
+    assert run_cli("pack0", "--module", "notes", "--out", tmp_path).returncode == 0
+    pack0, out = tmp_path / "pack0-notes-0.0.1", tmp_path / "out"
+    (pack0 / "contracts/note.schema.json").write_text("{ not json", encoding="utf-8")
+    out.mkdir()
+    # The memo of a check that passed: anyone can compute it from the Pack0's bytes.
+    (out / MEMO_FILE).write_text(_key(BuildConfig(module="notes", out=out, pack0_source=pack0, provider="offline")))
+    args = ("auto-build", "--module", "notes", "--pack0", pack0, "--out", out)
+    result = run_cli(*args, env=factory_env(XDG_CACHE_HOME=str(machine.parent)))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "note.schema.json" in result.stderr and not (out / "build").exists()
+
+
+def test_a_ruff_cache_changed_by_hand_is_removed_before_lint_reads_it(machine: Path, tmp_path: Path):
+    from factory.runner.lint import RUFF_CACHE, ruff_command, run_ruff
+
+    if ruff_command() is None:
+        pytest.skip("ruff is not installed")
+    build = tmp_path / "build"
+    (build / "src").mkdir(parents=True)
+    (build / "src/unused.py").write_text("import os\n", encoding="utf-8")
+    assert not run_ruff(build).ok
+    cache = tmp_path / RUFF_CACHE
+    assert (tmp_path / f"{RUFF_CACHE}.mac").is_file()
+    planted = next(path for path in cache.rglob("*") if path.is_file() and path.name != "CACHEDIR.TAG")
+    planted.write_bytes(b"a cache entry written by hand")
+    again = run_ruff(build)
+    assert not again.ok and "F401" in again.output
+    assert not planted.exists() or planted.read_bytes() != b"a cache entry written by hand"
+
+
+def test_generated_code_in_the_bwrap_sandbox_cannot_read_the_machine_key(tmp_path: Path, monkeypatch):
+    from factory.runner.sandbox import bwrap_works, run_sandboxed
+    from factory.trust import key_dir, machine_key
+
+    if not bwrap_works():
+        pytest.skip("bubblewrap cannot run here")
+    # Outside /tmp (the sandbox's /tmp is empty anyway), where a user's cache folder is.
+    base = Path.home() / f".cache/lai-pack-test-{os.getpid()}"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base))
+    try:
+        assert machine_key() is not None
+        key_file = key_dir() / "machine.key"
+        (tmp_path / "build").mkdir()
+        code, _timed_out, output = run_sandboxed(
+            ["{python}", "-c", f"print(open({str(key_file)!r}, 'rb').read().hex())"],
+            tmp_path / "build",
+            "bwrap",
+            30,
+            {"PATH": os.environ["PATH"]},
+        )
+        assert code != 0 and "No such file" in output, output
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

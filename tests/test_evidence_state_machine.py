@@ -24,17 +24,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 KEY = "sk-ant-test-" + "Zq8Xv3Lm7Pw2Rt5Yn"
-MODULE = "tasks"
+# The smallest module (one entity): every run costs less, and each kind of step is the same.
+MODULE, ENTITY, FIELD = "notes", "note", "name"
 PACK0 = f"pack0/pack0-{MODULE}-0.0.1"
 WAIVERS = (("docker-build",), ("docker-build", "lint"), ())
 ARTIFACTS = (
     f"build/src/{MODULE}/server.py",
     f"build/src/{MODULE}/validation.py",
-    f"build/tests/unit/test_{MODULE[:-1]}_validation.py",
+    f"build/tests/unit/test_{MODULE}_validation.py",
     "build/.factory_logs/gates/lint.json",
     "build/.factory_logs/test_report.json",
     "build/.factory_logs/usage.jsonl",
-    "build/.factory_logs/raw/codegen.task.txt",
+    f"build/.factory_logs/raw/codegen.{ENTITY}.txt",
     "build/run_report.json",
     "build/approval.json",
     "build/manifest.json",
@@ -127,13 +128,13 @@ class EvidenceMachine(RuleBasedStateMachine):
 
     @rule(max_length=st.integers(20, 400), words=st.text("abc de", max_size=30), optional=st.booleans())
     def edit_contract(self, max_length: int, words: str, optional: bool) -> None:
-        path = self._pack0("contracts/task.schema.json")
+        path = self._pack0(f"contracts/{ENTITY}.schema.json")
         contract = json.loads(path.read_text())
-        contract["properties"]["title"].update(maxLength=max_length, description=words)
+        contract["properties"][FIELD].update(maxLength=max_length, description=words)
         if optional:
-            contract["properties"]["note"] = {"type": "string", "maxLength": 80}
+            contract["properties"]["remark"] = {"type": "string", "maxLength": 80}
         else:
-            contract["properties"].pop("note", None)
+            contract["properties"].pop("remark", None)
         path.write_text(json.dumps(contract, indent=2))
 
     @rule(artifact=st.sampled_from(ARTIFACTS), delete=st.booleans())
@@ -182,10 +183,12 @@ class EvidenceMachine(RuleBasedStateMachine):
 
 
 SETTINGS = settings(
-    # The first example is hypothesis' simplest: its first rule by name (crash_mid_run, at 0.1 s) repeated,
-    # then the final run; the others are random.
-    max_examples=3,
+    # In CI, two sequences from a fixed seed (the same every run): hypothesis' simplest first (its first rule
+    # by name, crash_mid_run at 0.1 s, repeated, then the final run), then one random one; the sequence below
+    # covers every kind of step. benchmarks/evidence_state_machine.py runs many random ones.
+    max_examples=2,
     stateful_step_count=4,
+    derandomize=True,
     deadline=None,
     database=None,
     phases=(Phase.explicit, Phase.generate),  # shrinking re-runs whole builds: a failure prints its steps instead
@@ -193,3 +196,19 @@ SETTINGS = settings(
 )
 EvidenceMachine.TestCase.settings = SETTINGS
 TestEvidenceAfterEveryRun = EvidenceMachine.TestCase
+
+
+def test_every_kind_of_step_once_keeps_the_evidence_true():
+    """One fixed sequence with each rule: Pack0 edits (documents, budgets, brief, a contract), an LLM-mode
+    re-run with another --waive, a deleted and a changed artifact, kill -9 mid-run, an offline re-run."""
+    machine = EvidenceMachine()
+    machine.start()
+    machine.edit_document("docs/PLAN.md", "one more line")
+    machine.edit_budgets(tries=2, latency=120)
+    machine.edit_brief("a brief written again")
+    machine.edit_contract(max_length=90, words="a de", optional=True)
+    machine.run(llm=True, waivers=("docker-build", "lint"))
+    machine.touch_artifact(f"build/src/{MODULE}/validation.py", delete=True)
+    machine.touch_artifact("build/manifest.json", delete=False)
+    machine.crash_mid_run(llm=False, waivers=("docker-build",), after=1.5)
+    machine.teardown()  # an offline run, checked like every other

@@ -48,6 +48,16 @@ def test_lint_gate_fails_on_a_planted_error(build: Path):
     assert result.tool == "ruff" and result.tool_version.startswith("ruff")
 
 
+def test_lint_keeps_its_per_file_cache_beside_the_build_and_an_edit_is_still_linted(build: Path):
+    before = sorted(path.relative_to(build) for path in build.rglob("*"))
+    assert lint_gate(build).status == "passed"
+    assert (build.parent / ".lai-pack.ruff-cache/CACHEDIR.TAG").is_file()  # an unchanged file is not linted again
+    assert sorted(path.relative_to(build) for path in build.rglob("*")) == before  # nothing written in build/
+    (build / "src/crm_contacts/storage.py").write_text("import os\n", encoding="utf-8")
+    result = lint_gate(build)
+    assert result.status == "failed" and any("F401" in line for line in result.details)
+
+
 @pytest.mark.parametrize(
     ("secret", "kind"),
     [

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import factory_env, run_cli
+from conftest import factory_env, read_json, run_cli
 from fake_llm import EngineBackedModel, FakeModelServer, Scripted
 
 KEY = "sk-ant-hostile-" + "Jq7Wm2Xc9Rv4Tb6Ny"
@@ -67,5 +67,9 @@ def test_hostile_reply_is_refused_and_nothing_escapes(tmp_path: Path, case: str)
     assert snapshot(tmp_path, skip=(out, tmp_path / "cache")) == around
     assert list(outside.iterdir()) == []
     assert not Path("/tmp", ESCAPE).exists()
-    assert sorted(p.name for p in (out / "build").iterdir()) == [".factory_logs", "src"]
+    # The run ended: its NOT APPROVED evidence names the stage that refused the reply (README "Checking the
+    # evidence"); nothing else was written.
+    evidence = ["approval.json", "manifest.json", "pipeline_result.json", "provenance.json", "run_report.json"]
+    assert sorted(p.name for p in (out / "build").iterdir()) == [".factory_logs", *evidence, "src"]
+    assert read_json(out / "build/approval.json")["reasons"][0].startswith("stage codegen."), result.stdout
     assert sorted(p.name for p in (out / "build/src").iterdir()) == ["already", "link"]

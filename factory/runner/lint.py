@@ -8,7 +8,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from factory.trust import distrust_unsealed_folder, seal_folder
+
 LINT_TARGETS = ("src", "tests")
+# ruff's own per-file cache, beside build/ with the factory's other state (never in the evidence): an
+# unchanged file is not linted again. ruff keys each entry by the file's path, mtime and mode and the settings.
+RUFF_CACHE = ".lai-pack.ruff-cache"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,11 @@ def run_ruff(build_dir: Path, *, fix: bool = False) -> LintResult | None:
         return None
     version = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     targets = [name for name in LINT_TARGETS if (build_dir / name).is_dir()]
-    argv = [*command, "check", "--no-cache", "--output-format", "concise", *(["--fix"] if fix else []), *targets]
+    cache_dir = build_dir.resolve().parent / RUFF_CACHE
+    # Anyone who can write the output folder can write this cache: believe it only as this machine sealed it.
+    distrust_unsealed_folder(cache_dir)
+    cache = ["--cache-dir", str(cache_dir)]
+    argv = [*command, "check", *cache, "--output-format", "concise", *(["--fix"] if fix else []), *targets]
     result = subprocess.run(argv, cwd=build_dir, capture_output=True, text=True, timeout=120, check=False)
+    seal_folder(cache_dir)
     return LintResult(ok=result.returncode == 0, output=(result.stdout + result.stderr).strip(), version=version)

@@ -85,7 +85,10 @@ def _interpreter_paths_under_tmp() -> list[str]:
 def _hidden_key_dir() -> list[str]:
     """Generated code must not read the key that seals the factory's caches (factory/trust.py): an empty
     folder in its place."""
-    folder = key_dir()
+    try:
+        folder = key_dir()
+    except RuntimeError:  # no home folder: no key either
+        return []
     return ["--tmpfs", str(folder)] if folder.is_dir() and not folder.resolve().is_relative_to("/tmp") else []
 
 

@@ -77,6 +77,12 @@ def _record(config: BuildConfig, stage: str, status: str, duration: float, summa
     write_json_atomic(config.layout.stage_record(stage), record)
 
 
+def stopped_evidence(config: BuildConfig, error: str) -> None:
+    """After doit stopped with an error no stage reported (a task that could not be made or checked): the
+    same as a failed stage, named 'pipeline'."""
+    _stopped(config, "pipeline", error, time.monotonic(), make_say(config, "pipeline"))
+
+
 def _stopped(config: BuildConfig, stage: str, error: str, started: float, say: Callable[[str], None]) -> None:
     """A stage before the evidence failed: the run ends here, so the evidence must describe what it leaves
     (NOT APPROVED, naming the stage), not what the previous run left. When even that cannot be written, the
