@@ -28,7 +28,8 @@ def slice_tasks(
     settings = {
         "provider": config.provider,
         "model": config.model,
-        "code": code_digest("engine", "agents", "llm", "stages/generate.py"),
+        # deploy/schema.py and pack0/openapi.py write the service's tables.json and openapi.json copies.
+        "code": code_digest("engine", "agents", "llm", "deploy", "pack0/openapi.py", "stages/generate.py"),
     }
     claimed: set[Path] = set()
     for name in names:

@@ -29,6 +29,10 @@ CONVENTIONS = """Conventions every slice follows (PACKAGE is the module's Python
   tables of src/PACKAGE/tables.json (written by the factory, the schema deploy/migrations create): SQLite at
   DATABASE_PATH (storage.py), PostgreSQL at DATABASE_URL (storage_pg.py, row-level security per tenant);
   server.make_server(host, port, database_path) and server.start_in_thread(server).
+- A field with "x-references" holds the id of a record of that entity in the same tenant (references.py, and
+  tables.json's "references"/"referenced_by"): a create or update naming any other id is a 409 naming the field;
+  deleting a referenced record follows "x-on-delete" (restrict: 409 naming <resource>.<field>; cascade; set-null),
+  all in one transaction.
 - Tests live in tests/unit, tests/integration, tests/contract, tests/e2e; tests/contract_openapi.json is the
   contract (written by the factory); contract tests are named test_operation_matches_contract[<operationId>].
 """

@@ -4,7 +4,7 @@ reference between resources walked across two tenants."""
 import uuid
 
 import pytest
-from conftest import create_record, load_cases, load_contract, with_parents
+from conftest import create_record, load_cases, load_contract, parent_for, with_parents
 
 CONTRACT = load_contract()
 RESOURCES = [path.split("/")[3] for path in CONTRACT["paths"] if path.startswith("/api/v1/") and path.count("/") == 3]
@@ -59,8 +59,10 @@ def test_reference_walked_across_two_tenants(client, tenant, other_tenant, resou
     reference = cases["references"][field]
     base, parent_base = f"/api/v1/{resource}", f"/api/v1/{reference['resource']}"
     body = with_parents(client, tenant, resource, cases["valid"])
-    if body.get(field) is None:  # a self-reference, cut where it comes back: a parent of its own, distinct from it
+    if reference["resource"] == resource:  # a self-reference, cut where it comes back: a parent distinct from it
         body[field] = create_record(client, tenant, resource, {**cases["valid"], **cases["distinct"][1]})["id"]
+    else:  # a parent of its own, so another reference to the same resource (and its rule) is not in the way
+        body[field] = parent_for(client, tenant, reference["resource"], f"walked {field}")
     parent = client.request("GET", f"{parent_base}/{body[field]}", tenant=tenant).json
 
     # Another tenant's record is no record: referring to it is the same 409 as referring to nothing.
