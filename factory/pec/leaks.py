@@ -13,8 +13,7 @@ from pathlib import Path
 from factory.gates.secrets import Finding, scan_files
 from factory.runner.run import SECRET_VARIABLES
 
-# Factory state that is never shipped (export leaves it out): the doit database (it holds absolute paths), the
-# lock, the caches (files and folders).
+# Factory state that is never shipped (export leaves it out): the doit database (it holds absolute paths), the lock.
 NOT_SHIPPED = (".lai-pack.",)
 # In a binary file (a NUL byte: a database, an archive, bytecode) the printable runs are what can leak, as
 # `strings` finds them; each is reported at its byte offset instead of a line number.
@@ -86,8 +85,7 @@ def files_to_check(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     found = sorted(path for path in root.rglob("*") if path.is_file() and not path.is_symlink())
-    # The factory's state folders too (e.g. .lai-pack.ruff-cache/), whatever their files are called.
-    return [path for path in found if not any(part.startswith(NOT_SHIPPED) for part in path.relative_to(root).parts)]
+    return [path for path in found if not path.name.startswith(NOT_SHIPPED)]
 
 
 def leak_check(root: Path, files: list[Path] | None = None) -> list[Finding]:
