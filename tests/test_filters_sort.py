@@ -56,7 +56,6 @@ def test_filters_and_sorts_on_both_stores_within_the_tenant(service):
     assert names(service, "sort=first_name,-last_name") == ["Ada Lovelace", "Ada Byron", "Alan Turing", "Grace Hopper"]
     assert names(service, "status=customer&first_name=Ada") == []
     assert names(service, "first_name=Ada", tenant="other") == ["Ada Lovelace"]
-    assert names(service, "first_name=A%00da") == []  # a value no store can hold matches nothing
 
 
 @pytest.mark.parametrize(
@@ -68,6 +67,7 @@ def test_filters_and_sorts_on_both_stores_within_the_tenant(service):
         ("sort=tags", "sort"),
         ("sort=last_name,-x", "sort"),
         ("status=lead&status=customer", "status"),
+        ("first_name=A%00da", "first_name"),  # no store keeps a NUL: refused as in a body, and so declared
     ],
 )
 def test_bad_list_parameters_are_422_naming_the_parameter(service, query, field):

@@ -67,6 +67,8 @@ def list_query(schema, query):
             sort = _sort(fields, text)
         elif name in fields:
             spec = schema["properties"][name]
+            if "\x00" in text:  # no store keeps a NUL: refused as in a body (the OpenAPI declares it)
+                raise QueryError(name, "must not contain NUL characters")
             try:
                 value = _parse(spec, text)
             except ValueError as error:

@@ -19,7 +19,6 @@ from .storage import (
     duplicate,
     is_record_id,
     list_sql,
-    matches_nothing,
     quoted,
     record_of,
     schema_problem,
@@ -178,8 +177,6 @@ class PostgresStore:
 
     def list(self, resource, tenant_id, limit, offset, filters=None, sort=()):
         table = self.tables[resource]
-        if filters and matches_nothing(filters):
-            return [], 0
         condition, params = _tenant_condition(tenant_id)
         conditions, values, order = list_sql(table, filters or {}, sort, "postgres")
         condition += conditions
