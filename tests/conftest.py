@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -13,10 +14,34 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The reply and fuzz-result cache every build of the suite shares unless a test gives its own (a build run in
+# another folder would otherwise start a cache there, and fuzz code the suite has fuzzed already).
+SHARED_CACHE = ROOT / "cache"
+
+
 def factory_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in ("ANTHROPIC_API_KEY", "DATABASE_URL")}
+    env.setdefault("LAI_CACHE_DIR", str(SHARED_CACHE))
     env.update(extra)
     return env
+
+
+def seed_fuzz_results(cache: Path) -> Path:
+    """A test's own cache (to count its model calls) starting with the fuzz results the suite already has, as a
+    restored cache/ would: code fuzzed before is not fuzzed again; changed code is. Copied entry by entry through
+    diskcache, so a build writing the shared cache meanwhile cannot tear the copy."""
+    import diskcache
+
+    from factory.gates.contracts_fuzz import FUZZ_CACHE_FOLDER
+
+    source = SHARED_CACHE / FUZZ_CACHE_FOLDER
+    if source.is_dir():
+        with diskcache.Cache(str(source)) as shared, diskcache.Cache(str(cache / FUZZ_CACHE_FOLDER)) as own:
+            for key in list(shared):
+                value = shared.get(key)
+                if value is not None:
+                    own.set(key, value)
+    return cache
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -56,7 +81,11 @@ def executed_stages(stdout: str) -> list[str]:
 def crm_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One approved offline auto-full of crm-contacts. Read it; never change it (copy or build your own)."""
     out = tmp_path_factory.mktemp("crm") / "output"
-    result = run_cli("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
+    # One xdist worker at a time: the second then reuses the first's fuzz run of this very code.
+    SHARED_CACHE.mkdir(exist_ok=True)
+    with open(SHARED_CACHE / ".crm-output.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = run_cli("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import factory_env, read_json, run_cli
+from conftest import factory_env, read_json, run_cli, seed_fuzz_results
 from fake_llm import EngineBackedModel, FakeModelServer
 
 from factory.fsutil import sha256_file
@@ -110,7 +110,8 @@ def test_a_cache_replayed_llm_rerun_leaves_evidence_that_verifies(tmp_path: Path
     pack0_dir = tmp_path / "pack0-tasks-0.0.1"
     server = FakeModelServer(EngineBackedModel(pack0_dir), api_key=KEY).start()
     try:
-        env = factory_env(ANTHROPIC_API_KEY=KEY, ANTHROPIC_BASE_URL=server.url, LAI_CACHE_DIR=str(tmp_path / "c"))
+        cache = seed_fuzz_results(tmp_path / "c")
+        env = factory_env(ANTHROPIC_API_KEY=KEY, ANTHROPIC_BASE_URL=server.url, LAI_CACHE_DIR=str(cache))
         out = tmp_path / "o"
         args = ("auto-build", "--module", "tasks", "--pack0", pack0_dir, "--out", out, "--waive", "docker-build")
         first = run_cli(*args, env=env)

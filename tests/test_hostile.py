@@ -4,6 +4,7 @@ nothing is written outside the build folder (the file system around it is listed
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -43,11 +44,18 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def crm_pack0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pack0")
+    assert run_cli("pack0", "--module", "crm-contacts", "--out", folder).returncode == 0
+    return folder / "pack0-crm-contacts-0.0.1"
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_reply_is_refused_and_nothing_escapes(tmp_path: Path, case: str):
+def test_hostile_reply_is_refused_and_nothing_escapes(tmp_path: Path, crm_pack0: Path, case: str):
     answers, message = CASES[case]
-    assert run_cli("pack0", "--module", "crm-contacts", "--out", tmp_path).returncode == 0
-    pack0 = tmp_path / "pack0-crm-contacts-0.0.1"
+    pack0 = tmp_path / crm_pack0.name
+    shutil.copytree(crm_pack0, pack0)
     out, outside = tmp_path / "out", tmp_path / "outside"
     (out / "build/src/already").mkdir(parents=True)
     outside.mkdir()

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import factory_env, read_json, run_cli
+from conftest import factory_env, read_json, run_cli, seed_fuzz_results
 from fake_llm import BUG, TENANT_FILTER, EngineBackedModel, FakeModelServer, Scripted
 
 from factory.config import BuildConfig
@@ -51,6 +51,7 @@ def serve(pack0_dir: Path) -> FakeModelServer:
 
 
 def llm_env(server: FakeModelServer, cache: Path, key: str = KEY) -> dict[str, str]:
+    cache = seed_fuzz_results(cache)
     return factory_env(ANTHROPIC_API_KEY=key, ANTHROPIC_BASE_URL=server.url, LAI_CACHE_DIR=str(cache))
 
 

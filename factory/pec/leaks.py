@@ -85,7 +85,12 @@ def files_to_check(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     found = sorted(path for path in root.rglob("*") if path.is_file() and not path.is_symlink())
-    return [path for path in found if not path.name.startswith(NOT_SHIPPED)]
+    # Factory state is a file (.lai-pack.doit.db) or a folder of them (.lai-pack.ruff-cache/) beside build/.
+    return [
+        path
+        for path in found
+        if not path.name.startswith(NOT_SHIPPED) and not path.relative_to(root).parts[0].startswith(NOT_SHIPPED)
+    ]
 
 
 def leak_check(root: Path, files: list[Path] | None = None) -> list[Finding]:
