@@ -43,6 +43,9 @@ ARTIFACTS = (
     "build/Dockerfile",
 )
 
+# JSON files later stages read: broken, a stage fails (the run must still leave evidence that verifies).
+BREAKABLE = ("build/.test_commands.json", "build/.factory_logs/test_report.json", "build/.factory_logs/gates/lint.json")
+
 
 class Workspace:
     """One output folder at a fixed path (doit's database holds absolute paths), a clean copy of its first
@@ -148,6 +151,13 @@ class EvidenceMachine(RuleBasedStateMachine):
             with path.open("a", encoding="utf-8") as handle:
                 handle.write("\n# changed by hand\n" if path.suffix == ".py" else "\n")
 
+    @rule(artifact=st.sampled_from(BREAKABLE))
+    def break_artifact(self, artifact: str) -> None:
+        """A file a stage reads, made unreadable: the next run may stop at a failed stage (exit 1)."""
+        path = self.space.out / artifact
+        if path.is_file():
+            path.write_text("{not json", encoding="utf-8")
+
     @rule(llm=st.booleans(), waivers=st.sampled_from(WAIVERS))
     def run(self, llm: bool, waivers: tuple[str, ...]) -> None:
         self.space.runs += 1
@@ -200,7 +210,8 @@ TestEvidenceAfterEveryRun = EvidenceMachine.TestCase
 
 def test_every_kind_of_step_once_keeps_the_evidence_true():
     """One fixed sequence with each rule: Pack0 edits (documents, budgets, brief, a contract), an LLM-mode
-    re-run with another --waive, a deleted and a changed artifact, kill -9 mid-run, an offline re-run."""
+    re-run with another --waive, a deleted and a changed artifact, a broken one (a stage fails), kill -9
+    mid-run, an offline re-run."""
     machine = EvidenceMachine()
     machine.start()
     machine.edit_document("docs/PLAN.md", "one more line")
@@ -210,5 +221,8 @@ def test_every_kind_of_step_once_keeps_the_evidence_true():
     machine.run(llm=True, waivers=("docker-build", "lint"))
     machine.touch_artifact(f"build/src/{MODULE}/validation.py", delete=True)
     machine.touch_artifact("build/manifest.json", delete=False)
+    machine.break_artifact("build/.test_commands.json")
+    machine.run(llm=False, waivers=("docker-build",))  # run_heal fails: NOT APPROVED evidence naming it
+    machine.touch_artifact("build/.test_commands.json", delete=True)
     machine.crash_mid_run(llm=False, waivers=("docker-build",), after=1.5)
     machine.teardown()  # an offline run, checked like every other
