@@ -8,6 +8,8 @@ request.jwt.claims, as Supabase sets it), because the service works as a role wi
 from __future__ import annotations
 
 import json
+import random
+import time
 
 from .references import check_references, delete_dependents
 from .storage import (
@@ -35,8 +37,11 @@ except ImportError as error:  # only this mode needs them
     ) from None
 
 POOL_MAX_SIZE = 10
+# SQLSTATE class 40: the database rolled the transaction back (psycopg 3 does not subclass these two).
+RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure, psycopg.errors.TransactionRollback)
 POOL_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 10
+DEADLOCK_RETRIES = 5
 
 
 def _tenant_condition(tenant_id):
@@ -117,12 +122,26 @@ class PostgresStore:
 
     def _transaction(self, table, tenant_id, work):
         """work(connection) in one transaction with the tenant set for row-level security; database errors
-        become StoreError (a refused row: 409/422 naming the field; a lost connection: 503)."""
+        become StoreError (a refused row: 409/422 naming the field; a lost connection: 503). A transaction the
+        database rolled back to break a deadlock (concurrent cascades and creates lock rows in different
+        orders) is run again: it changed nothing, and the client should not see a 503 for it."""
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                return self._transaction_once(table, tenant_id, work)
+            except RETRYABLE:
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # jitter: the other party goes first
+        return self._transaction_once(table, tenant_id, work, retried=True)
+
+    def _transaction_once(self, table, tenant_id, work, retried=False):
         try:
             with self._pool.connection() as connection, connection.transaction():
                 claims = json.dumps({"tenant_id": tenant_id})
                 connection.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
                 return work(connection)
+        except RETRYABLE:
+            if not retried:
+                raise
+            raise StoreUnavailable() from None
         except psycopg.errors.ForeignKeyViolation as error:  # a referenced record went meanwhile (the checks ran)
             field = _reference_of(table, error)
             raise StoreError(409, "conflict", str(error).splitlines()[0], field) from None
