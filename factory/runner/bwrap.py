@@ -111,6 +111,9 @@ def bwrap_argv(argv: list[str], build: str, binds: tuple[str, ...] = ()) -> list
         build,
         build,
         *[part for path in binds for part in ("--bind", path, path)],
+        # The root bwrap built the binds in: nothing new may be written outside the build, even in the sandbox.
+        "--remount-ro",
+        "/",
         "--unshare-net",
         "--unshare-pid",
         "--die-with-parent",
