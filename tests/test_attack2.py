@@ -122,3 +122,53 @@ def test_a_deadlock_between_two_writers_is_retried_not_a_503(crm_output, databas
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [1, 2]  # both done; the one PostgreSQL aborted ran a second time
+
+
+NODE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Node",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "parent_id": {"type": ["string", "null"], "format": "uuid", "x-references": "node", "x-on-delete": "cascade"},
+        "name": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 30},
+    },
+    "x-unique": [["parent_id", "name"]],
+}
+
+
+def test_generated_duplicate_test_repeats_a_unique_set_holding_a_self_reference(tmp_path):
+    # The generated test left the self-reference null in every record, and nulls never collide: it expected a 409
+    # for a set that was no duplicate (a tree's "name unique under its parent" never built approved).
+    import json
+    import os
+    import subprocess
+
+    from factory.engine.codegen import generate_source
+    from factory.engine.testgen import generate_tests
+    from factory.fsutil import write_text_atomic
+    from factory.pack0.generate import generate_pack0
+    from factory.pack0.load import load_pack0
+
+    for path, text in generate_pack0("tree").items():
+        if not path.startswith("contracts/"):
+            write_text_atomic(tmp_path / "pack0" / path, text)
+    write_text_atomic(tmp_path / "pack0/contracts/node.schema.json", json.dumps(NODE))
+    pack0 = load_pack0(tmp_path / "pack0")
+    for path, text in {**generate_source(pack0), **generate_tests(pack0)}.items():
+        write_text_atomic(tmp_path / "build" / path, text)
+    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    argv = [sys.executable, "-m", "pytest", "tests/integration", "-p", "no:cacheprovider", "-o", "addopts="]
+    argv += ["-v", "-k", "duplicate_of_a_unique_set"]
+    done = subprocess.run(
+        argv,
+        cwd=tmp_path / "build",
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "test_duplicate_of_a_unique_set_is_409_within_the_tenant_only[parent_id-name] PASSED" in done.stdout
