@@ -114,8 +114,21 @@ def test_one_entity_edit_reruns_that_entity_and_the_core_only(build: Path, crm_o
     run = _run(build, crm_output, 1)
     assert run.passed and _ran(run) == {"core", "company"}
     reused = next(each for each in run.slices if each["name"] == "contact")
-    assert reused["tests"]["total"] > 0 and set(reused["inputs"]) == {"own_files", "core_files", "openapi_part"}
+    parts = {"own_files", "core_files", "openapi_part", "tables_part"}
+    assert reused["tests"]["total"] > 0 and set(reused["inputs"]) == parts
     assert "reused (inputs unchanged): contact" in (build / ".factory_logs/test_output.1.txt").read_text()
+
+
+def test_an_edit_of_one_table_in_the_shared_table_document_reruns_that_entity_and_the_core_only(
+    build: Path, crm_output: Path
+):
+    # A contract edit rewrites the entity's entry in tables.json (one document for every table).
+    path = build / "src/crm_contacts/tables.json"
+    document = json.loads(path.read_text())
+    company = next(table for table in document["tables"] if table["resource"] == "companies")
+    company["nullable"] = [*company["nullable"], "no_such_column"]
+    path.write_text(json.dumps(document))
+    assert _ran(_run(build, crm_output, 1)) == {"core", "company"}
 
 
 def test_a_core_change_reruns_every_slice(build: Path, crm_output: Path):

@@ -89,6 +89,7 @@ def contracts_gate(
     junit_xml: Path,
     sandbox: str = "none",
     cache_dir: Path | None = None,
+    owned: dict[str, set[str]] | None = None,
 ) -> GateResult:
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
@@ -112,7 +113,7 @@ def contracts_gate(
     problems += [f"{op_id}: no passing contract test" for op_id in op_ids if op_id not in covered]
     if problems:
         return GateResult("contracts", "failed", f"{len(problems)} operation problem(s)", *tool, details=problems)
-    fuzzed = fuzz_service_once(build_dir, pack0, sandbox, cache_dir)
+    fuzzed = fuzz_service_once(build_dir, pack0, sandbox, cache_dir, owned=owned)
     if not fuzzed.passed:
         return GateResult("contracts", "failed", fuzzed.summary(), *tool, details=fuzzed.detail_lines())
     return GateResult(

@@ -82,6 +82,9 @@ class FuzzRun:
     seconds: float = 0.0
     service_log: str = ""
     reused_key: str = ""
+    # Fuzzed in slices (fuzz_slices.py): the slices whose clean result was reused, of how many.
+    slices_reused: list[str] = field(default_factory=list)
+    slices_total: int = 0
 
     @property
     def passed(self) -> bool:
@@ -91,6 +94,8 @@ class FuzzRun:
         how = f"schemathesis (seed {self.settings.seed}, {self.settings.max_examples} examples per operation)"
         budget = "; stopped at its time budget" if self.stop == "interrupted" else ""
         reused = f" (this code's run, reused: key {self.reused_key[:12]})" if self.reused_key else ""
+        if self.slices_reused and not self.reused_key:
+            reused = f" (results of {len(self.slices_reused)} of {self.slices_total} slices reused: inputs unchanged)"
         if self.passed:
             return f"{how} found no failure on {len(self.operations)} operations{budget}{reused}"
         found = f"{len(self.findings)} failure(s)" + (f", {len(self.errors)} error(s)" if self.errors else "")
@@ -125,12 +130,18 @@ def operation_count(pack0: Pack0) -> int:
     return 1 + 5 * len(pack0.entities)
 
 
-def fuzz_service(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSettings | None = None) -> FuzzRun:
-    """Start the service in the sandbox and fuzz every operation of its OpenAPI document."""
+def fuzz_service(
+    build_dir: Path,
+    pack0: Pack0,
+    sandbox: str,
+    settings: FuzzSettings | None = None,
+    operation_ids: list[str] | None = None,
+) -> FuzzRun:
+    """Start the service in the sandbox and fuzz every operation of its OpenAPI document (or only those)."""
     settings = settings or fuzz_settings()
-    total = operation_count(pack0)
+    total = operation_count(pack0) if operation_ids is None else len(operation_ids)
     budget = settings.max_seconds(total)
-    options = {**asdict(settings), "max_seconds": budget, "tenant": FUZZ_TENANT}
+    options = {**asdict(settings), "max_seconds": budget, "tenant": FUZZ_TENANT, "operations": operation_ids}
     argv = ["{python}", "-c", DRIVER.read_text(encoding="utf-8"), pack0.package, json.dumps(options)]
     env = {"PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp"}
     code, timed_out, output = run_sandboxed(argv, build_dir, sandbox, budget + STARTUP_SECONDS, env)
@@ -170,9 +181,15 @@ def _cache(cache_dir: Path):
 
 
 def fuzz_service_once(
-    build_dir: Path, pack0: Pack0, sandbox: str, cache_dir: Path | None, settings: FuzzSettings | None = None
+    build_dir: Path,
+    pack0: Pack0,
+    sandbox: str,
+    cache_dir: Path | None,
+    settings: FuzzSettings | None = None,
+    owned: dict[str, set[str]] | None = None,
 ) -> FuzzRun:
-    """fuzz_service, or the remembered whole run of exactly this code with these settings."""
+    """fuzz_service, or the remembered whole run of exactly this code with these settings; with owned (the
+    files each entity slice wrote), a slice whose clean result is known for its inputs is not fuzzed again."""
     settings = settings or fuzz_settings()
     if cache_dir is None:
         return fuzz_service(build_dir, pack0, sandbox, settings)
@@ -184,10 +201,57 @@ def fuzz_service_once(
             data = json.loads(stored)
             data["settings"] = FuzzSettings(**data["settings"])
             data.pop("passed", None)
-            return FuzzRun(**{**data, "reused_key": key})
-        run = fuzz_service(build_dir, pack0, sandbox, settings)
+            run = FuzzRun(**{**data, "reused_key": key})
+        elif owned is None:
+            run = fuzz_service(build_dir, pack0, sandbox, settings)
+        else:
+            run = _fuzz_in_slices(build_dir, pack0, sandbox, settings, owned, cache)
         if not run.errors and run.stop == "completed":  # a whole run, its findings the service's own
             cache.set(key, json.dumps(run.as_dict()))
+            if owned is not None and run.passed:  # clean: so is each slice, for its inputs as they are
+                _remember_slices(_slice_plans(build_dir, pack0, sandbox, settings, owned), run.operations, pack0, cache)
         return run
     finally:
         cache.close()
+
+
+def _slice_plans(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSettings, owned) -> list:
+    from factory.gates.fuzz_slices import fuzz_plans
+
+    setting = {
+        "settings": asdict(settings),
+        "driver": sha256_bytes(DRIVER.read_bytes()),
+        "tool": version("schemathesis"),
+        "sandbox": sandbox,
+    }
+    return fuzz_plans(build_dir, owned, pack0, setting)
+
+
+def _remember_slices(plans: list, operations: list[str], pack0: Pack0, cache) -> None:
+    from factory.gates.fuzz_slices import split_operations
+
+    by_slice = split_operations(operations, pack0)
+    if by_slice is None:  # an operation no slice owns: keep nothing per slice
+        return
+    for each in plans:
+        cache.set(f"slice:{each.key}", json.dumps({"operations": by_slice.get(each.name, [])}))
+
+
+def _fuzz_in_slices(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSettings, owned, cache) -> FuzzRun:
+    """Fuzz the operations of the slices with no clean result for their inputs; reuse the others'."""
+    from factory.gates.fuzz_slices import slice_operations
+
+    plans = _slice_plans(build_dir, pack0, sandbox, settings, owned)
+    ops = slice_operations(pack0)
+    known = {}
+    for each in plans:
+        stored = cache.get(f"slice:{each.key}")
+        if isinstance(stored, str):
+            known[each.name] = json.loads(stored)["operations"]
+    stale = [each for each in plans if each.name not in known]
+    wanted = [op_id for each in stale for op_id in ops[each.name]]
+    run = fuzz_service(build_dir, pack0, sandbox, settings, wanted) if stale else FuzzRun(settings, 0)
+    run.operations = sorted({*run.operations, *(label for labels in known.values() for label in labels)})
+    run.operations_total = operation_count(pack0)
+    run.slices_reused, run.slices_total = sorted(known), len(plans)
+    return run

@@ -5,6 +5,9 @@ is reused instead of re-run (as Bazel reuses test results). Pure: file contents 
 - An entity slice owns the files its CodeGen and TestGen replies wrote; its tests exercise those, and the
   core's files (server, storage, fixtures, ...), with any OpenAPI document cut down to the entity's own
   operations and the schemas they use. Another entity's change leaves its key as it was.
+- The service's table document (tables.json: every table's DDL, checks and references) is cut the same way:
+  an entity's tests see its own table and the tables linked to it by references (a delete can cascade
+  through them), so a one-field edit changes only the keys of the entities it touches.
 - The core slice owns every other file (E2E across every entity, the fixtures): its key covers every file,
   so its tests re-run after any change, and a change to the core re-runs every slice.
 """
@@ -81,6 +84,46 @@ def _openapi(text: str) -> dict | None:
     return data if isinstance(data, dict) and "openapi" in data and isinstance(data.get("paths"), dict) else None
 
 
+def _tables(text: str) -> dict | None:
+    """A table document (the generated service's tables.json), or None."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    tables = data.get("tables") if isinstance(data, dict) else None
+    if not isinstance(tables, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("resource"), str) for t in tables
+    ):
+        return None
+    return data
+
+
+def _linked_names(table: dict) -> set[str]:
+    references = table.get("references")
+    parents = [ref.get("resource") for ref in references.values()] if isinstance(references, dict) else []
+    children = table.get("referenced_by")
+    kids = [ref.get("resource") for ref in children] if isinstance(children, list) else []
+    return {name for name in [*parents, *kids] if isinstance(name, str)}
+
+
+def tables_part(document: dict, plural: str) -> dict:
+    """The part of a table document an entity's tests can see: everything but the tables that no chain of
+    references links to the entity's own."""
+    tables = {table["resource"]: table for table in document["tables"]}
+    seen, pending = set(), [plural]
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in tables:
+            continue
+        seen.add(name)
+        pending += sorted(_linked_names(tables[name]))
+        pending += [other for other, table in tables.items() if name in _linked_names(table)]
+    rest = {key: value for key, value in document.items() if key != "tables"}
+    return {"rest": rest, "tables": [tables[name] for name in sorted(seen)]}
+
+
 def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entity], setting: object) -> list[SlicePlan]:
     """The slices of a build. files: every src/ and tests/ file (and the test commands) by path; owned: the
     files each entity slice wrote; setting: whatever else a result depends on (commands, sandbox)."""
@@ -88,6 +131,8 @@ def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entit
     core_files = {path: text for path, text in files.items() if path not in claimed}
     documents = {path: _openapi(text) for path, text in core_files.items() if path.endswith(".json")}
     documents = {path: doc for path, doc in documents.items() if doc is not None}
+    table_docs = {path: _tables(text) for path, text in core_files.items() if path.endswith(".json")}
+    table_docs = {path: doc for path, doc in table_docs.items() if doc is not None and path not in documents}
     everything = _digest(files)
     slices = [
         SlicePlan(
@@ -99,12 +144,14 @@ def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entit
     ]
     for entity in entities:
         own = {path: files[path] for path, name in claimed.items() if name == entity.name}
-        shared = {path: text for path, text in core_files.items() if path not in documents}
+        shared = {path: text for path, text in core_files.items() if path not in documents and path not in table_docs}
         parts = {
             "own_files": _digest(own),
             "core_files": _digest(shared),
             "openapi_part": _digest({path: openapi_part(doc, entity.plural) for path, doc in documents.items()}),
         }
+        if table_docs:
+            parts["tables_part"] = _digest({path: tables_part(doc, entity.plural) for path, doc in table_docs.items()})
         tests = tuple(sorted(path for path in own if _is_test_module(path)))
         slices.append(SlicePlan(entity.name, tests, _digest([parts, setting]), parts))
     return slices

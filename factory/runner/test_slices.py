@@ -34,6 +34,22 @@ def _counts(cases: list) -> dict:
     return {"total": len(outcomes), **{name: outcomes.count(name) for name in OUTCOMES}}
 
 
+def owned_files(logs_dir: Path, entities: tuple[Entity, ...]) -> dict[str, set[str]] | None:
+    """The files each entity slice's replies wrote; None when a reply cannot be read (then nothing is
+    reused: without knowing who wrote what, every test depends on every file)."""
+    owned = {}
+    for entity in entities:
+        paths: set[str] = set()
+        for agent in ("codegen", "testgen"):
+            try:
+                raw = (logs_dir / "raw" / f"{agent}.{entity.name}.txt").read_text(encoding="utf-8")
+                paths |= set(parse_reply(agent, raw, FileSetReply).as_dict())
+            except (OSError, FactoryError):
+                return None
+        owned[entity.name] = paths
+    return owned
+
+
 @dataclass
 class Slicing:
     logs_dir: Path
@@ -63,19 +79,7 @@ class Slicing:
         return seals if isinstance(seals, dict) else {}
 
     def _owned(self) -> dict[str, set[str]] | None:
-        """The files each entity slice's replies wrote; None when a reply cannot be read (then nothing is
-        reused: without knowing who wrote what, every test depends on every file)."""
-        owned = {}
-        for entity in self.entities:
-            paths: set[str] = set()
-            for agent in ("codegen", "testgen"):
-                try:
-                    raw = (self.logs_dir / "raw" / f"{agent}.{entity.name}.txt").read_text(encoding="utf-8")
-                    paths |= set(parse_reply(agent, raw, FileSetReply).as_dict())
-                except (OSError, FactoryError):
-                    return None
-            owned[entity.name] = paths
-        return owned
+        return owned_files(self.logs_dir, self.entities)
 
     def plans(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> list[SlicePlan] | None:
         """The slices and their keys now; None when the commands cannot be narrowed to some test modules."""

@@ -15,6 +15,7 @@ from factory.gates.result import GateResult
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
 from factory.runner.sandbox import resolve_sandbox
+from factory.runner.test_slices import owned_files
 
 
 def _evaluate(config: BuildConfig, name: str, say: Callable[[str], None]) -> GateResult:
@@ -26,7 +27,9 @@ def _evaluate(config: BuildConfig, name: str, say: Callable[[str], None]) -> Gat
     if name == "contracts":
         pack0 = load_pack0(layout.pack0_dir)
         sandbox = resolve_sandbox(config.sandbox)
-        return contracts_gate(layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml, sandbox, config.cache_dir)
+        owned = owned_files(layout.logs_dir, pack0.entities)  # fuzz results per slice (gates/fuzz_slices.py)
+        gate_args = (layout.build_dir, layout.pack0_dir, pack0, layout.junit_xml, sandbox, config.cache_dir, owned)
+        return contracts_gate(*gate_args)
     if name == "docker-build":
         pack0 = load_pack0(layout.pack0_dir)
         return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1", pack0, config.base_image)

@@ -17,7 +17,7 @@ from factory.runner.heal_loop import run_with_heal
 from factory.runner.run import TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
 from factory.runner.stores import store_names
-from factory.runner.test_slices import Slicing
+from factory.runner.test_slices import Slicing, owned_files
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
@@ -44,7 +44,8 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
     """Once the tests pass: the contracts gate's fuzzer on the same code (its findings go to the Healer)."""
 
     def fuzz(number: int) -> str:
-        run = fuzz_service_once(config.layout.build_dir, pack0, sandbox, config.cache_dir)
+        owned = owned_files(config.layout.logs_dir, pack0.entities)
+        run = fuzz_service_once(config.layout.build_dir, pack0, sandbox, config.cache_dir, owned=owned)
         say(f"contract fuzzing: {run.summary()}")
         if run.passed:
             return ""
