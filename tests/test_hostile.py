@@ -38,7 +38,7 @@ CASES = {
     "folder": ([reply(("src/crm_contacts/", "x = 1\n"))], "names a folder"),
     "existing-folder": ([reply(("src/already", "x = 1\n"))], "something other than a regular file"),
     "repeated": ([reply(("src/a.py", "1"), ("src/a.py", "2"))] * 2, "path src/a.py appears twice"),
-    "too-big-file": ([reply(("src/big.py", "x" * 2_500_000))], "larger than 2000000 bytes"),
+    "too-big-file": ([reply(("src/big.py", "x" * 6_500_000))], "larger than 6000000 bytes"),
     "ten-megabytes": ([Scripted(json.dumps({"files": [], "notes": "x" * 10_000_000}))], "characters (limit"),
     "not-json": ([Scripted("I will not do that.", as_tool=False)] * 2, "codegen reply is not JSON"),
 }
