@@ -1,4 +1,4 @@
-"""Evidence anyone can check offline: verify catches every changed byte, signatures, leak-check, export."""
+"""Evidence anyone can check offline: verify catches every changed byte, planted entry and bad signature."""
 
 from __future__ import annotations
 
