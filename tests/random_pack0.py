@@ -1,6 +1,7 @@
 """Random valid Pack0s (hypothesis): names at the edges of the rules, every field type, keyword, format and
 pattern the contract language has, defaults, examples, nullable fields, x-unique strings and references (each
-delete rule). Shared by the property test and benchmarks/random_pack0s.py, which builds many more of them."""
+delete rule; some x-unique alone or in a set with a string, self-references too). Shared by the property test
+and benchmarks/random_pack0s.py, which builds many more of them."""
 
 from __future__ import annotations
 
@@ -178,6 +179,12 @@ def add_reference(draw, schema: dict, name: str, target: str) -> None:
         schema["properties"][field] = spec
         if draw(st.booleans()):
             schema["required"].append(field)
+        how = draw(st.integers(0, 3))
+        others = [key for key, other in schema["properties"].items() if key != field and _may_be_unique(key, other)]
+        if how == 0:  # one record per parent (a self-reference: one child each)
+            spec["x-unique"] = True
+        elif how == 1 and others:  # a name unique under its parent
+            schema.setdefault("x-unique", []).append([field, draw(st.sampled_from(others))])
 
 
 def write_random_pack0(root: Path, module: str, contracts: dict[str, dict]) -> Path:
