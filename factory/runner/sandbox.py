@@ -2,9 +2,10 @@
 
 - docker: a container from a local image (LAI_SANDBOX_IMAGE, else LAI_BASE_IMAGE) with no network, the build
   folder mounted, the factory's site-packages read-only (for pytest and jsonschema), a process limit.
-- bwrap: bubblewrap with no network, a private /tmp, everything read-only but the build folder, its own
+- bwrap: bubblewrap with no network, a private /tmp, only the system's runtime and the factory's Python
+  read-only (bwrap.py: no home folders, caches, keys or other outputs), the build folder read-write, its own
   process namespace.
-- none: a plain subprocess in its own process group.
+- none: a plain subprocess in its own process group: no isolation at all.
 auto takes the first that works here, in that order.
 """
 
@@ -20,8 +21,8 @@ from functools import cache
 from pathlib import Path
 
 from factory.errors import InputError
+from factory.runner.bwrap import bwrap_argv
 from factory.runner.process import die_with_parent
-from factory.trust import key_dir
 
 SANDBOXES = ("auto", "docker", "bwrap", "none")
 SANDBOX_IMAGE_ENVS = ("LAI_SANDBOX_IMAGE", "LAI_BASE_IMAGE")
@@ -70,55 +71,6 @@ def resolve_sandbox(requested: str) -> str:
     if requested == "bwrap" and not bwrap_works():
         raise InputError("bubblewrap cannot run here (apt-get install -y bubblewrap)", field="--sandbox")
     return requested
-
-
-def _interpreter_paths_under_tmp() -> list[str]:
-    """The factory's interpreter, site-packages and (editable install) source, where the private /tmp would hide
-    them: a checkout or venv under /tmp is common (CI clones, pip's temp builds)."""
-    import factory
-
-    paths = {sys.prefix, sys.base_prefix, *site.getsitepackages(), str(Path(factory.__file__).resolve().parent.parent)}
-    resolved = {Path(path).resolve() for path in paths}
-    return sorted(str(path) for path in resolved if path.is_relative_to("/tmp") and path.exists())
-
-
-def _hidden_key_dir() -> list[str]:
-    """Generated code must not read the key that seals the factory's caches (factory/trust.py): an empty
-    folder in its place."""
-    try:
-        folder = key_dir()
-    except RuntimeError:  # no home folder: no key either
-        return []
-    return ["--tmpfs", str(folder)] if folder.is_dir() and not folder.resolve().is_relative_to("/tmp") else []
-
-
-def _bwrap(argv: list[str], build: str, binds: tuple[str, ...] = ()) -> list[str]:
-    return [
-        "bwrap",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-        *[part for path in _interpreter_paths_under_tmp() for part in ("--ro-bind", path, path)],
-        *_hidden_key_dir(),
-        "--bind",
-        build,
-        build,
-        *[part for path in binds for part in ("--bind", path, path)],
-        "--unshare-net",
-        "--unshare-pid",
-        "--die-with-parent",
-        "--new-session",
-        "--chdir",
-        build,
-        "--",
-        *argv,
-    ]
 
 
 def _cap(output: bytes) -> bytes:
@@ -196,6 +148,7 @@ def run_sandboxed(
     else:
         argv = [sys.executable if part == "{python}" else part for part in argv]
         if sandbox == "bwrap":
-            argv = _bwrap(argv, str(build_dir.resolve()), binds)
+            argv = bwrap_argv(argv, str(build_dir.resolve()), binds)
+            env = {**env, "HOME": "/tmp"}  # the real home is not in the sandbox
         code, timed_out, output = _run_process(argv, build_dir, env, timeout_s)
     return code, timed_out, output.decode("utf-8", "replace")
