@@ -35,6 +35,7 @@ WORD = Entity(
             "vowel": {"type": "string", "pattern": "[aeiou]", "minLength": 2, "maxLength": 186},
             "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
             "note": {"type": ["string", "null"], "maxLength": 20},
+            "email": {"type": "string", "format": "email", "pattern": "[0-9]", "minLength": 5, "maxLength": 100},
         },
     },
 )
@@ -58,6 +59,23 @@ def test_a_list_filter_is_accepted_exactly_when_its_declared_schema_accepts_it(f
             assert error.name == field
             accepted = False
         assert accepted == jsonschema.Draft202012Validator(declared).is_valid(text), (field, text)
+
+
+def test_a_filter_with_a_format_and_a_pattern_is_declared_whole_and_refuses_what_fits_only_the_pattern():
+    # email=00000 (pattern "[0-9]", minLength 5) was sent as valid: schemathesis lost the format of a bare
+    # query pattern pinned to its length. With allOf beside them, it builds and checks the value whole.
+    listing = _service_module("listing")
+    declared = {p["name"]: p["schema"] for p in list_parameters(WORD)}["email"]
+    assert declared["format"] == "email" and declared["pattern"] == "[0-9]" and declared["allOf"]
+    checker = jsonschema.Draft202012Validator(declared, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    for text, valid in (("00000", False), ("a1@example.com", True)):
+        assert checker.is_valid(text) == valid
+        try:
+            listing.list_query(WORD.schema, [("email", text)])
+            accepted = True
+        except listing.QueryError:
+            accepted = False
+        assert accepted == valid, text
 
 
 def test_a_repeated_sort_field_counts_once_so_a_long_sort_stays_a_valid_query():

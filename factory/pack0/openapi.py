@@ -232,10 +232,15 @@ def list_parameters(entity: Entity) -> list[dict]:
             field["enum"] = [value for value in field["enum"] if value is not None]
         if "const" in field and field["const"] is None:
             field.pop("const")
-        # As in the bodies: a pattern beside the no-NUL one moves into allOf, which also keeps schemathesis
-        # (4.x coverage phase) from pinning an unanchored pattern such as "[aeiou]" to a length it cannot
-        # match ("000...0" for minLength 2, maxLength 186) and calling the service's 422 a wrong rejection.
+        # A pattern gets the no-NUL one beside it in allOf, as a free string's does in the bodies, a format's
+        # too (no date or email holds a NUL): schemathesis 4's coverage phase pins a bare query pattern to its
+        # length bounds and then loses the pattern or the format ("[aeiou]" with minLength 2, maxLength 186
+        # gave 000...0; an email with "[0-9]" gave 00000) and calls the service's 422 a wrong rejection.
+        # A schema with allOf is built whole and checked.
+        patterned = "pattern" in field and "string" in _types(field)
         field = _without_nul(field)
+        if patterned and "allOf" not in field:
+            field["allOf"] = [{"pattern": NO_NUL_PATTERN}]
         parameters.append(
             {"name": name, "in": "query", "description": f"Only records whose {name} equals this", "schema": field}
         )
