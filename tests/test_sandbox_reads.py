@@ -115,3 +115,26 @@ def test_the_build_still_imports_its_package_serves_and_reaches_its_own_loopback
     outcomes, run, output = sandboxed_reads
     assert outcomes.get("test_own_package_service_and_loopback") == "passed", output[-3000:]
     assert run.sandbox == "bwrap" and run.counts["total"] == 6
+
+
+def test_a_venv_and_a_checkout_under_tmp_still_run(tmp_path: Path):
+    """The private /tmp must not hide the factory's own interpreter and package when they live there."""
+    import subprocess
+    import venv
+
+    venv.create(tmp_path / "venv", with_pip=False, symlinks=True)
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "factory", checkout / "factory")
+    (tmp_path / "build").mkdir()
+    inner = f"import os, sys; print(sys.prefix, os.path.isdir({str(checkout / 'factory')!r}))"
+    outer = (
+        "import factory; from pathlib import Path; from factory.runner.sandbox import run_sandboxed\n"
+        "print(factory.__file__)\n"
+        f"print(run_sandboxed(['{{python}}', '-c', {inner!r}], Path({str(tmp_path / 'build')!r}), 'bwrap', 30, {{}}))"
+    )
+    env = {"PYTHONPATH": str(checkout), "PATH": "/usr/bin:/bin"}
+    python = tmp_path / "venv/bin/python"
+    result = subprocess.run([python, "-c", outer], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(checkout / "factory/__init__.py")), result.stdout
+    assert f"(0, False, '{tmp_path / 'venv'} True\\n')" in result.stdout, result.stdout
