@@ -6,6 +6,7 @@ with everything planted outside /tmp (the sandbox's private /tmp would hide it a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -39,6 +40,13 @@ def test_read(name):
     raise AssertionError(f"{{name}} was readable: {{text}}")
 
 
+def test_environment():
+    import os
+
+    leaked = sorted(name for name, value in os.environ.items() if {secret!r} in value)
+    assert not leaked, f"the factory's environment reached the tests: {{leaked}}"
+
+
 def test_own_package_service_and_loopback(client):
     assert importlib.import_module("crm_contacts").__file__
     answer = client.request("GET", "/contacts")
@@ -69,12 +77,16 @@ def sandboxed_reads(crm_output: Path):
         build = var / "output/build"
         shutil.copytree(crm_output / "build", build)
         (build / "tests/planted").mkdir()
-        contents = PLANTED_TESTS.format(planted={name: str(path) for name, path in planted.items()})
+        contents = PLANTED_TESTS.format(planted={name: str(path) for name, path in planted.items()}, secret=SECRET)
         (build / "tests/planted/test_planted.py").write_text(contents)
         commands = json.loads((build / ".test_commands.json").read_text())
         commands["commands"][0]["argv"][3] = "tests/planted"
         (build / ".test_commands.json").write_text(json.dumps(commands))
-        run = run_tests(build, var / "out.txt", sandbox="bwrap")
+        os.environ["LAI_PLANTED_CLOUD_TOKEN"] = SECRET  # any variable of the user's, not only the known names
+        try:
+            run = run_tests(build, var / "out.txt", sandbox="bwrap")
+        finally:
+            del os.environ["LAI_PLANTED_CLOUD_TOKEN"]
         junit = ElementTree.parse(build / commands["commands"][0]["junit_xml"])
         outcomes = {}
         for case in junit.iter("testcase"):
@@ -111,10 +123,15 @@ def test_etc_shadow_is_not_there(sandboxed_reads):
     hidden(sandboxed_reads, "etc_shadow")
 
 
+def test_the_factorys_environment_does_not_reach_the_tests(sandboxed_reads):
+    outcomes, _run, output = sandboxed_reads
+    assert outcomes.get("test_environment") == "passed", output[-3000:]
+
+
 def test_the_build_still_imports_its_package_serves_and_reaches_its_own_loopback(sandboxed_reads):
     outcomes, run, output = sandboxed_reads
     assert outcomes.get("test_own_package_service_and_loopback") == "passed", output[-3000:]
-    assert run.sandbox == "bwrap" and run.counts["total"] == 6
+    assert run.sandbox == "bwrap" and run.counts["total"] == 7
 
 
 def test_a_venv_and_a_checkout_under_tmp_still_run(tmp_path: Path):

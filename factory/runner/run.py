@@ -18,8 +18,9 @@ from factory.runner.test_slices import TESTS_ARGUMENT, Slicing
 TEST_COMMANDS_FILE = ".test_commands.json"
 # Never hand the factory's secrets to generated (untrusted) code; leak-check looks for their values.
 SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY")
+# The only variables of the factory's environment a generated test run sees (locale, time zone, programs).
+PASSED_VARIABLES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "SOURCE_DATE_EPOCH")
 # Databases are handed to the tests by the store they run on (stores.py), never the factory's own.
-DATABASE_VARIABLES = ("DATABASE_URL", "DATABASE_PATH", "TEST_DATABASE_URL", "LAI_TEST_DATABASE_URL")
 
 
 @dataclass
@@ -64,9 +65,9 @@ def load_test_commands(build_dir: Path) -> list[dict]:
 
 
 def _child_env(store: TestStore) -> dict[str, str]:
-    # Only what the tests need: not the factory's secrets, and nothing a container cannot use.
-    hidden = (*SECRET_VARIABLES, *DATABASE_VARIABLES)
-    env = {key: value for key, value in os.environ.items() if key not in hidden}
+    # Only what the tests need, named: the user's environment can hold any secret (a cloud token, a key
+    # path), and generated code is untrusted. The store adds its database; the sandbox its own HOME.
+    env = {key: os.environ[key] for key in PASSED_VARIABLES if key in os.environ}
     env.update(store.env)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # Only the plugins the tests ask for: what else is installed here must not change the run.
