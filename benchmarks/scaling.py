@@ -152,7 +152,8 @@ def measure(size: int, temp: Path, repeat: int, show_stages: bool) -> dict:
     tests, peak = test_run_peak(out / "build")
     if show_stages:
         slowest = stage_times(out / "build")[:8]
-        print(f"  slowest stages at {size} (its last build, the edit): " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in slowest))
+        stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in slowest)
+        print(f"  slowest stages at {size} (its last build, the edit): {stages}")
     return {"size": size, "full": median(full), "noop": noop, "edit": median(edits), "tests": tests, "peak": peak}
 
 
