@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap cannot run
 
 SECRET = "planted-secret-the-sandbox-must-hide"
 
-PLANTED_TESTS = '''
+PLANTED_TESTS = """
 import importlib
 import socket
 from pathlib import Path
@@ -54,7 +54,7 @@ def test_own_package_service_and_loopback(client):
     listener = socket.create_server(("127.0.0.1", 0))
     socket.create_connection(listener.getsockname(), 2).close()
     listener.close()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
