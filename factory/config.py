@@ -129,3 +129,19 @@ def code_digest(*parts: str) -> str:
                 digest.update(path.relative_to(FACTORY_DIR).as_posix().encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def build_flags(config: BuildConfig, max_heal: int) -> dict:
+    """The build's flags as provenance records them: no path (they name the machine), no secret."""
+    return {
+        "waive": sorted(config.waivers),
+        "max_heal": max_heal,
+        "provider": config.provider,
+        "model": config.model,
+        "auto_deploy": config.auto_deploy,
+        "deploy_target": config.deploy_target,
+        "sandbox": config.sandbox,
+        "base_image": config.base_image or "",
+        "test_timeout": config.test_timeout or 0,
+        "signed": config.sign_key is not None,
+    }

@@ -5,9 +5,8 @@ from __future__ import annotations
 from doit import create_after
 from doit.tools import config_changed
 
-from factory.config import BuildConfig, code_digest
+from factory.config import BuildConfig, build_flags, code_digest
 from factory.pec.coverage import chain_inputs, evidence_verifies
-from factory.stages import pec
 from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("pec",)
@@ -34,7 +33,7 @@ def creators(config: BuildConfig) -> dict:
             "uptodate": [
                 config_changed(
                     {
-                        "flags": pec.build_flags(config, config.max_heal or 0),
+                        "flags": build_flags(config, config.max_heal or 0),
                         "sign_key": str(config.sign_key or ""),
                         "code": code_digest("pec", "stages/pec.py"),
                     }

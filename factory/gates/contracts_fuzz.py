@@ -14,12 +14,14 @@ import os
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factory.errors import InputError
 from factory.fsutil import list_files, sha256_bytes, sha256_file
-from factory.llm.cache import content_key
-from factory.pack0.models import Pack0
 from factory.runner.sandbox import run_sandboxed
+
+if TYPE_CHECKING:  # rules/gates.py imports this module to create tasks: a no-op must not load pydantic
+    from factory.pack0.models import Pack0
 
 DRIVER = Path(__file__).with_name("contracts_fuzz_driver.py")
 FUZZ_TENANT = "contracts-fuzz"
@@ -167,6 +169,8 @@ FUZZ_CACHE_FOLDER = "contracts-fuzz"
 
 def fuzz_key(build_dir: Path, sandbox: str, settings: FuzzSettings) -> str:
     """What a fuzz run's result depends on: the service's files, the settings, the fuzzer and the sandbox."""
+    from factory.llm.cache import content_key
+
     src = build_dir / "src"
     files = {path.relative_to(src).as_posix(): sha256_file(path) for path in list_files(src)} if src.is_dir() else {}
     driver = sha256_bytes(DRIVER.read_bytes())

@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from factory.deploy.migrations import generate_migrations
-from factory.deploy.scripts import EXECUTABLE_SCRIPTS, generate_scripts
 from factory.fsutil import write_file_set
-from factory.pack0.models import Pack0
+
+if TYPE_CHECKING:  # rules/run_heal.py imports store_names to create tasks: a no-op must not load pydantic
+    from factory.pack0.models import Pack0
 
 TEST_DATABASE_ENV = "LAI_TEST_DATABASE_URL"
 DEPLOY_TIMEOUT_S = 120
@@ -104,6 +105,9 @@ class _Relay:
 
 def _migrate(pack0: Pack0, url: str) -> None:
     """deploy.sh with the build's migrations (written to a scratch folder: the build is evidence)."""
+    from factory.deploy.migrations import generate_migrations
+    from factory.deploy.scripts import EXECUTABLE_SCRIPTS, generate_scripts
+
     scratch = Path(tempfile.mkdtemp(prefix="lai-deploy-"))
     try:
         files = {**generate_migrations(pack0, "compose"), **generate_scripts(pack0)}

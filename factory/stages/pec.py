@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from factory import reproducible
-from factory.config import BuildConfig
+from factory.config import BuildConfig, build_flags
 from factory.fsutil import list_files, sha256_bytes, sha256_file, write_text_atomic
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
@@ -45,22 +45,6 @@ def _started(records: list[dict]) -> str:
         return reproducible.timestamp()
     first = min(record["finished_ts"] - record["duration_s"] for record in records)
     return datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def build_flags(config: BuildConfig, max_heal: int) -> dict:
-    """The build's flags as provenance records them: no path (they name the machine), no secret."""
-    return {
-        "waive": sorted(config.waivers),
-        "max_heal": max_heal,
-        "provider": config.provider,
-        "model": config.model,
-        "auto_deploy": config.auto_deploy,
-        "deploy_target": config.deploy_target,
-        "sandbox": config.sandbox,
-        "base_image": config.base_image or "",
-        "test_timeout": config.test_timeout or 0,
-        "signed": config.sign_key is not None,
-    }
 
 
 def _stages(records: list[dict]) -> list[dict]:
