@@ -9,7 +9,7 @@ import pytest
 
 from factory.agents.replies import FileSetReply, HealReply, parse_reply
 from factory.errors import AgentReplyError, UnsafePathError
-from factory.fsutil import write_file_set
+from factory.fsutil import MAX_FILE_BYTES, write_file_set
 
 CLEAN = '{"files": [{"path": "src/a.py", "content": "x = 1\\n"}], "notes": "ok"}'
 
@@ -61,4 +61,4 @@ def test_a_symlink_cannot_lead_out_of_the_build(tmp_path: Path):
 
 def test_oversized_file_is_refused(tmp_path: Path):
     with pytest.raises(UnsafePathError, match="larger than"):
-        write_file_set(tmp_path, {"src/big.py": "x" * 3_000_000}, allowed_roots=("src",))
+        write_file_set(tmp_path, {"src/big.py": "x" * (MAX_FILE_BYTES + 1)}, allowed_roots=("src",))

@@ -83,7 +83,9 @@ def test_the_host_loopback_is_out_of_reach(crm_output: Path, tmp_path: Path, hos
 @pytest.mark.parametrize("sandbox", SANDBOXES)
 def test_nothing_outside_the_build_can_be_written(crm_output: Path, tmp_path: Path, sandbox: str):
     target = Path.home() / f"lai-sandbox-{uuid.uuid4().hex[:8]}"
-    in_repo = ROOT / f"lai-sandbox-{uuid.uuid4().hex[:8]}"
+    # Inside the factory's package, which the sandbox binds read-only (a checkout under /tmp, as in CI, is
+    # otherwise only a folder of the sandbox's private /tmp: a write there lands in it, not on the host).
+    in_repo = ROOT / "factory" / f"lai-sandbox-{uuid.uuid4().hex[:8]}"
     beside = tmp_path / "beside.txt"  # under /tmp: the sandbox's /tmp is private, so it lands there, not here
     body = (
         "from pathlib import Path\n\n"

@@ -95,14 +95,19 @@ def engine_answers() -> bool:
 
 
 def _wait_healthy(container) -> float:
+    from docker.errors import APIError
+
     started = time.monotonic()
     while time.monotonic() - started < HEALTH_TIMEOUT_S:
         container.reload()
         if container.status not in ("created", "running"):
             logs = container.logs(tail=10).decode("utf-8", "replace").strip()
             raise RuntimeError(f"the container stopped ({container.status}): {logs}")
-        if container.exec_run(["python3", "-c", _HEALTH_PROBE]).exit_code == 0:
-            return time.monotonic() - started
+        try:
+            if container.exec_run(["python3", "-c", _HEALTH_PROBE]).exit_code == 0:
+                return time.monotonic() - started
+        except APIError:  # it stopped between the status check and the probe: the next check says why
+            pass
         time.sleep(0.25)
     raise RuntimeError(f"/health did not answer within {HEALTH_TIMEOUT_S}s")
 
