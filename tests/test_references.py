@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 from pg import Service, deploy_to, psql, run_script, schema_dump
+from test_contract_language import contract
 
 from factory.deploy.migrations import generate_migrations
 from factory.deploy.schema import migration_order, service_tables
@@ -25,17 +26,6 @@ LIBRARY = ROOT / "examples/pack0-library-0.0.1"
 BOOKS, MEMBERS, LOANS = "/api/v1/books", "/api/v1/members", "/api/v1/loans"
 ISBNS = iter(f"978-0-{number}-1-5" for number in range(10_000, 99_999))  # isbn is x-unique per tenant
 MEMBER = {"name": "Ada", "email": "ada@example.com"}
-
-
-def contract(properties: dict, required: list | None = None, title: str = "Thing") -> dict:
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": title,
-        "type": "object",
-        "additionalProperties": False,
-        "required": required or [],
-        "properties": properties,
-    }
 
 
 def ref(target: str, nullable: bool = False, **extra) -> dict:

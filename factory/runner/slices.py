@@ -74,25 +74,25 @@ def openapi_part(document: dict, plural: str) -> dict:
     return {"rest": rest, "paths": paths, "components": components}
 
 
-def _openapi(text: str) -> dict | None:
+def _json_object(text: str) -> dict | None:
     if not text.lstrip().startswith("{"):
         return None
     try:
         data = json.loads(text)
     except ValueError:
         return None
-    return data if isinstance(data, dict) and "openapi" in data and isinstance(data.get("paths"), dict) else None
+    return data if isinstance(data, dict) else None
+
+
+def _openapi(text: str) -> dict | None:
+    data = _json_object(text)
+    return data if data is not None and "openapi" in data and isinstance(data.get("paths"), dict) else None
 
 
 def _tables(text: str) -> dict | None:
     """A table document (the generated service's tables.json), or None."""
-    if not text.lstrip().startswith("{"):
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    tables = data.get("tables") if isinstance(data, dict) else None
+    data = _json_object(text)
+    tables = data.get("tables") if data is not None else None
     if not isinstance(tables, list) or not all(
         isinstance(t, dict) and isinstance(t.get("resource"), str) for t in tables
     ):
