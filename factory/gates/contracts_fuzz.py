@@ -173,9 +173,13 @@ def fuzz_key(build_dir: Path, sandbox: str, settings: FuzzSettings) -> str:
 
     src = build_dir / "src"
     files = {path.relative_to(src).as_posix(): sha256_file(path) for path in list_files(src)} if src.is_dir() else {}
+    return content_key({"src": files, **_fuzzer_setting(sandbox, settings)})
+
+
+def _fuzzer_setting(sandbox: str, settings: FuzzSettings) -> dict:
+    """What a result depends on besides the service's files: the settings, the fuzzer and the sandbox."""
     driver = sha256_bytes(DRIVER.read_bytes())
-    tool = version("schemathesis")
-    return content_key({"src": files, "settings": asdict(settings), "driver": driver, "tool": tool, "sandbox": sandbox})
+    return {"settings": asdict(settings), "driver": driver, "tool": version("schemathesis"), "sandbox": sandbox}
 
 
 def _cache(cache_dir: Path):
@@ -198,6 +202,11 @@ def fuzz_service_once(
     if cache_dir is None:
         return fuzz_service(build_dir, pack0, sandbox, settings)
     key = fuzz_key(build_dir, sandbox, settings)
+    plans = None
+    if owned is not None:
+        from factory.gates.fuzz_slices import fuzz_plans
+
+        plans = fuzz_plans(build_dir, owned, pack0, _fuzzer_setting(sandbox, settings))
     cache = _cache(cache_dir)
     try:
         stored = cache.get(key)
@@ -206,29 +215,17 @@ def fuzz_service_once(
             data["settings"] = FuzzSettings(**data["settings"])
             data.pop("passed", None)
             run = FuzzRun(**{**data, "reused_key": key})
-        elif owned is None:
+        elif plans is None:
             run = fuzz_service(build_dir, pack0, sandbox, settings)
         else:
-            run = _fuzz_in_slices(build_dir, pack0, sandbox, settings, owned, cache)
+            run = _fuzz_in_slices(build_dir, pack0, sandbox, settings, plans, cache)
         if not run.errors and run.stop == "completed":  # a whole run, its findings the service's own
             cache.set(key, json.dumps(run.as_dict()))
-            if owned is not None and run.passed:  # clean: so is each slice, for its inputs as they are
-                _remember_slices(_slice_plans(build_dir, pack0, sandbox, settings, owned), run.operations, pack0, cache)
+            if plans is not None and run.passed:  # clean: so is each slice, for its inputs as they are
+                _remember_slices(plans, run.operations, pack0, cache)
         return run
     finally:
         cache.close()
-
-
-def _slice_plans(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSettings, owned) -> list:
-    from factory.gates.fuzz_slices import fuzz_plans
-
-    setting = {
-        "settings": asdict(settings),
-        "driver": sha256_bytes(DRIVER.read_bytes()),
-        "tool": version("schemathesis"),
-        "sandbox": sandbox,
-    }
-    return fuzz_plans(build_dir, owned, pack0, setting)
 
 
 def _remember_slices(plans: list, operations: list[str], pack0: Pack0, cache) -> None:
@@ -241,11 +238,10 @@ def _remember_slices(plans: list, operations: list[str], pack0: Pack0, cache) ->
         cache.set(f"slice:{each.key}", json.dumps({"operations": by_slice.get(each.name, [])}))
 
 
-def _fuzz_in_slices(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSettings, owned, cache) -> FuzzRun:
+def _fuzz_in_slices(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSettings, plans, cache) -> FuzzRun:
     """Fuzz the operations of the slices with no clean result for their inputs; reuse the others'."""
     from factory.gates.fuzz_slices import slice_operations
 
-    plans = _slice_plans(build_dir, pack0, sandbox, settings, owned)
     ops = slice_operations(pack0)
     known = {}
     for each in plans:

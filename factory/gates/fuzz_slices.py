@@ -5,17 +5,18 @@ that entity's operations (and /health) are fuzzed again; a change to the core re
 
 Only a clean slice result is kept (no finding, no error, the run went to its end): a finding makes the
 build fail and sends code to the Healer, so it is always found again by fuzzing the code as it then is.
-Pure: plans and the split of one run's findings; the cache and the run are in contracts_fuzz.py.
+Plans (from the files under build/src) and the split of one run's operations by slice; the cache and the run are
+in contracts_fuzz.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from factory.fsutil import list_files
 from factory.pack0.models import Pack0
 from factory.pack0.openapi import API_PREFIX, operations
 from factory.runner.slices import CORE, SlicePlan, plan
+from factory.runner.test_slices import read_slice_files
 
 HEALTH_OPERATION = "health"
 
@@ -42,13 +43,7 @@ def slice_of_operation(label: str, pack0: Pack0) -> str | None:
 
 def fuzz_plans(build_dir: Path, owned: dict[str, set[str]], pack0: Pack0, setting: object) -> list[SlicePlan]:
     """Each slice's key over the service's files (src/ only: the tests do not run under the fuzzer)."""
-    src = build_dir / "src"
-    files = {
-        path.relative_to(build_dir).as_posix(): path.read_bytes().decode("utf-8", "surrogateescape")
-        for path in (list_files(src) if src.is_dir() else [])
-        if path.is_file()
-    }
-    return plan(files, owned, list(pack0.entities), setting)
+    return plan(read_slice_files(build_dir, ("src",)), owned, list(pack0.entities), setting)
 
 
 def split_operations(labels: list[str], pack0: Pack0) -> dict[str, list[str]] | None:

@@ -84,20 +84,14 @@ def _json_object(text: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _openapi(text: str) -> dict | None:
-    data = _json_object(text)
-    return data if data is not None and "openapi" in data and isinstance(data.get("paths"), dict) else None
+def _is_openapi(data: dict) -> bool:
+    return "openapi" in data and isinstance(data.get("paths"), dict)
 
 
-def _tables(text: str) -> dict | None:
-    """A table document (the generated service's tables.json), or None."""
-    data = _json_object(text)
-    tables = data.get("tables") if data is not None else None
-    if not isinstance(tables, list) or not all(
-        isinstance(t, dict) and isinstance(t.get("resource"), str) for t in tables
-    ):
-        return None
-    return data
+def _is_tables(data: dict) -> bool:
+    """A table document (the generated service's tables.json)."""
+    tables = data.get("tables")
+    return isinstance(tables, list) and all(isinstance(t, dict) and isinstance(t.get("resource"), str) for t in tables)
 
 
 def _linked_names(table: dict) -> set[str]:
@@ -108,20 +102,26 @@ def _linked_names(table: dict) -> set[str]:
     return {name for name in [*parents, *kids] if isinstance(name, str)}
 
 
-def tables_part(document: dict, plural: str) -> dict:
-    """The part of a table document an entity's tests can see: everything but the tables that no chain of
-    references links to the entity's own."""
+def table_parts(document: dict, plurals: list[str]) -> dict[str, dict]:
+    """For each entity, the part of a table document its tests can see: everything but the tables that no
+    chain of references links to the entity's own."""
     tables = {table["resource"]: table for table in document["tables"]}
-    seen, pending = set(), [plural]
-    while pending:
-        name = pending.pop()
-        if name in seen or name not in tables:
-            continue
-        seen.add(name)
-        pending += sorted(_linked_names(tables[name]))
-        pending += [other for other, table in tables.items() if name in _linked_names(table)]
+    links: dict[str, set[str]] = {name: set() for name in tables}
+    for name, table in tables.items():
+        for other in _linked_names(table) & tables.keys():
+            links[name].add(other)
+            links[other].add(name)
     rest = {key: value for key, value in document.items() if key != "tables"}
-    return {"rest": rest, "tables": [tables[name] for name in sorted(seen)]}
+    parts = {}
+    for plural in plurals:
+        seen, pending = set(), [plural] if plural in tables else []
+        while pending:
+            name = pending.pop()
+            if name not in seen:
+                seen.add(name)
+                pending += links[name]
+        parts[plural] = {"rest": rest, "tables": [tables[name] for name in sorted(seen)]}
+    return parts
 
 
 def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entity], setting: object) -> list[SlicePlan]:
@@ -129,10 +129,16 @@ def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entit
     files each entity slice wrote; setting: whatever else a result depends on (commands, sandbox)."""
     claimed = {path: name for name, paths in owned.items() for path in paths if path in files}
     core_files = {path: text for path, text in files.items() if path not in claimed}
-    documents = {path: _openapi(text) for path, text in core_files.items() if path.endswith(".json")}
-    documents = {path: doc for path, doc in documents.items() if doc is not None}
-    table_docs = {path: _tables(text) for path, text in core_files.items() if path.endswith(".json")}
-    table_docs = {path: doc for path, doc in table_docs.items() if doc is not None and path not in documents}
+    objects = {path: _json_object(text) for path, text in core_files.items() if path.endswith(".json")}
+    documents = {path: data for path, data in objects.items() if data is not None and _is_openapi(data)}
+    table_docs = {
+        path: table_parts(data, [entity.plural for entity in entities])
+        for path, data in objects.items()
+        if data is not None and path not in documents and _is_tables(data)
+    }
+    shared = _digest(
+        {path: text for path, text in core_files.items() if path not in documents and path not in table_docs}
+    )
     everything = _digest(files)
     slices = [
         SlicePlan(
@@ -144,14 +150,13 @@ def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entit
     ]
     for entity in entities:
         own = {path: files[path] for path, name in claimed.items() if name == entity.name}
-        shared = {path: text for path, text in core_files.items() if path not in documents and path not in table_docs}
         parts = {
             "own_files": _digest(own),
-            "core_files": _digest(shared),
+            "core_files": shared,
             "openapi_part": _digest({path: openapi_part(doc, entity.plural) for path, doc in documents.items()}),
         }
         if table_docs:
-            parts["tables_part"] = _digest({path: tables_part(doc, entity.plural) for path, doc in table_docs.items()})
+            parts["tables_part"] = _digest({path: by_plural[entity.plural] for path, by_plural in table_docs.items()})
         tests = tuple(sorted(path for path in own if _is_test_module(path)))
         slices.append(SlicePlan(entity.name, tests, _digest([parts, setting]), parts))
     return slices

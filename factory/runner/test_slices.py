@@ -34,6 +34,18 @@ def _counts(cases: list) -> dict:
     return {"total": len(outcomes), **{name: outcomes.count(name) for name in OUTCOMES}}
 
 
+def read_slice_files(build_dir: Path, roots: tuple[str, ...], extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every file under the roots (and the extra files), by path inside build/, as the slice keys read them
+    (any bytes: a file that is not UTF-8 still counts)."""
+    paths = [path for root in roots if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
+    paths += [build_dir / name for name in extra]
+    return {
+        path.relative_to(build_dir).as_posix(): path.read_bytes().decode("utf-8", "surrogateescape")
+        for path in paths
+        if path.is_file()
+    }
+
+
 def owned_files(logs_dir: Path, entities: tuple[Entity, ...]) -> dict[str, set[str]] | None:
     """The files each entity slice's replies wrote; None when a reply cannot be read (then nothing is
     reused: without knowing who wrote what, every test depends on every file)."""
@@ -86,13 +98,7 @@ class Slicing:
         owned = self._owned()
         if owned is None or not commands or not all(TESTS_ARGUMENT in command["argv"] for command in commands):
             return None
-        paths = [path for root in WATCHED_ROOTS if (build_dir / root).is_dir() for path in list_files(build_dir / root)]
-        paths.append(build_dir / ".test_commands.json")
-        files = {
-            path.relative_to(build_dir).as_posix(): path.read_bytes().decode("utf-8", "surrogateescape")
-            for path in paths
-            if path.is_file()
-        }
+        files = read_slice_files(build_dir, WATCHED_ROOTS, (".test_commands.json",))
         setting = {"commands": commands, "sandbox": sandbox, "stores": stores, "python": sys.version}
         return plan(files, owned, list(self.entities), setting)
 
