@@ -75,6 +75,14 @@ def _seal_path(file: Path) -> Path:
     return file.with_name(file.name + ".mac")
 
 
+def _stored_seal(path: Path) -> str:
+    """The seal kept beside path ("" when there is none)."""
+    try:
+        return _seal_path(path).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
 def seal_file(file: Path) -> None:
     """After doit wrote its dependency database: seal it, so the next run believes it."""
     if file.is_file():
@@ -90,10 +98,7 @@ def distrust_unsealed(file: Path) -> bool:
     if not file.exists():
         _seal_path(file).unlink(missing_ok=True)
         return False
-    try:
-        mac = _seal_path(file).read_text(encoding="utf-8").strip()
-    except OSError:
-        mac = ""
+    mac = _stored_seal(file)
     if sealed("file", file.read_bytes(), mac):
         return False
     file.unlink()
@@ -132,10 +137,7 @@ def distrust_unsealed_folder(folder: Path) -> bool:
     if not folder.exists() and not folder.is_symlink():
         _seal_path(folder).unlink(missing_ok=True)
         return False
-    try:
-        mac = _seal_path(folder).read_text(encoding="utf-8").strip()
-    except OSError:
-        mac = ""
+    mac = _stored_seal(folder)
     data = _folder_bytes(folder) if folder.is_dir() and not folder.is_symlink() else None
     if data is not None and sealed("folder", data, mac):
         return False
