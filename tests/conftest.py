@@ -33,6 +33,11 @@ def factory_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def build_env(build: Path) -> dict[str, str]:
+    """The environment that runs a build's own code by hand: its src/ importable, no bytecode left in it."""
+    return {**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def seed_fuzz_results(cache: Path) -> Path:
     """A test's own cache (to count its model calls) starting with the fuzz results the suite already has, as a
     restored cache/ would: code fuzzed before is not fuzzed again; changed code is. Copied entry by entry through

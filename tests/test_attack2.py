@@ -117,10 +117,10 @@ print(json.dumps(sorted(results, key=str)))
 def test_a_deadlock_between_two_writers_is_retried_not_a_503(crm_output, database, tmp_path):
     # Concurrent cascades and creates on PostgreSQL deadlocked now and then: the loser answered 503.
     import json
-    import os
     import shutil
     import subprocess
 
+    from conftest import build_env
     from pg import deploy_to
 
     from factory.pack0.load import load_pack0
@@ -129,7 +129,7 @@ def test_a_deadlock_between_two_writers_is_retried_not_a_503(crm_output, databas
     shutil.copytree(crm_output / "build", build)
     deploy_to(build, load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1"), database)
     contact = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "status": "lead"}
-    env = {**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = build_env(build)
     done = subprocess.run(
         [sys.executable, "-c", DEADLOCK_PROBE, database, json.dumps(contact)],
         capture_output=True,

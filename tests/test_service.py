@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import build_env
 
 
 def call(port: int, method: str, path: str, body=None, tenant: str | None = "acme") -> tuple[int, object]:
@@ -108,7 +109,7 @@ def test_the_generated_suite_ignores_the_pytest_configuration_around_the_build(c
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
+        env=build_env(build),
     )
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
     assert "passed" in ran.stdout

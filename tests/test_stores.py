@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import factory_env, read_json, run_cli
+from conftest import build_env, factory_env, read_json, run_cli
 from pg import Service, deploy_to, psql, refusal, run_script, schema_dump
 
 from factory.deploy.schema import create_table, postgres_up, table_of
@@ -170,7 +170,7 @@ def test_a_row_the_database_refuses_is_a_422_naming_the_field(
         {"first_name": "Ada", "email": "a@b.io"},  # NOT NULL
         ADA,
     ]
-    env = {**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = build_env(build)
     done = subprocess.run(
         [sys.executable, "-c", STORE_PROBE, database, json.dumps(cases)],
         capture_output=True,
