@@ -157,6 +157,7 @@ def run_pipeline(config: BuildConfig) -> int:
 
     from factory.fsutil import remove_stale_temp_files
     from factory.lock import lock_output
+    from factory.pec.memo import evidence_verifies
     from factory.preflight import remember
     from rules import namespace
 
@@ -195,6 +196,9 @@ def run_pipeline(config: BuildConfig) -> int:
         return EXIT_NOT_APPROVED
     if status == 0:
         remember(config)
+        if approval_path.stat().st_mtime >= started:
+            # Evidence written by this run: remember that it verifies, so the next no-op need not verify it.
+            evidence_verifies(str(config.out), str(config.sign_key or ""))
     approval = json.loads(approval_path.read_text(encoding="utf-8"))
     code = EXIT_APPROVED if approval["approved"] else EXIT_NOT_APPROVED
     if config.output == "json":

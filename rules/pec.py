@@ -6,7 +6,8 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, build_flags, code_digest
-from factory.pec.coverage import chain_inputs, evidence_verifies
+from factory.pec.coverage import chain_inputs
+from factory.pec.memo import evidence_verifies
 from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("pec",)
@@ -38,7 +39,8 @@ def creators(config: BuildConfig) -> dict:
                         "code": code_digest("pec", "stages/pec.py"),
                     }
                 ),
-                # An evidence file or signature changed by hand is a target doit does not check: verify it.
+                # An evidence file or signature changed by hand is a target doit does not check: verify it
+                # (remembered by a sealed digest of all verify reads, factory/pec/memo.py).
                 (evidence_verifies, (str(layout.out), str(config.sign_key or ""))),
             ],
         }

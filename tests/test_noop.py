@@ -1,5 +1,5 @@
-"""A no-op close to doit's own: a re-run loads no stage code, asks no Docker engine about a gate that passed,
-and the same folder spelled two ways is one build."""
+"""A no-op close to doit's own: a re-run loads no stage code and no schema validator, asks no Docker engine
+about a gate that passed, and the same folder spelled two ways is one build."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, executed_stages, factory_env, run_cli
 
 from rules.gates import _engine_unchanged
 
-# What only some commands need: the model SDKs, the docker SDK, the secret scanner, the terminal UI, the fuzzer.
-HEAVY = ("anthropic", "openai", "docker", "detect_secrets", "rich", "schemathesis", "hypothesis")
+# What only some commands need: the model SDKs, the docker SDK, the secret scanner, the terminal UI, the fuzzer,
+# the schema validator (a no-op believes the sealed memo of the evidence's last verify: factory/pec/memo.py).
+HEAVY = ("anthropic", "openai", "docker", "detect_secrets", "rich", "schemathesis", "hypothesis", "jsonschema")
 PROBE = """
 import json, sys
 from factory.cli import main
@@ -37,12 +39,27 @@ def _loaded(*argv: str, cwd: Path) -> tuple[int, list[str]]:
     return code, loaded
 
 
-def test_help_and_a_no_op_rebuild_load_no_sdk_scanner_or_terminal_code(tmp_path: Path):
-    assert _loaded("--help", cwd=ROOT) == (0, [])
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
+    """One approved build; the arguments that re-run it. Tests leave it approved and verified."""
+    out = tmp_path_factory.mktemp("noop") / "out"
     args = ("auto-full", "--module", "fleet-vehicles", "--out", str(out), "--waive", "docker-build", "--quiet")
     assert run_cli(*args).returncode == 0
-    assert _loaded(*args, cwd=ROOT) == (0, [])
+    return args
+
+
+def test_help_and_a_no_op_rebuild_load_no_sdk_scanner_validator_or_terminal_code(fleet: tuple[str, ...]):
+    assert _loaded("--help", cwd=ROOT) == (0, [])
+    assert _loaded(*fleet, cwd=ROOT) == (0, [])
+
+
+def test_an_evidence_file_changed_after_a_no_op_is_derived_again(fleet: tuple[str, ...]):
+    out = Path(fleet[fleet.index("--out") + 1])
+    assert executed_stages(run_cli(*fleet[:-1]).stdout) == []  # remembered as verified
+    approval = out / "build/approval.json"
+    approval.write_text(approval.read_text().replace('"approved": true', '"approved": false'))
+    assert executed_stages(run_cli(*fleet[:-1]).stdout) == ["pec", "report"]
+    assert run_cli("verify", out).returncode == 0
 
 
 def test_relative_and_absolute_spellings_of_the_output_are_one_build(tmp_path: Path):

@@ -143,18 +143,3 @@ def chain_inputs(build: Path, pack0_dir: Path) -> list[Path]:
     built = [path for path in files if in_chain(path) and path not in EVIDENCE_FILES]
     records = [path for path in files if stage_record(path) not in (None, *STAGES_AFTER_MANIFEST)]
     return [*(pack0_dir / path for path in walk(pack0_dir, "").files), *(build / path for path in built + records)]
-
-
-def evidence_verifies(out: str, sign_key: str = "") -> bool:
-    """doit's up-to-date check of the evidence stage: False makes it re-derive the evidence. With a signing
-    key, the signatures must be this key's over the files as they are (a hand-rewritten one is re-signed)."""
-    import tempfile
-
-    from factory.pec.signing import write_public_key
-    from factory.pec.verify import verify_output
-
-    if not sign_key:
-        return not verify_output(Path(out))
-    with tempfile.TemporaryDirectory(prefix="lai-pack-key-") as folder:
-        public_key = write_public_key(Path(sign_key), Path(folder) / "signing.pub")
-        return not verify_output(Path(out), public_key)
