@@ -31,7 +31,7 @@ def service_port(crm_output: Path, tmp_path: Path):
     build = crm_output / "build"
     port_file = tmp_path / "port"
     database = tmp_path / "by-hand.sqlite3"
-    env = {**os.environ, "PYTHONPATH": str(build / "src"), "DATABASE_PATH": str(database)}
+    env = {**build_env(build), "DATABASE_PATH": str(database)}
     argv = [sys.executable, "-m", "crm_contacts", "--port", "0", "--port-file", str(port_file)]
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 15
