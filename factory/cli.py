@@ -13,8 +13,7 @@ from factory import __version__
 from factory.config import DEFAULT_MODEL, DEPLOY_TARGETS, BuildConfig, config_from_settings
 from factory.errors import FactoryError, InputError
 from factory.gates.result import GATE_ORDER
-from factory.runner.sandbox import SANDBOXES
-from factory.settings import CACHE_DIR_ENV, PROVIDERS, SETTINGS, effective_settings, effective_values
+from factory.settings import CACHE_DIR_ENV, PROVIDERS, SANDBOXES, SETTINGS, effective_settings, effective_values
 
 if TYPE_CHECKING:
     from factory.many import ManyBuild

@@ -16,7 +16,6 @@ from factory.layout import Layout
 from factory.llm.models import default_model
 from factory.llm.usage import parse_prices
 from factory.pack0.names import MODULE_NAME_PATTERN, name_problem
-from factory.runner.sandbox import resolve_sandbox
 from factory.settings import CACHE_DIR_ENV, DEFAULTS, resolve_provider_name
 
 # Only for type hints: a build's settings are made and checked on every run, a no-op included, so this
@@ -82,7 +81,12 @@ class BuildConfig:
         for waiver in self.waivers:
             if waiver not in GATE_ORDER:
                 raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
-        resolve_sandbox(self.sandbox)
+        if self.sandbox != "auto":
+            from factory.runner.sandbox import resolve_sandbox
+
+            # A sandbox named must work here. auto always finds one (none at worst): the stages that run code
+            # resolve it then, so a no-op neither loads the runner nor starts a bwrap probe.
+            resolve_sandbox(self.sandbox)
         if self.model_price:
             parse_prices(self.model_price, "--model-price")
         if self.test_timeout is not None and not 1 <= self.test_timeout <= 3600:
@@ -123,12 +127,25 @@ def code_digest(*parts: str) -> str:
     stages it makes."""
     digest = hashlib.sha256()
     for name in parts:
-        root = FACTORY_DIR / name
-        for path in [root] if root.is_file() else sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(FACTORY_DIR).as_posix().encode())
-                digest.update(path.read_bytes())
+        for relative, data in _code_files(name):
+            digest.update(relative.encode())
+            digest.update(data)
     return digest.hexdigest()[:16]
+
+
+@cache
+def _code_files(name: str) -> tuple[tuple[str, bytes], ...]:
+    """One part's files (relative to factory/, in path order) and bytes, read once per run: every stage's
+    digest names some of the same parts (the engine, pec/), and a no-op computes them all."""
+    root = FACTORY_DIR / name
+    if root.is_file():
+        return ((root.relative_to(FACTORY_DIR).as_posix(), root.read_bytes()),)
+    found = []
+    for folder, folders, files in os.walk(root):
+        folders[:] = [entry for entry in folders if entry != "__pycache__"]
+        found += [Path(folder, file) for file in files if os.path.isfile(os.path.join(folder, file))]
+    # Path order (by parts), as the digest has always been made.
+    return tuple((path.relative_to(FACTORY_DIR).as_posix(), path.read_bytes()) for path in sorted(found))
 
 
 def build_flags(config: BuildConfig, max_heal: int) -> dict:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 
 from factory.errors import InputError
@@ -12,6 +11,8 @@ from factory.llm.models import default_model
 
 CACHE_DIR_ENV = "LAI_CACHE_DIR"
 PROVIDERS = ("auto", "offline", "anthropic", "openai-compatible")
+# Where generated code runs (factory/runner/sandbox.py); named here so parsing a command loads no runner code.
+SANDBOXES = ("auto", "docker", "bwrap", "none")
 
 DEFAULTS: dict[str, object] = {
     "provider": "auto",
@@ -53,6 +54,8 @@ def _check(values: dict, where: str) -> dict:
 
 
 def _read_toml(path: Path) -> dict:
+    import tomllib  # only when a settings file is there: most runs have none
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -138,15 +139,35 @@ class QuietReporter(ConsoleReporter):
 class ContentChecker(MD5Checker):
     """doit's file checker without its shortcut (an unchanged mtime meaning unchanged content): whoever can
     write the output folder can edit a file and set its mtime back, and a stage must not miss that. Size and
-    sha256 decide; hashing the inputs of a no-op re-run costs milliseconds."""
+    sha256 decide; hashing the inputs of a no-op re-run costs milliseconds.
+
+    A file several stages depend on is hashed once per run while it stays as it was: its digest is kept with
+    its identity and change time (ctime, which no one can set back), and only when that ctime was already
+    SETTLED_NS old when the hashing began (git's "racily clean" rule): a later write always moves it."""
+
+    SETTLED_NS = 1_000_000_000  # far above any file system's timestamp granularity
+
+    def __init__(self) -> None:
+        self.digests: dict[str, tuple[tuple[int, ...], str]] = {}  # one run's: doit makes a checker per run
+
+    def _sha256(self, file_path: str, status: os.stat_result) -> str:
+        identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+        known = self.digests.get(file_path)
+        if known is not None and known[0] == identity:
+            return known[1]
+        started = time.time_ns()
+        digest = sha256_file(Path(file_path))
+        if status.st_ctime_ns < started - self.SETTLED_NS:
+            self.digests[file_path] = (identity, digest)
+        return digest
 
     def check_modified(self, file_path, file_stat, state) -> bool:
         _timestamp, size, digest = state
-        return file_stat.st_size != size or digest != sha256_file(Path(file_path))
+        return file_stat.st_size != size or digest != self._sha256(file_path, file_stat)
 
     def get_state(self, dep, current_state) -> tuple:
-        path = Path(dep)
-        return path.stat().st_mtime, path.stat().st_size, sha256_file(path)
+        status = os.stat(dep)
+        return status.st_mtime, status.st_size, self._sha256(dep, status)
 
 
 def _sealing(reporter: type[ConsoleReporter], dep_file: Path) -> type[ConsoleReporter]:

@@ -23,8 +23,8 @@ from pathlib import Path
 from factory.errors import InputError
 from factory.runner.bwrap import bwrap_argv
 from factory.runner.process import die_with_parent
+from factory.settings import SANDBOXES
 
-SANDBOXES = ("auto", "docker", "bwrap", "none")
 SANDBOX_IMAGE_ENVS = ("LAI_SANDBOX_IMAGE", "LAI_BASE_IMAGE")
 OUTPUT_CAP_BYTES = 4_000_000
 CONTAINER_SITE = "/factory-site-packages"
