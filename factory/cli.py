@@ -151,14 +151,12 @@ def _shown(path: Path) -> str:
 
 
 def run_pipeline(config: BuildConfig) -> int:
-    from doit.cmd_base import ModuleTaskLoader
-    from doit.doit_cmd import DoitMain
-
     from factory.fsutil import remove_stale_temp_files
     from factory.lock import lock_output
     from factory.pec.memo import evidence_verifies
     from factory.preflight import remember
     from rules import namespace
+    from rules.reporter import run_doit
 
     lock_output(config.out)
     remove_stale_temp_files(config.out)
@@ -166,7 +164,7 @@ def run_pipeline(config: BuildConfig) -> int:
         shown = f"{config.module} -> {_shown(config.out)} (provider {config.provider})"
         print(f"lai-pack {__version__}: {shown}", flush=True)
     started = time.time()
-    status = DoitMain(ModuleTaskLoader(namespace(config))).run(["auto_full"])
+    status = run_doit(namespace(config), ["auto_full"])
     approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")
     if status != 0 and approval_path.is_file() and approval_path.stat().st_mtime < started:
         from factory.stages.record import stopped_evidence
@@ -291,11 +289,9 @@ def build_many(args: argparse.Namespace) -> int:
 
 
 def run_many(many: ManyBuild, jobs: int) -> int:
-    from doit.cmd_base import ModuleTaskLoader
-    from doit.doit_cmd import DoitMain
-
     from factory.lock import lock_output
     from rules.many import namespace as many_namespace
+    from rules.reporter import run_doit
 
     lock_output(many.out)
     many.summary_path.unlink(missing_ok=True)
@@ -303,7 +299,7 @@ def run_many(many: ManyBuild, jobs: int) -> int:
         print(
             f"lai-pack {__version__}: {len(many.configs)} modules -> {many.out}/<module>/, {jobs} at a time", flush=True
         )
-    DoitMain(ModuleTaskLoader(many_namespace(many))).run(["-n", str(jobs), "auto_full"])
+    run_doit(many_namespace(many), ["-n", str(jobs), "auto_full"])
     if not many.summary_path.is_file():
         print(f"lai-pack: the builds stopped before their summary ({many.summary_path})", file=sys.stderr)
         return EXIT_NOT_APPROVED

@@ -4,16 +4,19 @@ about a gate that passed, and the same folder spelled two ways is one build."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, executed_stages, factory_env, run_cli
 
 from rules.gates import _engine_unchanged
+from rules.reporter import ContentChecker
 
 # What only some commands need: the model SDKs, the docker SDK, the secret scanner, the terminal UI, the fuzzer,
 # the schema validator (a no-op believes the sealed memo of the evidence's last verify: factory/pec/memo.py).
@@ -107,3 +110,17 @@ def test_docker_gate_asks_the_engine_only_when_it_was_unavailable(tmp_path: Path
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'none.sock'}")
     assert is_current() is True  # still no engine: still unavailable, nothing to redo
     engine.server.close()
+
+
+def test_a_file_hashed_once_in_a_run_is_still_seen_changed_with_its_time_set_back(tmp_path: Path):
+    checker, path = ContentChecker(), tmp_path / "dep.txt"
+    path.write_text("one\n")
+    state = checker.get_state(str(path), None)
+    assert str(path) not in checker.digests  # just written: its change time may not have ticked yet
+    time.sleep(1.1)  # now settled: its digest is kept for the other stages that depend on it
+    assert not checker.check_modified(str(path), os.stat(path), state)
+    assert str(path) in checker.digests
+    before = os.stat(path)
+    path.write_text("two\n")  # same size, and the time set back
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert checker.check_modified(str(path), os.stat(path), state)
