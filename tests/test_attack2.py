@@ -139,7 +139,10 @@ def test_a_deadlock_between_two_writers_is_retried_not_a_503(crm_output, databas
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [1, 2]  # both done; the one PostgreSQL aborted ran a second time
+    # Both done; the one PostgreSQL aborted ran again (on a loaded machine its retry may meet the other's
+    # lock once more: [1, 3] was seen).
+    outcome = json.loads(done.stdout)
+    assert "503" not in outcome and outcome[0] == 1 and outcome[1] >= 2, outcome
 
 
 NODE = {
