@@ -13,9 +13,8 @@ from pathlib import Path
 from factory.config import BuildConfig, config_from_settings
 from factory.errors import FactoryError, InputError
 from factory.lock import lock_output
-from factory.many import ManyBuild
 from factory.settings import SETTINGS, effective_values, from_text, whole_number
-from rules import codegen, deploy, gates, many, pack0, pec, report, run_heal, testgen
+from rules import codegen, deploy, gates, pack0, pec, report, run_heal, testgen
 from rules.reporter import doit_config
 
 STAGE_MODULES = (pack0, codegen, testgen, run_heal, gates, deploy, pec, report)
@@ -86,4 +85,9 @@ def _namespace_from_doit_vars(get_var: Callable[[str, str | None], str | None]) 
     )
     # One run per output folder (this also creates it: doit opens its database there before any task runs).
     lock_output(out)
-    return namespace(configs[0]) if alone else many.namespace(ManyBuild(out, configs))
+    if alone:
+        return namespace(configs[0])
+    from factory.many import ManyBuild  # several modules: one lai-pack run each (a single build needs none)
+    from rules import many
+
+    return many.namespace(ManyBuild(out, configs))

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from factory.errors import InputError
 from factory.fsutil import list_files, sha256_bytes, sha256_file
-from factory.runner.sandbox import run_sandboxed
 
-if TYPE_CHECKING:  # rules/gates.py imports this module to create tasks: a no-op must not load pydantic
+# rules/gates.py imports this module to create tasks: a no-op loads neither pydantic nor the runner.
+if TYPE_CHECKING:
     from factory.pack0.models import Pack0
 
 DRIVER = Path(__file__).with_name("contracts_fuzz_driver.py")
@@ -140,6 +140,8 @@ def fuzz_service(
     operation_ids: list[str] | None = None,
 ) -> FuzzRun:
     """Start the service in the sandbox and fuzz every operation of its OpenAPI document (or only those)."""
+    from factory.runner.sandbox import run_sandboxed
+
     settings = settings or fuzz_settings()
     total = operation_count(pack0) if operation_ids is None else len(operation_ids)
     budget = settings.max_seconds(total)
