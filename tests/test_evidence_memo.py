@@ -63,6 +63,7 @@ TAMPERINGS: dict[str, Callable[[Path], None]] = {
     "a symbolic link": lambda out: (out / "build/src/elsewhere").symlink_to("/etc"),
     "a second Pack0 folder": _other_pack0,
     "a deleted artifact": lambda out: (out / PACKAGE / "server.py").unlink(),
+    "a file whose name is not UTF-8": lambda out: (out / os.fsdecode(b"build/src/\xff.py")).write_text("x\n"),
 }
 
 

@@ -29,7 +29,7 @@ STAGE_RECORDS = ".factory_logs/stages/"
 STAGES_AFTER_MANIFEST = ("pec", "report", "deploy_apply")
 # Beside build/ and pack0/ in an output folder, never read by a build's code: the factory's own state
 # (.lai-pack.doit.db, doit's database; .lai-pack.lock; .lai-pack.secret-scan.json, masked findings by sha256;
-# .lai-pack.ruff-cache/, ruff's per-file lint cache).
+# .lai-pack.ruff-cache/, ruff's per-file lint cache; .lai-pack.evidence, the memo of the last verify, memo.py).
 FACTORY_STATE = (".lai-pack.",)
 # The only build files the factory makes executable (factory/deploy/scripts.py EXECUTABLE_SCRIPTS, kept equal
 # by a test; named here so verify imports no deploy code). Any other run bit is reported.

@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 
 from factory.config import code_digest
-from factory.fsutil import write_text_atomic
+from factory.fsutil import sha256_file, write_text_atomic
 from factory.trust import seal, sealed
 
 MEMO_FILE = ".lai-pack.evidence"  # beside build/ (FACTORY_STATE): verify and export never read it
@@ -28,10 +28,10 @@ VERIFIER_CODE = ("pec", "fsutil.py", "errors.py", "gates/result.py", "reproducib
 
 def _entry(digest: hashlib._Hash, path: Path, relative: str, status: os.stat_result) -> bool:
     """Adds one entry; returns whether it is a folder to descend into (a link to one is not followed)."""
-    digest.update(f"{relative}\0{status.st_mode:o}\0{status.st_nlink}\0".encode())
-    if stat.S_ISREG(status.st_mode):
-        data = path.read_bytes()
-        digest.update(f"{len(data)}\0".encode() + data)
+    # fsencode: a name may be any bytes (an undecodable one is kept as it is on disk, not an error).
+    digest.update(os.fsencode(relative) + f"\0{status.st_mode:o}\0{status.st_nlink}\0".encode())
+    if stat.S_ISREG(status.st_mode):  # read in chunks, as verify does: a planted file may be huge
+        digest.update(f"{status.st_size}\0{sha256_file(path)}\0".encode())
     elif stat.S_ISLNK(status.st_mode):
         digest.update(os.fsencode(os.readlink(path)) + b"\0")
     return stat.S_ISDIR(status.st_mode)
@@ -41,7 +41,7 @@ def _tree(digest: hashlib._Hash, root: Path, name: str) -> None:
     try:
         status = os.lstat(root)
     except FileNotFoundError:
-        digest.update(f"{name}\0absent\0".encode())
+        digest.update(os.fsencode(name) + b"\0absent\0")
         return
     stack = [(root, name)] if _entry(digest, root, name, status) else []
     while stack:
