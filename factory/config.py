@@ -139,13 +139,14 @@ def _code_files(name: str) -> tuple[tuple[str, bytes], ...]:
     digest names some of the same parts (the engine, pec/), and a no-op computes them all."""
     root = FACTORY_DIR / name
     if root.is_file():
-        return ((root.relative_to(FACTORY_DIR).as_posix(), root.read_bytes()),)
+        return ((name, root.read_bytes()),)
     found = []
     for folder, folders, files in os.walk(root):
         folders[:] = [entry for entry in folders if entry != "__pycache__"]
-        found += [Path(folder, file) for file in files if os.path.isfile(os.path.join(folder, file))]
-    # Path order (by parts), as the digest has always been made.
-    return tuple((path.relative_to(FACTORY_DIR).as_posix(), path.read_bytes()) for path in sorted(found))
+        relative = Path(folder).relative_to(FACTORY_DIR).as_posix()
+        found += [f"{relative}/{file}" for file in files if os.path.isfile(os.path.join(folder, file))]
+    # In path order (by parts), as the digest has always been made.
+    return tuple((path, (FACTORY_DIR / path).read_bytes()) for path in sorted(found, key=lambda path: path.split("/")))
 
 
 def build_flags(config: BuildConfig, max_heal: int) -> dict:

@@ -53,8 +53,14 @@ def remember(config: BuildConfig) -> None:
     """After a pipeline that ran to its end: it loaded and generated from this very Pack0 (e.g. the one it
     made from the module name), which is all the check asks."""
     key = _key(config)
-    if key is not None:
-        write_text_atomic(config.out / MEMO_FILE, seal(MEMO_KIND, key.encode()))
+    mac = seal(MEMO_KIND, key.encode()) if key is not None else ""
+    memo = config.out / MEMO_FILE
+    try:
+        if not mac or memo.read_text(encoding="utf-8") == mac:
+            return  # nothing to remember, or remembered already (a no-op writes nothing)
+    except OSError:
+        pass
+    write_text_atomic(memo, mac)
 
 
 def _check(config: BuildConfig) -> None:

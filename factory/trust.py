@@ -87,7 +87,7 @@ def seal_file(file: Path) -> None:
     """After doit wrote its dependency database: seal it, so the next run believes it."""
     if file.is_file():
         mac = seal("file", file.read_bytes())
-        if mac:
+        if mac and mac != _stored_seal(file):  # a no-op leaves the database as it was: nothing to write
             _seal_path(file).write_text(mac + "\n", encoding="utf-8")
 
 

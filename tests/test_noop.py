@@ -56,6 +56,17 @@ def test_help_and_a_no_op_rebuild_load_no_sdk_scanner_validator_or_terminal_code
     assert _loaded(*fleet, cwd=ROOT) == (0, [])
 
 
+def _state(out: Path) -> dict[str, tuple[int, int, int]]:
+    return {str(path): (path.stat().st_ino, path.stat().st_size, path.stat().st_mtime_ns) for path in out.rglob("*")}
+
+
+def test_a_no_op_rebuild_writes_nothing_in_the_output_folder(fleet: tuple[str, ...]):
+    out = Path(fleet[fleet.index("--out") + 1])
+    before = _state(out)
+    assert run_cli(*fleet).returncode == 0
+    assert _state(out) == before  # doit's database, its seal and the memos included
+
+
 def test_an_evidence_file_changed_after_a_no_op_is_derived_again(fleet: tuple[str, ...]):
     out = Path(fleet[fleet.index("--out") + 1])
     assert executed_stages(run_cli(*fleet[:-1]).stdout) == []  # remembered as verified

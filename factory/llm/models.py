@@ -96,6 +96,7 @@ def newest_sonnet(names: tuple[str, ...], deprecated: dict[str, str]) -> str | N
     return max(ranked)[1] if ranked else None
 
 
+@cache
 def default_model() -> str:
     names, deprecated = sdk_models()
     return newest_sonnet(names, deprecated) or FALLBACK_MODEL
