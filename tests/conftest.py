@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -17,6 +18,44 @@ ROOT = Path(__file__).resolve().parent.parent
 # The reply and fuzz-result cache every build of the suite shares unless a test gives its own (a build run in
 # another folder would otherwise start a cache there, and fuzz code the suite has fuzzed already).
 SHARED_CACHE = ROOT / "cache"
+
+# The Docker engine is for the tests about it (the docker gate, the docker sandbox: they take the `docker_engine`
+# fixture). With an engine and LAI_BASE_IMAGE, every other build would also build and run an image and run its
+# tests and fuzzer in containers: ~3x a build's CPU, on a suite that is CPU-bound on 2 cores. They build as on a
+# machine with no engine instead (the docker gate `unavailable`, waived), which the suite must pass on anyway.
+DOCKER_VARIABLES = ("DOCKER_HOST", "LAI_BASE_IMAGE", "LAI_SANDBOX_IMAGE")
+# Kept in the environment: xdist's workers start from the controller's, which has them removed already.
+os.environ.setdefault("LAI_TESTS_MACHINE_DOCKER", json.dumps({name: os.environ.get(name) for name in DOCKER_VARIABLES}))
+MACHINE_DOCKER = json.loads(os.environ["LAI_TESTS_MACHINE_DOCKER"])
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "LAI_BASE_IMAGE": None, "LAI_SANDBOX_IMAGE": None}
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+_set_environment(NO_ENGINE)
+
+
+@contextlib.contextmanager
+def machine_docker():
+    """The machine's own Docker settings for a while (to ask at collection whether its engine answers)."""
+    _set_environment(MACHINE_DOCKER)
+    try:
+        yield
+    finally:
+        _set_environment(NO_ENGINE)
+
+
+@pytest.fixture
+def docker_engine():
+    """This test uses the machine's Docker engine and base image, as a user's build would."""
+    with machine_docker():
+        yield
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

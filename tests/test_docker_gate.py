@@ -9,25 +9,26 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import read_json, run_cli
+from conftest import machine_docker, read_json, run_cli
 
 from factory.gates.docker_build import BASE_IMAGE_ENV, docker_build_gate, engine_answers
 from factory.pack0.load import load_pack0
 
-BASE_IMAGE = os.environ.get(BASE_IMAGE_ENV, "lai-python-base:bookworm")
-
-
-def _base_image_present() -> bool:
-    done = subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False)
-    return done.returncode == 0
-
+with machine_docker():
+    BASE_IMAGE = os.environ.get(BASE_IMAGE_ENV, "lai-python-base:bookworm")
+    ENGINE_ANSWERS = engine_answers()
+    BASE_IMAGE_PRESENT = (
+        ENGINE_ANSWERS
+        and subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False).returncode == 0
+    )
 
 pytestmark = [
-    pytest.mark.skipif(not engine_answers(), reason="no Docker engine answers: run scripts/docker-engine.sh start"),
+    pytest.mark.skipif(not ENGINE_ANSWERS, reason="no Docker engine answers: run scripts/docker-engine.sh start"),
     pytest.mark.skipif(
-        engine_answers() and not _base_image_present(),
+        ENGINE_ANSWERS and not BASE_IMAGE_PRESENT,
         reason=f"base image {BASE_IMAGE} missing: run scripts/docker-engine.sh base-image",
     ),
+    pytest.mark.usefixtures("docker_engine"),
 ]
 
 

@@ -13,16 +13,19 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, machine_docker
 
 from factory.runner.run import run_tests
 from factory.runner.sandbox import bwrap_works, docker_sandbox_image
+
+with machine_docker():
+    DOCKER_IMAGE = docker_sandbox_image()
 
 SANDBOXES = [
     pytest.param(
         "docker",
         marks=pytest.mark.skipif(
-            not docker_sandbox_image(), reason="no Docker engine with an image in LAI_SANDBOX_IMAGE / LAI_BASE_IMAGE"
+            not DOCKER_IMAGE, reason="no Docker engine with an image in LAI_SANDBOX_IMAGE / LAI_BASE_IMAGE"
         ),
     ),
     pytest.param(
@@ -30,6 +33,17 @@ SANDBOXES = [
         marks=pytest.mark.skipif(not bwrap_works(), reason="bubblewrap cannot run here: apt-get install -y bubblewrap"),
     ),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _engine_for_the_docker_sandbox(request: pytest.FixtureRequest):
+    """The docker cases run with the machine's engine and image (conftest keeps them from other tests)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("sandbox") == "docker":
+        with machine_docker():
+            yield
+    else:
+        yield
 
 
 def build_with_test(crm_output: Path, tmp_path: Path, body: str) -> Path:
