@@ -14,7 +14,6 @@ from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
 from factory.llm.models import default_model
-from factory.llm.usage import parse_prices
 from factory.pack0.names import MODULE_NAME_PATTERN, name_problem
 from factory.settings import CACHE_DIR_ENV, DEFAULTS, resolve_provider_name
 
@@ -62,6 +61,7 @@ class BuildConfig:
         """The provider the agents call (the offline engine, or a model behind cache, budget and ledger).
         progress, when given, hears how a model reply grows while it streams."""
         from factory.llm.select import make_provider
+        from factory.llm.usage import parse_prices
 
         prices = parse_prices(self.model_price) if self.model_price else None
         return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress, prices)
@@ -88,6 +88,8 @@ class BuildConfig:
             # resolve it then, so a no-op neither loads the runner nor starts a bwrap probe.
             resolve_sandbox(self.sandbox)
         if self.model_price:
+            from factory.llm.usage import parse_prices  # only a build given a price loads the price table
+
             parse_prices(self.model_price, "--model-price")
         if self.test_timeout is not None and not 1 <= self.test_timeout <= 3600:
             raise InputError(
