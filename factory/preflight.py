@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from contextlib import suppress
 
 from factory import __version__
 from factory.config import BuildConfig, code_digest
@@ -38,7 +39,7 @@ def preflight(config: BuildConfig) -> None:
     key = _key(config)
     try:
         # Sealed with this machine's key (factory/trust.py): anyone can compute the key, not the seal.
-        if key is not None and sealed(MEMO_KIND, key.encode(), memo.read_text(encoding="utf-8")):
+        if key is not None and sealed(MEMO_KIND, key.encode(), memo.read_text("utf-8", "replace")):
             return
     except OSError:
         pass
@@ -46,7 +47,8 @@ def preflight(config: BuildConfig) -> None:
     if key is not None:
         # The input is good: the build creates this folder next anyway.
         config.out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(memo, seal(MEMO_KIND, key.encode()))
+        with suppress(OSError):  # e.g. a folder in its place: not remembered, the next run checks again
+            write_text_atomic(memo, seal(MEMO_KIND, key.encode()))
 
 
 def remember(config: BuildConfig) -> None:
@@ -56,11 +58,12 @@ def remember(config: BuildConfig) -> None:
     mac = seal(MEMO_KIND, key.encode()) if key is not None else ""
     memo = config.out / MEMO_FILE
     try:
-        if not mac or memo.read_text(encoding="utf-8") == mac:
+        if not mac or memo.read_text("utf-8", "replace") == mac:
             return  # nothing to remember, or remembered already (a no-op writes nothing)
     except OSError:
         pass
-    write_text_atomic(memo, mac)
+    with suppress(OSError):
+        write_text_atomic(memo, mac)
 
 
 def _check(config: BuildConfig) -> None:

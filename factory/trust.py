@@ -68,7 +68,8 @@ def seal(kind: str, data: bytes) -> str:
 
 def sealed(kind: str, data: bytes, mac: object) -> bool:
     expected = seal(kind, data)
-    return bool(expected) and isinstance(mac, str) and hmac.compare_digest(expected, mac)
+    # compare_digest refuses non-ASCII text: what is not ASCII is not a seal.
+    return bool(expected) and isinstance(mac, str) and mac.isascii() and hmac.compare_digest(expected, mac)
 
 
 def _seal_path(file: Path) -> Path:
@@ -78,7 +79,7 @@ def _seal_path(file: Path) -> Path:
 def _stored_seal(path: Path) -> str:
     """The seal kept beside path ("" when there is none)."""
     try:
-        return _seal_path(path).read_text(encoding="utf-8").strip()
+        return _seal_path(path).read_text("utf-8", "replace").strip()  # any bytes: just not a seal
     except OSError:
         return ""
 

@@ -114,3 +114,20 @@ def test_without_a_machine_key_nothing_is_remembered(output: Path, tmp_path: Pat
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     assert evidence_verifies(str(output)) is True
     assert not (output / MEMO_FILE).exists()
+
+
+@pytest.mark.parametrize("planted", ["bytes that are not text", "a folder"])
+def test_anything_in_the_memos_place_is_verified_past_not_a_crash(output: Path, planted: str):
+    memo = output / MEMO_FILE
+    if planted == "a folder":
+        memo.mkdir()
+    else:
+        memo.write_bytes(b"\xff\xfe\x00 not a seal")
+    assert evidence_verifies(str(output)) is True
+    _flip(output / "build/approval.json")
+    assert evidence_verifies(str(output)) is False
+
+
+def test_text_that_is_not_ascii_is_not_a_seal_of_any_cache(output: Path):
+    # Every sealed cache (doit's database, the preflight memo, the secret scan, test results) asks this.
+    assert sealed(MEMO_KIND, b"data", "\ufffd" * 64) is False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from contextlib import suppress
 from pathlib import Path
 
 from factory.config import code_digest
@@ -92,14 +93,16 @@ def evidence_verifies(out: str, sign_key: str = "") -> bool:
     # Taken before verifying: a change made while verify runs leaves a digest that no longer matches.
     before = fingerprint(folder, sign_key)
     try:
-        if before is not None and sealed(MEMO_KIND, before, memo.read_text(encoding="utf-8").strip()):
+        # Whatever is there (any bytes, a folder) is only believed when it is this machine's seal.
+        if before is not None and sealed(MEMO_KIND, before, memo.read_text("utf-8", "replace").strip()):
             return True
     except OSError:
         pass
-    if not _full_verify(folder, sign_key):
-        memo.unlink(missing_ok=True)
-        return False
-    mac = seal(MEMO_KIND, before) if before is not None else ""
-    if mac and folder.is_dir():
-        write_text_atomic(memo, mac + "\n")
-    return True
+    verified = _full_verify(folder, sign_key)
+    mac = seal(MEMO_KIND, before) if verified and before is not None else ""
+    with suppress(OSError):  # a memo that cannot be written or removed is only a slower next no-op
+        if mac and folder.is_dir():
+            write_text_atomic(memo, mac + "\n")
+        elif not verified:
+            memo.unlink(missing_ok=True)
+    return verified
