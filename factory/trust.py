@@ -84,11 +84,20 @@ def _stored_seal(path: Path) -> str:
         return ""
 
 
+def _remove(path: Path) -> None:
+    """Whatever is at path: a file, a link, or a folder someone made in a file's place."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def seal_file(file: Path) -> None:
     """After doit wrote its dependency database: seal it, so the next run believes it."""
     if file.is_file():
         mac = seal("file", file.read_bytes())
         if mac and mac != _stored_seal(file):  # a no-op leaves the database as it was: nothing to write
+            _remove(_seal_path(file))
             _seal_path(file).write_text(mac + "\n", encoding="utf-8")
 
 
@@ -97,13 +106,13 @@ def distrust_unsealed(file: Path) -> bool:
     machine, or cut short) is removed, so every stage runs again (agent replies still come from the reply
     cache). Returns whether it was removed."""
     if not file.exists():
-        _seal_path(file).unlink(missing_ok=True)
+        _remove(_seal_path(file))
         return False
     mac = _stored_seal(file)
-    if sealed("file", file.read_bytes(), mac):
+    if file.is_file() and sealed("file", file.read_bytes(), mac):
         return False
-    file.unlink()
-    _seal_path(file).unlink(missing_ok=True)
+    _remove(file)
+    _remove(_seal_path(file))
     why = "" if machine_key() is not None else " (there is none: its folder cannot be written)"
     print(
         f"lai-pack: {file.name} is not sealed by this machine's key{why}: not trusted, every stage runs again",

@@ -131,3 +131,20 @@ def test_anything_in_the_memos_place_is_verified_past_not_a_crash(output: Path, 
 def test_text_that_is_not_ascii_is_not_a_seal_of_any_cache(output: Path):
     # Every sealed cache (doit's database, the preflight memo, the secret scan, test results) asks this.
     assert sealed(MEMO_KIND, b"data", "\ufffd" * 64) is False
+
+
+@pytest.mark.parametrize("planted", [".lai-pack.doit.db", ".lai-pack.doit.db.mac"])
+def test_a_folder_in_place_of_the_dependency_database_or_its_seal_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+):
+    from factory.trust import distrust_unsealed, seal_file
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    database = tmp_path / ".lai-pack.doit.db"
+    database.write_bytes(b"doit's record")
+    seal_file(database)
+    target = tmp_path / planted
+    target.unlink()
+    (target / "inside").mkdir(parents=True)
+    assert distrust_unsealed(database) is True
+    assert not database.exists() and not (tmp_path / ".lai-pack.doit.db.mac").exists()
