@@ -12,7 +12,7 @@ from pathlib import Path
 from py_compile import PycInvalidationMode
 
 import pytest
-from conftest import factory_env, read_json, run_cli
+from conftest import factory_env, read_json, run_cli, seed_fuzz_results
 
 from factory.pec.verify import verify_output
 
@@ -83,8 +83,17 @@ def test_signed_manifest_verifies_only_with_its_key(tmp_path: Path):
 
 def test_two_builds_with_source_date_epoch_give_byte_identical_evidence(tmp_path: Path):
     # No engine for this test: a docker image id records when it was built, so it cannot be reproduced.
-    env = factory_env(SOURCE_DATE_EPOCH="1700000000", DOCKER_HOST="unix:///nonexistent/docker.sock")
+    # The same cache state for both (which results are reused is in the evidence): one seeded cache, copied.
+    (tmp_path / "cache").mkdir()
+    seeded = seed_fuzz_results(tmp_path / "cache")
     for name in ("one", "two"):
+        shutil.copytree(seeded, tmp_path / f"cache-{name}")
+    for name in ("one", "two"):
+        env = factory_env(
+            SOURCE_DATE_EPOCH="1700000000",
+            DOCKER_HOST="unix:///nonexistent/docker.sock",
+            LAI_CACHE_DIR=str(tmp_path / f"cache-{name}"),
+        )
         built = run_cli(
             "auto-full", "--module", "invoices", "--out", tmp_path / name, "--waive", "docker-build", env=env
         )

@@ -14,12 +14,14 @@ from pathlib import Path
 from factory.fsutil import list_files, write_json_atomic
 from factory.gates.result import GateResult
 from factory.pack0.generate import META_FILE, OPENAPI_FILE, SCHEMA_SUFFIX
+from factory.results_cache import SharedResults
 from factory.trust import seal, sealed
 
 _ANTHROPIC_PLUGIN = Path(__file__).with_name("anthropic_detector.py")
 # Logs hold raw agent replies and test output, and the evidence files are hashes the factory wrote:
 # what a model generated is scanned where it lands (src, tests, deploy and the container files).
 SKIPPED_DIRS = (".factory_logs",)
+SHARED_KIND = "secret-scan"  # its entries in the shared results: rules digest and content digest
 EVIDENCE_FILES = (
     *("run_report.json", "approval.json", "manifest.json", "pipeline_result.json"),
     *("provenance.json", "provenance.dsse.json", "manifest.json.sig"),  # digests and public signatures
@@ -103,13 +105,20 @@ def _read_cache(cache_file: Path | None, rules: str) -> dict[str, list]:
     }
 
 
-def _scan_by_content(groups: list[tuple[Path, list[Path]]], cache_file: Path | None, tool_version: str) -> tuple:
+def _scan_by_content(
+    groups: list[tuple[Path, list[Path]]], cache_file: Path | None, tool_version: str, shared: SharedResults | None
+) -> tuple:
     """Findings (masked lines) in the files of each (root, files) group, each distinct content scanned once and
-    never again while the cache holds it. The cache keeps masked findings only, keyed by sha256: no secret is
-    written to it. Returns (findings, how many contents were scanned now)."""
+    never again while the cache holds it (the output's own, then the machine's shared results). The caches keep
+    masked findings only, keyed by sha256: no secret is written to them. Returns (findings, how many contents
+    were scanned now)."""
     rules = _rules_digest(tool_version)
     cached = _read_cache(cache_file, rules)
     digests = {(root, path): hashlib.sha256(path.read_bytes()).hexdigest() for root, paths in groups for path in paths}
+    unknown = sorted({digest for digest in digests.values() if digest not in cached})
+    if shared is not None and unknown:
+        recalled = shared.recall(SHARED_KIND, [f"{rules}:{digest}" for digest in unknown])
+        cached.update({key.split(":", 1)[1]: found for key, found in recalled.items() if isinstance(found, list)})
     fresh: dict[str, tuple[Path, Path]] = {}
     for key, digest in digests.items():
         if digest not in cached:
@@ -119,6 +128,8 @@ def _scan_by_content(groups: list[tuple[Path, list[Path]]], cache_file: Path | N
         owner = {path: digest for digest, (where, path) in fresh.items() if where == root}
         for finding in scan_files(root, list(owner)):
             results[owner[root / finding.path]].append([finding.line, finding.rule, finding.masked()])
+    if shared is not None and fresh:
+        shared.remember(SHARED_KIND, {f"{rules}:{digest}": results[digest] for digest in fresh})
     if cache_file is not None:
         entries = {
             digest: {"findings": found, "mac": seal("secret-scan", _entry_bytes(rules, digest, found))}
@@ -155,6 +166,7 @@ def secret_scan_gate(
     pack0_dir: Path | None = None,
     cache_file: Path | None = None,
     say: Callable[[str], None] | None = None,
+    shared: SharedResults | None = None,
 ) -> GateResult:
     """The build's files (and, for a copy of the derived OpenAPI document, the Pack0 files it comes from);
     with a cache_file, a file whose content was scanned before is not scanned again. The result does not
@@ -171,7 +183,7 @@ def secret_scan_gate(
     ]
     # The Pack0 files by their path in the output folder (pack0/pack0-NAME-0.0.1/...).
     groups = [(build_dir, paths), *([(pack0_dir.parent.parent, sources)] if sources else [])]
-    findings, scanned = _scan_by_content(groups, cache_file, tool_version)
+    findings, scanned = _scan_by_content(groups, cache_file, tool_version, shared)
     status = "failed" if findings else "passed"
     checked = f"{len(paths)} files" + (f" and the {len(sources)} Pack0 files of its OpenAPI copies" if sources else "")
     reason = f"{len(findings)} secret(s) found" if findings else f"no secrets in {checked}"

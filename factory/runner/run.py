@@ -172,7 +172,7 @@ def _run_tests(
     commands = load_test_commands(build_dir)
     names = [store.name for store in stores]
     plans = slicing.plans(build_dir, commands, sandbox, names) if slicing else None
-    known = slicing.known() if slicing else {}
+    known = slicing.known(plans) if slicing else {}
     reused = {plan.name for plan in plans or [] if known.get(plan.name, {}).get("key") == plan.key}
     stale = [plan for plan in plans or [] if plan.name not in reused]
     tests = None if not reused else sorted(test for plan in stale for test in plan.tests)

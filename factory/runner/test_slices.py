@@ -14,6 +14,7 @@ from factory.agents.replies import FileSetReply, parse_reply
 from factory.errors import FactoryError
 from factory.fsutil import list_files, write_text_atomic
 from factory.pack0.models import Entity
+from factory.results_cache import SharedResults
 from factory.runner.junit import OUTCOMES, merged_junit
 from factory.runner.slices import SlicePlan, plan, slice_of_test
 from factory.trust import seal, sealed
@@ -62,6 +63,11 @@ def owned_files(logs_dir: Path, entities: tuple[Entity, ...]) -> dict[str, set[s
     return owned
 
 
+def _shared_key(each: SlicePlan) -> str:
+    """A slice's entry in the shared results: its name and its key (the key covers its inputs' content)."""
+    return f"{each.name}:{each.key}"
+
+
 @dataclass
 class Slicing:
     logs_dir: Path
@@ -71,17 +77,24 @@ class Slicing:
     # This machine's seals of the passing results it recorded (factory/trust.py), by slice; kept beside the
     # output's other factory state, outside build/: a result written into the report by hand is not reused.
     seals_file: Path | None = None
+    # Passing slice results any output of this machine recorded, by slice and key (results_cache.py).
+    shared: SharedResults | None = None
 
     @classmethod
     def from_report(
-        cls, logs_dir: Path, entities: tuple[Entity, ...], report: Path, seals_file: Path | None = None
+        cls,
+        logs_dir: Path,
+        entities: tuple[Entity, ...],
+        report: Path,
+        seals_file: Path | None = None,
+        shared: SharedResults | None = None,
     ) -> Slicing:
         try:
             slices = json.loads(report.read_text(encoding="utf-8"))["final_run"]["slices"]
             previous = {each["name"]: each for each in slices if isinstance(each, dict) and "cases" in each}
         except (OSError, ValueError, KeyError, TypeError):
             previous = {}
-        return cls(logs_dir, entities, previous, seals_file)
+        return cls(logs_dir, entities, previous, seals_file, shared)
 
     def _seals(self) -> dict:
         try:
@@ -102,21 +115,30 @@ class Slicing:
         setting = {"commands": commands, "sandbox": sandbox, "stores": stores, "python": sys.version}
         return plan(files, owned, list(self.entities), setting)
 
-    def known(self) -> dict[str, dict]:
+    def known(self, plans: list[SlicePlan] | None = None) -> dict[str, dict]:
         """The passing results of the last run this machine sealed, by slice (a failed result is never
-        reused). Without a seals file (a caller that keeps none), the report's results are believed."""
+        reused). Without a seals file (a caller that keeps none), the report's results are believed. With
+        plans, a slice whose last result is for other inputs takes the shared result for its key, if any."""
         passing = {name: record for name, record in self.previous.items() if record.get("passed")}
-        if self.seals_file is None:
-            return passing
-        seals = self._seals()
-        return {
-            name: record for name, record in passing.items() if sealed(SEAL_KIND, _canonical(record), seals.get(name))
-        }
+        if self.seals_file is not None:
+            seals = self._seals()
+            passing = {
+                name: record
+                for name, record in passing.items()
+                if sealed(SEAL_KIND, _canonical(record), seals.get(name))
+            }
+        wanted = {_shared_key(each): each for each in plans or [] if passing.get(each.name, {}).get("key") != each.key}
+        if self.shared is not None and wanted:
+            for shared_key, record in self.shared.recall(SEAL_KIND, list(wanted)).items():
+                each = wanted[shared_key]
+                if isinstance(record, dict) and record.get("key") == each.key and isinstance(record.get("cases"), list):
+                    passing[each.name] = {**record, "name": each.name, "reused_from": "shared cache"}
+        return passing
 
     def settle(self, plans: list[SlicePlan], reused: set[str], outcome, junit_path: Path) -> tuple[list, list[dict]]:
         """Every slice's cases (reused or just run), also written as one JUnit file; returns the cases and
         the slices for the test report (each with its key, inputs, counts and cases)."""
-        known = self.known()
+        known = self.known(plans)
         fresh: dict[str, list] = {each.name: [] for each in plans if each.name not in reused}
         for case in outcome.cases:
             fresh.setdefault(slice_of_test(case[0], plans), []).append(case)
@@ -137,6 +159,9 @@ class Slicing:
                 {
                     "name": each.name,
                     "reused": each.name in reused,
+                    "reused_from": known[each.name].get("reused_from", "this output's last run")
+                    if each.name in reused
+                    else None,
                     "key": each.key,
                     "inputs": each.inputs,
                     "passed": passed,
@@ -148,10 +173,14 @@ class Slicing:
         if self.seals_file is not None:
             seals = {each["name"]: seal(SEAL_KIND, _canonical(each)) for each in slices if each["passed"]}
             write_text_atomic(self.seals_file, json.dumps(seals, indent=1, sort_keys=True) + "\n")
+        if self.shared is not None:
+            ran = {_shared_key(each): record for each, record in zip(plans, slices, strict=True)}
+            self.shared.remember(SEAL_KIND, {key: record for key, record in ran.items() if record["passed"]})
         write_text_atomic(junit_path, merged_junit([xml for _test, xml, _case in cases]))
         return cases, slices
 
     def all_reusable(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> bool:
         """Every slice has a passing result made from its inputs as they are now."""
-        plans, known = self.plans(build_dir, commands, sandbox, stores), self.known()
+        plans = self.plans(build_dir, commands, sandbox, stores)
+        known = self.known(plans)
         return plans is not None and all(known.get(each.name, {}).get("key") == each.key for each in plans)

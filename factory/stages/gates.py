@@ -14,6 +14,7 @@ from factory.gates.lint import lint_gate
 from factory.gates.result import GateResult
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
+from factory.results_cache import SharedResults
 from factory.runner.sandbox import resolve_sandbox
 from factory.runner.test_slices import owned_files
 
@@ -23,7 +24,8 @@ def _evaluate(config: BuildConfig, name: str, say: Callable[[str], None]) -> Gat
     if name == "lint":
         return lint_gate(layout.build_dir)
     if name == "secret-scan":
-        return secret_scan_gate(layout.build_dir, layout.pack0_dir, layout.secret_scan_cache, say)
+        shared = SharedResults(config.cache_dir)
+        return secret_scan_gate(layout.build_dir, layout.pack0_dir, layout.secret_scan_cache, say, shared)
     if name == "contracts":
         pack0 = load_pack0(layout.pack0_dir)
         sandbox = resolve_sandbox(config.sandbox)

@@ -13,6 +13,7 @@ from factory.gates.contracts_fuzz import fuzz_service_once
 from factory.layout import Layout
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Pack0
+from factory.results_cache import SharedResults
 from factory.runner.heal_loop import run_with_heal
 from factory.runner.run import TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
@@ -61,7 +62,8 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     pack0 = load_pack0(layout.pack0_dir)
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
     sandbox = resolve_sandbox(config.sandbox)
-    slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals)
+    shared = SharedResults(config.cache_dir)
+    slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared)
     kept = _kept(layout, slicing, sandbox, tries)
     if kept is not None:
         final = TestRun(**kept["final_run"])

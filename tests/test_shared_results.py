@@ -1,0 +1,87 @@
+"""Results another output of this machine recorded (factory/results_cache.py): a second build of the same module
+in another folder reuses the test slices, the secret scan and the contracts checks instead of redoing them, and
+nothing it did not seal itself is believed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import diskcache
+from conftest import factory_env, read_json, run_cli, seed_fuzz_results
+
+from factory.gates.contracts import contracts_gate
+from factory.gates.secrets import secret_scan_gate
+from factory.pack0.load import load_pack0
+from factory.results_cache import RESULTS_FOLDER, SharedResults
+
+FAKE_AWS_KEY = "AKIA" + "Q3VZ7XK2LM4PB8RD"
+
+
+def _build(out: Path, cache: Path):
+    env = factory_env(LAI_CACHE_DIR=str(cache))
+    return run_cli("auto-full", "--module", "tasks", "--out", out, "--waive", "docker-build", env=env)
+
+
+def test_a_second_output_of_the_same_module_reuses_the_first_ones_results(tmp_path: Path):
+    cache = seed_fuzz_results(tmp_path / "cache")
+    first = _build(tmp_path / "one", cache)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = _build(tmp_path / "two", cache)
+    assert second.returncode == 0, second.stdout + second.stderr
+    slices = read_json(tmp_path / "two/build/.factory_logs/test_report.json")["final_run"]["slices"]
+    assert slices and all(each["reused"] and each["reused_from"] == "shared cache" for each in slices)
+    assert "scanned 0 file contents not scanned before" in second.stdout
+    # What the first output ran is what the second one reports, case for case.
+    ran = read_json(tmp_path / "one/build/.factory_logs/test_report.json")["final_run"]["slices"]
+    assert not any(each["reused"] for each in ran)
+    assert [each["cases"] for each in ran] == [each["cases"] for each in slices]
+    assert run_cli("verify", tmp_path / "two").returncode == 0
+
+
+def test_an_entry_this_machine_did_not_seal_is_not_believed(tmp_path: Path):
+    shared = SharedResults(tmp_path)
+    shared.remember("kind", {"key": {"passed": True}})
+    assert shared.recall("kind", ["key"]) == {"key": {"passed": True}}
+    with diskcache.Cache(str(tmp_path / RESULTS_FOLDER)) as cache:
+        entry = json.loads(cache["kind:key"])
+        cache["kind:key"] = json.dumps({**entry, "value": {"passed": False}})  # changed, old seal
+        cache["kind:other"] = json.dumps({"value": {"passed": True}, "mac": "0" * 64})  # forged seal
+        cache["kind:moved"] = json.dumps(entry)  # another key's sealed entry
+        cache["kind:junk"] = "not json"
+    assert shared.recall("kind", ["key", "other", "moved", "junk", "missing"]) == {}
+
+
+def test_a_forged_clean_secret_scan_result_does_not_hide_a_secret(crm_output: Path, tmp_path: Path):
+    build = tmp_path / "out/build"
+    shutil.copytree(crm_output / "build", build)
+    settings = build / "src/crm_contacts/settings.py"
+    settings.write_text(f'AWS_KEY = "{FAKE_AWS_KEY}"\n')
+    shared = SharedResults(tmp_path / "cache")
+    first = secret_scan_gate(build, shared=shared)
+    assert first.status == "failed"
+    # Rewrite every shared secret-scan entry to "no findings", keeping its seal: none may be believed.
+    with diskcache.Cache(str(tmp_path / "cache" / RESULTS_FOLDER)) as cache:
+        for key in list(cache):
+            cache[key] = json.dumps({**json.loads(cache[key]), "value": []})
+    said = []
+    again = secret_scan_gate(build, shared=shared, say=said.append)
+    assert again.status == "failed" and again.details == first.details
+    assert not said[-1].startswith("scanned 0 ")
+    stored = b"".join(path.read_bytes() for path in (tmp_path / "cache").rglob("*") if path.is_file())
+    assert FAKE_AWS_KEY.encode() not in stored
+
+
+def test_the_contracts_checks_are_redone_for_changed_code(crm_output: Path, tmp_path: Path):
+    shutil.copytree(crm_output, tmp_path / "out")
+    build, pack0_dir = tmp_path / "out/build", tmp_path / "out/pack0/pack0-crm-contacts-0.0.1"
+    pack0, junit = load_pack0(pack0_dir), build / ".factory_logs/junit.xml"
+    cache = seed_fuzz_results(tmp_path / "cache")
+    assert contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache).status == "passed"
+    assert SharedResults(cache).folder.is_dir()
+    server = build / "src/crm_contacts/server.py"
+    server.write_text(server.read_text().replace(', "DELETE": self._delete}', "}"))
+    broken = contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache)
+    assert broken.status == "failed"
+    assert "delete_contact: DELETE /api/v1/contacts/{id} answered 405" in broken.details
