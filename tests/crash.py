@@ -33,11 +33,23 @@ class KillPoint:
         return f"{self.delay:.2f}s after {self.after!r}" if self.after else f"{self.delay:.2f}s after start"
 
 
+def env_for(out: Path) -> dict[str, str]:
+    """Each output its own cache, seeded with the suite's fuzz results: which test results a run reused is in
+    its evidence, so a killed run and the clean one must start from the same cache state."""
+    from conftest import seed_fuzz_results
+
+    cache = out.parent / f"{out.name}.cache"
+    if not cache.is_dir():
+        cache.mkdir(parents=True)
+        seed_fuzz_results(cache)
+    return {**ENV, "LAI_CACHE_DIR": str(cache)}
+
+
 def start(out: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "factory.cli", *ARGS, str(out)],
         cwd=ROOT,
-        env=ENV,
+        env=env_for(out),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -45,7 +57,7 @@ def start(out: Path) -> subprocess.Popen:
 
 def build(out: Path) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "factory.cli", *ARGS, str(out)]
-    return subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(argv, cwd=ROOT, env=env_for(out), capture_output=True, text=True, timeout=600, check=False)
 
 
 def artifacts(out: Path) -> dict[str, bytes]:

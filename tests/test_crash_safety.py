@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import read_json, run_cli
-from crash import ARGS, ENV, KillPoint, artifacts, build, differences, kill_at, start
+from crash import ARGS, KillPoint, artifacts, build, differences, env_for, kill_at, start
 
 KILL_POINTS = (
     KillPoint("[codegen.core] started"),  # source files being written
@@ -32,7 +32,7 @@ def locked_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproce
         while not (out / ".lai-pack.lock").exists():
             assert time.monotonic() < deadline, "the first run never took the lock"
             time.sleep(0.02)
-        second = run_cli(*ARGS, out, env=ENV)
+        second = run_cli(*ARGS, out, env=env_for(out))
     finally:
         output, _ = first.communicate(timeout=300)
     return out, second, first.returncode, output.decode()

@@ -63,9 +63,9 @@ def owned_files(logs_dir: Path, entities: tuple[Entity, ...]) -> dict[str, set[s
     return owned
 
 
-def _shared_key(each: SlicePlan) -> str:
+def _shared_key(name: str, key: str) -> str:
     """A slice's entry in the shared results: its name and its key (the key covers its inputs' content)."""
-    return f"{each.name}:{each.key}"
+    return f"{name}:{key}"
 
 
 @dataclass
@@ -127,7 +127,8 @@ class Slicing:
                 for name, record in passing.items()
                 if sealed(SEAL_KIND, _canonical(record), seals.get(name))
             }
-        wanted = {_shared_key(each): each for each in plans or [] if passing.get(each.name, {}).get("key") != each.key}
+        stale = [each for each in plans or [] if passing.get(each.name, {}).get("key") != each.key]
+        wanted = {_shared_key(each.name, each.key): each for each in stale}
         if self.shared is not None and wanted:
             for shared_key, record in self.shared.recall(SEAL_KIND, list(wanted)).items():
                 each = wanted[shared_key]
@@ -173,11 +174,15 @@ class Slicing:
         if self.seals_file is not None:
             seals = {each["name"]: seal(SEAL_KIND, _canonical(each)) for each in slices if each["passed"]}
             write_text_atomic(self.seals_file, json.dumps(seals, indent=1, sort_keys=True) + "\n")
-        if self.shared is not None:
-            ran = {_shared_key(each): record for each, record in zip(plans, slices, strict=True)}
-            self.shared.remember(SEAL_KIND, {key: record for key, record in ran.items() if record["passed"]})
         write_text_atomic(junit_path, merged_junit([xml for _test, xml, _case in cases]))
         return cases, slices
+
+    def share(self, slices: list[dict]) -> None:
+        """After the test report that holds them is written: its passing slice results, for any output of this
+        machine (not before: a run killed in between must leave what a clean run leaves)."""
+        if self.shared is not None:
+            passing = {_shared_key(each["name"], each["key"]): each for each in slices if each.get("passed")}
+            self.shared.remember(SEAL_KIND, passing)
 
     def all_reusable(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> bool:
         """Every slice has a passing result made from its inputs as they are now."""

@@ -76,6 +76,7 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
     )
     write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
+    slicing.share(result.final_run.slices)
     if result.passed:  # a slice reply the Healer had to fix must not bring its bug back on a re-run
         healed = {path for each in result.tries if each.method == "healer agent" for path in each.files_changed}
         remember_heal_fixes(provider, layout.logs_dir / "raw", layout.build_dir, healed)
