@@ -27,8 +27,8 @@ def _entry(kind: str, key: str) -> str:
 class SharedResults:
     """A sealed key-value store of JSON results, opened per use (builds in parallel share it)."""
 
-    def __init__(self, cache_dir: Path) -> None:
-        self.folder = cache_dir / RESULTS_FOLDER
+    def __init__(self, cache_dir: Path, folder: str = RESULTS_FOLDER) -> None:
+        self.folder = cache_dir / folder
 
     def _open(self):
         import diskcache

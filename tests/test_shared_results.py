@@ -85,3 +85,22 @@ def test_the_contracts_checks_are_redone_for_changed_code(crm_output: Path, tmp_
     broken = contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache)
     assert broken.status == "failed"
     assert "delete_contact: DELETE /api/v1/contacts/{id} answered 405" in broken.details
+
+
+def test_a_forged_clean_fuzz_run_is_not_believed(crm_output: Path, tmp_path: Path):
+    from factory.gates.contracts_fuzz import FUZZ_CACHE_FOLDER, FuzzSettings, fuzz_key, fuzz_service_once
+    from factory.runner.sandbox import resolve_sandbox
+
+    build = tmp_path / "build"
+    shutil.copytree(crm_output / "build", build)
+    pack0 = load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1")
+    settings, sandbox = FuzzSettings(max_examples=1), resolve_sandbox("auto")
+    key = fuzz_key(build, sandbox, settings)
+    forged = {"settings": vars(settings), "operations_total": 11, "operations": [], "stop": "completed"}
+    (tmp_path / "cache").mkdir()
+    with diskcache.Cache(str(tmp_path / "cache" / FUZZ_CACHE_FOLDER)) as cache:
+        cache[f"fuzz:{key}"] = json.dumps({"value": forged, "mac": "0" * 64})
+    run = fuzz_service_once(build, pack0, sandbox, tmp_path / "cache", settings)
+    assert not run.reused_key and run.passed and len(run.operations) == 11  # fuzzed for real
+    again = fuzz_service_once(build, pack0, sandbox, tmp_path / "cache", settings)
+    assert again.reused_key == key  # its own sealed run is believed

@@ -167,6 +167,7 @@ def fuzz_service(
 
 
 FUZZ_CACHE_FOLDER = "contracts-fuzz"
+RUN_KIND, SLICE_KIND = "fuzz", "fuzz-slice"
 
 
 def fuzz_key(build_dir: Path, sandbox: str, settings: FuzzSettings) -> str:
@@ -185,9 +186,11 @@ def _fuzzer_setting(sandbox: str, settings: FuzzSettings) -> dict:
 
 
 def _cache(cache_dir: Path):
-    import diskcache
+    """Whole runs ("fuzz") and clean slices ("fuzz-slice"), sealed with this machine's key: a forged clean run
+    must not pass code the fuzzer would fail."""
+    from factory.results_cache import SharedResults
 
-    return diskcache.Cache(str(cache_dir / FUZZ_CACHE_FOLDER), size_limit=2**30)
+    return SharedResults(cache_dir, FUZZ_CACHE_FOLDER)
 
 
 def fuzz_service_once(
@@ -210,24 +213,25 @@ def fuzz_service_once(
 
         plans = fuzz_plans(build_dir, owned, pack0, _fuzzer_setting(sandbox, settings))
     cache = _cache(cache_dir)
+    stored = cache.recall(RUN_KIND, [key]).get(key)
+    run = _stored_run(stored, key) if isinstance(stored, dict) else None
+    if run is None and plans is None:
+        run = fuzz_service(build_dir, pack0, sandbox, settings)
+    elif run is None:
+        run = _fuzz_in_slices(build_dir, pack0, sandbox, settings, plans, cache)
+    if not run.reused_key and not run.errors and run.stop == "completed":  # whole: findings its own
+        cache.remember(RUN_KIND, {key: run.as_dict()})
+        if plans is not None and run.passed:  # clean: so is each slice, for its inputs as they are
+            _remember_slices(plans, run.operations, pack0, cache)
+    return run
+
+
+def _stored_run(data: dict, key: str) -> FuzzRun | None:
     try:
-        stored = cache.get(key)
-        if isinstance(stored, str):
-            data = json.loads(stored)
-            data["settings"] = FuzzSettings(**data["settings"])
-            data.pop("passed", None)
-            run = FuzzRun(**{**data, "reused_key": key})
-        elif plans is None:
-            run = fuzz_service(build_dir, pack0, sandbox, settings)
-        else:
-            run = _fuzz_in_slices(build_dir, pack0, sandbox, settings, plans, cache)
-        if not run.errors and run.stop == "completed":  # a whole run, its findings the service's own
-            cache.set(key, json.dumps(run.as_dict()))
-            if plans is not None and run.passed:  # clean: so is each slice, for its inputs as they are
-                _remember_slices(plans, run.operations, pack0, cache)
-        return run
-    finally:
-        cache.close()
+        fields = {name: value for name, value in data.items() if name != "passed"}
+        return FuzzRun(**{**fields, "settings": FuzzSettings(**fields["settings"]), "reused_key": key})
+    except (TypeError, KeyError):
+        return None
 
 
 def _remember_slices(plans: list, operations: list[str], pack0: Pack0, cache) -> None:
@@ -236,8 +240,7 @@ def _remember_slices(plans: list, operations: list[str], pack0: Pack0, cache) ->
     by_slice = split_operations(operations, pack0)
     if by_slice is None:  # an operation no slice owns: keep nothing per slice
         return
-    for each in plans:
-        cache.set(f"slice:{each.key}", json.dumps({"operations": by_slice.get(each.name, [])}))
+    cache.remember(SLICE_KIND, {each.key: {"operations": by_slice.get(each.name, [])} for each in plans})
 
 
 def _fuzz_in_slices(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzSettings, plans, cache) -> FuzzRun:
@@ -245,11 +248,12 @@ def _fuzz_in_slices(build_dir: Path, pack0: Pack0, sandbox: str, settings: FuzzS
     from factory.gates.fuzz_slices import slice_operations
 
     ops = slice_operations(pack0)
-    known = {}
-    for each in plans:
-        stored = cache.get(f"slice:{each.key}")
-        if isinstance(stored, str):
-            known[each.name] = json.loads(stored)["operations"]
+    stored = cache.recall(SLICE_KIND, [each.key for each in plans])
+    known = {
+        each.name: stored[each.key]["operations"]
+        for each in plans
+        if isinstance(stored.get(each.key), dict) and isinstance(stored[each.key].get("operations"), list)
+    }
     stale = [each for each in plans if each.name not in known]
     wanted = [op_id for each in stale for op_id in ops[each.name]]
     run = fuzz_service(build_dir, pack0, sandbox, settings, wanted) if stale else FuzzRun(settings, 0)
