@@ -39,7 +39,7 @@ CASES = {
     "existing-folder": ([reply(("src/already", "x = 1\n"))], "something other than a regular file"),
     "repeated": ([reply(("src/a.py", "1"), ("src/a.py", "2"))] * 2, "path src/a.py appears twice"),
     "too-big-file": ([reply(("src/big.py", "x" * 6_500_000))], "larger than 6000000 bytes"),
-    "ten-megabytes": ([Scripted(json.dumps({"files": [], "notes": "x" * 10_000_000}))], "characters (limit"),
+    "ten-megabytes": ([Scripted(json.dumps({"files": [], "notes": "x" * 10_000_000}))], "(limit 8000000); stopped"),
     "not-json": ([Scripted("I will not do that.", as_tool=False)] * 2, "codegen reply is not JSON"),
 }
 

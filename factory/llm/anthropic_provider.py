@@ -8,8 +8,9 @@ import os
 import re
 from collections.abc import Callable
 
+from factory.agents.replies import MAX_REPLY_CHARS
 from factory.agents.request import AgentRequest, Completion
-from factory.errors import FactoryError
+from factory.errors import FactoryError, ReplyTooLarge
 from factory.llm.messages import conversation
 from factory.llm.models import max_output_tokens
 from factory.llm.usage import Usage
@@ -127,6 +128,11 @@ class AnthropicProvider:
                     continue
                 delta = event.delta
                 received += len(getattr(delta, "partial_json", "") or getattr(delta, "text", "") or "")
+                if received > MAX_REPLY_CHARS:  # refused anyway: stop reading (and holding) a runaway reply
+                    raise ReplyTooLarge(
+                        f"{request.agent} reply refused: over {MAX_REPLY_CHARS} characters (limit {MAX_REPLY_CHARS}); "
+                        "stopped reading it"
+                    )
                 if self.progress is not None and received - shown >= PROGRESS_EVERY_CHARS:
                     shown = received
                     self.progress(f"{label}: ~{received // 4} tokens received")
