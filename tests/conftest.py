@@ -77,21 +77,24 @@ def build_env(build: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def seed_fuzz_results(cache: Path) -> Path:
+def seed_fuzz_results(cache: Path, with_results: bool = False) -> Path:
     """A test's own cache (to count its model calls) starting with the fuzz results the suite already has, as a
-    restored cache/ would: code fuzzed before is not fuzzed again; changed code is. Copied entry by entry through
-    diskcache, so a build writing the shared cache meanwhile cannot tear the copy."""
+    restored cache/ would: code fuzzed before is not fuzzed again; changed code is. with_results: the shared test,
+    secret-scan and contracts results too. Copied entry by entry through diskcache, so a build writing the shared
+    cache meanwhile cannot tear the copy."""
     import diskcache
 
     from factory.gates.contracts_fuzz import FUZZ_CACHE_FOLDER
+    from factory.results_cache import RESULTS_FOLDER
 
-    source = SHARED_CACHE / FUZZ_CACHE_FOLDER
-    if source.is_dir():
-        with diskcache.Cache(str(source)) as shared, diskcache.Cache(str(cache / FUZZ_CACHE_FOLDER)) as own:
-            for key in list(shared):
-                value = shared.get(key)
-                if value is not None:
-                    own.set(key, value)
+    for folder in (FUZZ_CACHE_FOLDER, *((RESULTS_FOLDER,) if with_results else ())):
+        source = SHARED_CACHE / folder
+        if source.is_dir():
+            with diskcache.Cache(str(source)) as shared, diskcache.Cache(str(cache / folder)) as own:
+                for key in list(shared):
+                    value = shared.get(key)
+                    if value is not None:
+                        own.set(key, value)
     return cache
 
 

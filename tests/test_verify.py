@@ -85,7 +85,7 @@ def test_two_builds_with_source_date_epoch_give_byte_identical_evidence(tmp_path
     # No engine for this test: a docker image id records when it was built, so it cannot be reproduced.
     # The same cache state for both (which results are reused is in the evidence): one seeded cache, copied.
     (tmp_path / "cache").mkdir()
-    seeded = seed_fuzz_results(tmp_path / "cache")
+    seeded = seed_fuzz_results(tmp_path / "cache", with_results=True)
     for name in ("one", "two"):
         shutil.copytree(seeded, tmp_path / f"cache-{name}")
     for name in ("one", "two"):
