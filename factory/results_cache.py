@@ -3,17 +3,22 @@ test result whose inputs did not change: a slice's passing test results by its k
 module (another folder, a CI workspace) then does not run what an earlier one ran on the very same files.
 
 Each entry is sealed with this machine's key (factory/trust.py): whoever can write the cache folder can add an
-entry, not make this machine believe it. Without a key nothing is read or kept."""
+entry, not make this machine believe it. Without a key nothing is read or kept. A store that cannot be used (a
+corrupt database, a link or a file in the folder's place) is as good as empty: the work is done again."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from factory.trust import seal, sealed
 
 RESULTS_FOLDER = "results"
 SIZE_LIMIT_BYTES = 2**30
+# What a damaged store raises: sqlite3's errors, OSError (a folder that cannot be made or opened), and
+# UnicodeDecodeError (a large value's own file holding other bytes).
+UNUSABLE = (sqlite3.Error, OSError, UnicodeDecodeError)
 
 
 def _canonical(value: object) -> bytes:
@@ -24,11 +29,22 @@ def _entry(kind: str, key: str) -> str:
     return f"{kind}:{key}"
 
 
+def _get(cache, entry: str) -> object:
+    try:
+        return cache.get(entry)
+    except UnicodeDecodeError:  # this entry's value file was changed: only this entry is lost
+        return None
+
+
 class SharedResults:
     """A sealed key-value store of JSON results, opened per use (builds in parallel share it)."""
 
     def __init__(self, cache_dir: Path, folder: str = RESULTS_FOLDER) -> None:
         self.folder = cache_dir / folder
+
+    def _usable(self) -> bool:
+        # A link in the folder's place could point anywhere (trust.py does not follow one either).
+        return self.folder.is_dir() and not self.folder.is_symlink()
 
     def _open(self):
         import diskcache
@@ -37,19 +53,22 @@ class SharedResults:
 
     def recall(self, kind: str, keys: list[str]) -> dict[str, object]:
         """The sealed results stored under these keys (a missing, unreadable or unsealed one is left out)."""
-        if not keys or not self.folder.is_dir():
+        if not keys or not self._usable():
+            return {}
+        try:
+            with self._open() as cache:
+                stored_by_key = {key: _get(cache, _entry(kind, key)) for key in keys}
+        except UNUSABLE:
             return {}
         found = {}
-        with self._open() as cache:
-            for key in keys:
-                stored = cache.get(_entry(kind, key))
-                try:
-                    entry = json.loads(stored) if isinstance(stored, str) else None
-                    value, mac = entry["value"], entry["mac"]
-                except (ValueError, TypeError, KeyError):
-                    continue
-                if sealed(kind, _entry(kind, key).encode() + b"\0" + _canonical(value), mac):
-                    found[key] = value
+        for key, stored in stored_by_key.items():
+            try:
+                entry = json.loads(stored) if isinstance(stored, str) else None
+                value, mac = entry["value"], entry["mac"]
+            except (ValueError, TypeError, KeyError):
+                continue
+            if sealed(kind, _entry(kind, key).encode() + b"\0" + _canonical(value), mac):
+                found[key] = value
         return found
 
     def remember(self, kind: str, results: dict[str, object]) -> None:
@@ -59,8 +78,12 @@ class SharedResults:
             mac = seal(kind, _entry(kind, key).encode() + b"\0" + _canonical(value))
             if mac:
                 sealed_entries[_entry(kind, key)] = json.dumps({"value": value, "mac": mac})
-        if not sealed_entries:
+        made_yet = self.folder.exists() or self.folder.is_symlink()
+        if not sealed_entries or (made_yet and not self._usable()):
             return
-        with self._open() as cache:
-            for entry, text in sealed_entries.items():
-                cache.set(entry, text)
+        try:
+            with self._open() as cache:
+                for entry, text in sealed_entries.items():
+                    cache.set(entry, text)
+        except UNUSABLE:
+            return  # not kept: a later build does the work again

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import xml.etree.ElementTree as ElementTree
 from importlib.metadata import version
 from pathlib import Path
@@ -86,14 +87,16 @@ def covered_operations(junit_xml: Path) -> set[str]:
 
 
 def _checks_key(build_dir: Path, contract_text: str, pack0: Pack0, sandbox: str, tool_versions: str) -> str:
-    """What the document check and the probe depend on: the contract, the service's files, the plan, the probe,
-    the tools and the sandbox."""
+    """What the document check and the probe depend on: the contract, the service's files, the package started
+    and the Python starting it, the plan, the probe and this gate's own code, the tools and the sandbox."""
     from factory.llm.cache import content_key
 
     src = build_dir / "src"
     files = {path.relative_to(src).as_posix(): sha256_file(path) for path in list_files(src)} if src.is_dir() else {}
     parts = {"contract": sha256_bytes(contract_text.encode()), "src": files, "plan": probe_plan(pack0)}
-    return content_key({**parts, "probe": sha256_bytes(PROBE.read_bytes()), "tools": tool_versions, "sandbox": sandbox})
+    code = sha256_bytes(PROBE.read_bytes() + b"\0" + Path(__file__).read_bytes())
+    run = {"package": pack0.package, "python": [sys.version, sys.executable], "sandbox": sandbox}
+    return content_key({**parts, **run, "probe": code, "tools": tool_versions})
 
 
 def contracts_gate(

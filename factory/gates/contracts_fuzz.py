@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -180,9 +181,17 @@ def fuzz_key(build_dir: Path, sandbox: str, settings: FuzzSettings) -> str:
 
 
 def _fuzzer_setting(sandbox: str, settings: FuzzSettings) -> dict:
-    """What a result depends on besides the service's files: the settings, the fuzzer and the sandbox."""
+    """What a result depends on besides the service's files: the settings, the fuzzer, the Python that runs the
+    service and the sandbox."""
     driver = sha256_bytes(DRIVER.read_bytes())
-    return {"settings": asdict(settings), "driver": driver, "tool": version("schemathesis"), "sandbox": sandbox}
+    python = [sys.version, sys.executable]
+    return {
+        "settings": asdict(settings),
+        "driver": driver,
+        "tool": version("schemathesis"),
+        "python": python,
+        "sandbox": sandbox,
+    }
 
 
 def _cache(cache_dir: Path):

@@ -21,7 +21,7 @@ _ANTHROPIC_PLUGIN = Path(__file__).with_name("anthropic_detector.py")
 # Logs hold raw agent replies and test output, and the evidence files are hashes the factory wrote:
 # what a model generated is scanned where it lands (src, tests, deploy and the container files).
 SKIPPED_DIRS = (".factory_logs",)
-SHARED_KIND = "secret-scan"  # its entries in the shared results: rules digest and content digest
+SHARED_KIND = "secret-scan"  # its entries in the shared results: rules digest and name+content digest
 EVIDENCE_FILES = (
     *("run_report.json", "approval.json", "manifest.json", "pipeline_result.json"),
     *("provenance.json", "provenance.dsse.json", "manifest.json.sig"),  # digests and public signatures
@@ -53,13 +53,21 @@ def _plugins() -> list[dict]:
     return [item for item in builtin if item["name"] != custom["name"]] + [custom]
 
 
+def _filters() -> list[dict]:
+    """detect-secrets' own filters but the one that drops any path matching .*swagger.*: it reads the whole
+    path, so a secret in an output under a folder named so would never be found."""
+    from detect_secrets.settings import Settings
+
+    return [{"path": path} for path in sorted(Settings().filters) if not path.endswith(".is_swagger_file")]
+
+
 def scan_files(root: Path, paths: list[Path]) -> list[Finding]:
     """Every secret detect-secrets finds in these files (sha256 digests excepted), sorted."""
     from detect_secrets import SecretsCollection
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.settings import transient_settings
 
-    with transient_settings({"plugins_used": _plugins()}):
+    with transient_settings({"plugins_used": _plugins(), "filters_used": _filters()}):
         get_mapping_from_secret_type_to_class.cache_clear()
         try:
             collection = SecretsCollection()
@@ -105,16 +113,23 @@ def _read_cache(cache_file: Path | None, rules: str) -> dict[str, list]:
     }
 
 
+def _file_digest(root: Path, path: Path) -> str:
+    """What a file's findings depend on: its content and its name (detect-secrets reads the file type from the
+    name and skips lock files), by its path inside root."""
+    name = path.relative_to(root).as_posix().encode()
+    return hashlib.sha256(name + b"\0" + path.read_bytes()).hexdigest()
+
+
 def _scan_by_content(
     groups: list[tuple[Path, list[Path]]], cache_file: Path | None, tool_version: str, shared: SharedResults | None
 ) -> tuple:
-    """Findings (masked lines) in the files of each (root, files) group, each distinct content scanned once and
-    never again while the cache holds it (the output's own, then the machine's shared results). The caches keep
+    """Findings (masked lines) in the files of each (root, files) group, each file (by name and content) scanned
+    once and never again while the cache holds it (the output's own, then the machine's shared results). The caches keep
     masked findings only, keyed by sha256: no secret is written to them. Returns (findings, how many contents
     were scanned now)."""
     rules = _rules_digest(tool_version)
     cached = _read_cache(cache_file, rules)
-    digests = {(root, path): hashlib.sha256(path.read_bytes()).hexdigest() for root, paths in groups for path in paths}
+    digests = {(root, path): _file_digest(root, path) for root, paths in groups for path in paths}
     unknown = sorted({digest for digest in digests.values() if digest not in cached})
     if shared is not None and unknown:
         recalled = shared.recall(SHARED_KIND, [f"{rules}:{digest}" for digest in unknown])

@@ -6,9 +6,12 @@ report and what a later run may reuse are written together, and the evidence cov
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from factory.agents.replies import FileSetReply, parse_reply
 from factory.errors import FactoryError
@@ -63,6 +66,26 @@ def owned_files(logs_dir: Path, entities: tuple[Entity, ...]) -> dict[str, set[s
     return owned
 
 
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme and parts.password is not None:
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1)))
+    return re.sub(r"password\s*=\s*\S*", "", url)
+
+
+def run_environment() -> dict:
+    """What the generated tests see of this machine besides the files (run.py, stores.py): the variables passed
+    to them, and which PostgreSQL server they run on (its address, not its password)."""
+    from factory.runner.run import PASSED_VARIABLES  # run.py imports this module
+    from factory.runner.stores import TEST_DATABASE_ENV
+
+    server = os.environ.get(TEST_DATABASE_ENV)
+    return {
+        "variables": {name: os.environ.get(name) for name in PASSED_VARIABLES},
+        "postgres": _without_password(server) if server else None,
+    }
+
+
 def _shared_key(name: str, key: str) -> str:
     """A slice's entry in the shared results: its name and its key (the key covers its inputs' content)."""
     return f"{name}:{key}"
@@ -79,6 +102,8 @@ class Slicing:
     seals_file: Path | None = None
     # Passing slice results any output of this machine recorded, by slice and key (results_cache.py).
     shared: SharedResults | None = None
+    # --test-timeout (None: each command's own): a pass within a long limit is no pass within a short one.
+    timeout_s: int | None = None
 
     @classmethod
     def from_report(
@@ -88,13 +113,14 @@ class Slicing:
         report: Path,
         seals_file: Path | None = None,
         shared: SharedResults | None = None,
+        timeout_s: int | None = None,
     ) -> Slicing:
         try:
             slices = json.loads(report.read_text(encoding="utf-8"))["final_run"]["slices"]
             previous = {each["name"]: each for each in slices if isinstance(each, dict) and "cases" in each}
         except (OSError, ValueError, KeyError, TypeError):
             previous = {}
-        return cls(logs_dir, entities, previous, seals_file, shared)
+        return cls(logs_dir, entities, previous, seals_file, shared, timeout_s)
 
     def _seals(self) -> dict:
         try:
@@ -112,7 +138,10 @@ class Slicing:
         if owned is None or not commands or not all(TESTS_ARGUMENT in command["argv"] for command in commands):
             return None
         files = read_slice_files(build_dir, WATCHED_ROOTS, (".test_commands.json",))
-        setting = {"commands": commands, "sandbox": sandbox, "stores": stores, "python": sys.version}
+        setting = {
+            **{"commands": commands, "sandbox": sandbox, "stores": stores, "timeout_s": self.timeout_s},
+            **{"python": [sys.version, sys.executable], "environment": run_environment()},
+        }
         return plan(files, owned, list(self.entities), setting)
 
     def known(self, plans: list[SlicePlan] | None = None) -> dict[str, dict]:

@@ -63,7 +63,9 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
     sandbox = resolve_sandbox(config.sandbox)
     shared = SharedResults(config.cache_dir)
-    slicing = Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared)
+    slicing = Slicing.from_report(
+        layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared, config.test_timeout
+    )
     kept = _kept(layout, slicing, sandbox, tries)
     if kept is not None:
         final = TestRun(**kept["final_run"])

@@ -1,0 +1,169 @@
+"""Attacks on the shared results (factory/results_cache.py) as a judge would make them: a damaged or replaced
+cache folder, a result reused for inputs it was not made from, builds in parallel on one cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from factory.gates.secrets import secret_scan_gate
+from factory.results_cache import RESULTS_FOLDER, SharedResults
+
+# detect-secrets reads `password = ...` unquoted as a secret in a .txt or .ini file, not in a .py one.
+UNQUOTED_PASSWORD = "password = hunter2hunter2xyzQ\n"
+
+
+def _damaged(cache_dir: Path, how: str) -> SharedResults:
+    shared = SharedResults(cache_dir)
+    shared.remember("kind", {"key": {"passed": True}})
+    folder = cache_dir / RESULTS_FOLDER
+    if how == "garbage database":
+        (folder / "cache.db").write_bytes(b"not a database " * 200)
+    elif how == "link to nowhere":
+        os.rename(folder, cache_dir / "moved")
+        folder.symlink_to(cache_dir / "nowhere")
+    elif how == "link to another folder":
+        os.rename(folder, cache_dir / "moved")
+        folder.symlink_to(cache_dir / "moved")
+    elif how == "file in its place":
+        os.rename(folder, cache_dir / "moved")
+        folder.write_bytes(b"junk")
+    return shared
+
+
+@pytest.mark.parametrize("how", ["garbage database", "link to nowhere", "link to another folder", "file in its place"])
+def test_a_damaged_or_replaced_cache_folder_is_not_believed_and_does_not_crash(tmp_path: Path, how: str):
+    shared = _damaged(tmp_path, how)
+    assert shared.recall("kind", ["key"]) == {}
+    shared.remember("kind", {"other": {"passed": True}})  # skipped, not a crash
+    assert shared.recall("kind", ["other"]) == {}
+
+
+def test_a_secret_scan_gate_on_a_corrupt_shared_cache_still_scans(tmp_path: Path):
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "settings.txt").write_text(UNQUOTED_PASSWORD)
+    shared = _damaged(tmp_path / "cache", "garbage database")
+    assert secret_scan_gate(build, shared=shared).status == "failed"
+
+
+def test_the_same_content_under_another_file_name_is_scanned_again(tmp_path: Path):
+    """detect-secrets' rules depend on the file's name (its type, lock files): a clean result for a .py file
+    must not clear the same bytes in a .txt file, in one build or from another output's shared results."""
+    shared = SharedResults(tmp_path / "cache")
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "settings.py").write_text(UNQUOTED_PASSWORD)
+    assert secret_scan_gate(one, shared=shared, cache_file=tmp_path / "one.json").status == "passed"
+    (two / "settings.txt").write_text(UNQUOTED_PASSWORD)
+    assert secret_scan_gate(two, shared=shared, cache_file=tmp_path / "two.json").status == "failed"
+    # Both names in one build: the clean .py does not clear the .txt either.
+    (one / "settings.txt").write_text(UNQUOTED_PASSWORD)
+    found = secret_scan_gate(one, cache_file=tmp_path / "three.json")
+    assert found.status == "failed" and any(line.startswith("settings.txt:") for line in found.details)
+
+
+def test_a_build_folder_named_swagger_still_has_its_secrets_found(tmp_path: Path):
+    """detect-secrets skips any path matching .*swagger.*: the output's own location must not silence it."""
+    build = tmp_path / "swagger-builds" / "build"
+    build.mkdir(parents=True)
+    (build / "settings.txt").write_text(UNQUOTED_PASSWORD)
+    assert secret_scan_gate(build).status == "failed"
+
+
+def _hammer(cache_dir: str, worker: int) -> int:
+    shared, wrong = SharedResults(Path(cache_dir)), 0
+    for round_ in range(40):
+        shared.remember("kind", {f"{worker}:{round_}": {"worker": worker, "round": round_}, "common": {"v": 1}})
+        got = shared.recall("kind", [f"{(worker + 1) % 4}:{round_}", "common"])
+        wrong += sum(1 for key, value in got.items() if key != "common" and value["worker"] != (worker + 1) % 4)
+        wrong += got.get("common", {"v": 1}) != {"v": 1}
+    return wrong
+
+
+def test_processes_sharing_one_cache_neither_crash_nor_read_each_others_entries_wrongly(tmp_path: Path):
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        wrong = pool.starmap(_hammer, [(str(tmp_path), worker) for worker in range(4)])
+    assert wrong == [0, 0, 0, 0]
+    everything = SharedResults(tmp_path).recall("kind", [f"{w}:{r}" for w in range(4) for r in range(40)])
+    assert len(everything) == 160 and json.dumps(everything)
+
+
+def test_a_large_entry_whose_file_holds_garbage_is_left_out_alone(tmp_path: Path):
+    shared = SharedResults(tmp_path)
+    shared.remember("kind", {"large": "x" * 100_000, "small": "y"})  # diskcache keeps a large value in a file
+    (value_file,) = (tmp_path / RESULTS_FOLDER).rglob("*.val")
+    value_file.write_bytes(b"\xff\xfe not text" * 100)
+    assert shared.recall("kind", ["large", "small"]) == {"small": "y"}
+
+
+def _slice_keys(output: Path, **slicing_options) -> dict[str, str]:
+    from factory.pack0.load import load_pack0
+    from factory.runner.run import load_test_commands
+    from factory.runner.test_slices import Slicing
+
+    build, logs = output / "build", output / "build/.factory_logs"
+    pack0 = load_pack0(output / "pack0/pack0-crm-contacts-0.0.1")
+    slicing = Slicing(logs, pack0.entities, **slicing_options)
+    plans = slicing.plans(build, load_test_commands(build), "none", ["sqlite", "postgres"])
+    return {each.name: each.key for each in plans}
+
+
+@pytest.mark.parametrize(
+    ("variable", "one", "other"),
+    [
+        ("LAI_TEST_DATABASE_URL", "postgresql://u:pw@127.0.0.1:5432/a", "postgresql://u:pw@127.0.0.1:5433/a"),
+        ("TZ", "UTC", "Asia/Kathmandu"),
+        ("LANG", "C.UTF-8", "tr_TR.UTF-8"),
+    ],
+)
+def test_a_slice_result_is_not_reused_under_another_database_server_or_environment(
+    crm_output: Path, monkeypatch: pytest.MonkeyPatch, variable: str, one: str, other: str
+):
+    """The generated tests see these (stores.py, run.py PASSED_VARIABLES): a pass under one is not a pass under
+    the other."""
+    monkeypatch.setenv(variable, one)
+    first = _slice_keys(crm_output)
+    monkeypatch.setenv(variable, other)
+    assert all(first[name] != key for name, key in _slice_keys(crm_output).items())
+
+
+def test_a_slice_key_changes_with_the_test_timeout_and_names_no_database_password(
+    crm_output: Path, monkeypatch: pytest.MonkeyPatch
+):
+    assert _slice_keys(crm_output, timeout_s=5) != _slice_keys(crm_output, timeout_s=300)
+    monkeypatch.setenv("LAI_TEST_DATABASE_URL", "postgresql://u:one@127.0.0.1:5432/a")
+    first = _slice_keys(crm_output)
+    monkeypatch.setenv("LAI_TEST_DATABASE_URL", "postgresql://u:two@127.0.0.1:5432/a")
+    assert _slice_keys(crm_output) == first  # the same server: the password is no input of the result
+
+
+def test_the_contracts_and_fuzz_keys_cover_the_python_and_the_package_that_run_the_service(
+    crm_output: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The probe and the fuzzer start the service as `<python> -m <package>`: another interpreter, or another
+    package in the same src/, is another result."""
+    import sys
+
+    from factory.gates import contracts
+    from factory.gates.contracts_fuzz import FuzzSettings, fuzz_key
+    from factory.pack0.load import load_pack0
+
+    build = crm_output / "build"
+    pack0 = load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1")
+    text = (crm_output / "pack0/pack0-crm-contacts-0.0.1/contracts/openapi.json").read_text()
+
+    def keys(which: object) -> tuple[str, str]:
+        return contracts._checks_key(build, text, which, "none", "1"), fuzz_key(build, "none", FuzzSettings())
+
+    first = keys(pack0)
+    other = dataclasses.replace(pack0, meta=pack0.meta.model_copy(update={"module": "crm-other"}))
+    assert other.package != pack0.package and keys(other)[0] != first[0]
+    monkeypatch.setattr(sys, "executable", "/elsewhere/bin/python3")
+    assert all(one != other for one, other in zip(first, keys(pack0), strict=True))
