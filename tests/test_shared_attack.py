@@ -167,3 +167,87 @@ def test_the_contracts_and_fuzz_keys_cover_the_python_and_the_package_that_run_t
     assert other.package != pack0.package and keys(other)[0] != first[0]
     monkeypatch.setattr(sys, "executable", "/elsewhere/bin/python3")
     assert all(one != other for one, other in zip(first, keys(pack0), strict=True))
+
+
+def test_results_sealed_on_another_machine_are_not_believed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "machine-one"))
+    SharedResults(tmp_path / "cache").remember("kind", {"key": {"passed": True}})
+    assert SharedResults(tmp_path / "cache").recall("kind", ["key"]) == {"key": {"passed": True}}
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "machine-two"))  # its own key, made on first use
+    assert SharedResults(tmp_path / "cache").recall("kind", ["key"]) == {}
+
+
+def test_the_contracts_gate_says_when_its_checks_were_reused(crm_output: Path, tmp_path: Path):
+    from conftest import seed_fuzz_results
+
+    from factory.gates.contracts import contracts_gate
+    from factory.pack0.load import load_pack0
+
+    pack0_dir = crm_output / "pack0/pack0-crm-contacts-0.0.1"
+    build, pack0, cache = crm_output / "build", load_pack0(pack0_dir), seed_fuzz_results(tmp_path / "cache")
+    junit = build / ".factory_logs/junit.xml"
+    first = contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache)
+    again = contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache)
+    assert first.status == again.status == "passed"
+    assert "OpenAPI check and probe" not in first.reason
+    assert "OpenAPI check and probe of this code reused" in again.reason
+
+
+def test_the_run_report_says_which_test_results_were_reused_and_from_where():
+    """The evidence, not only the test report outside it: a reader of run_report.json sees which slices ran."""
+    from factory.pec.evidence import build_run_report
+
+    counts = {"total": 1, "passed": 1, "failed": 0, "error": 0, "skipped": 0}
+    slices = [
+        {"name": "core", "reused": True, "reused_from": "shared cache", "key": "a" * 64, "passed": True},
+        {"name": "task", "reused": False, "reused_from": None, "key": "b" * 64, "passed": True},
+    ]
+    final = {"passed": True, "counts": counts, "by_kind": {}, "failures": [], "duration_s": 0.1, "sandbox": "none"}
+    test_report = {"final_run": {**final, "slices": slices}, "heal_log": [], "stop_reason": "passed"}
+    report = build_run_report(
+        **{"module": "m", "pack0_version": "0.0.1", "provider": "offline", "model": "x", "pack0_files": []},
+        **{"pack0_dir": "p", "inventory_sha256": "0" * 64, "outputs": [], "max_tries": 1, "gates": [], "usage": {}},
+        test_report=test_report,
+    )
+    assert report["tests"]["slices"] == [
+        {"name": "core", "reused_from": "shared cache"},
+        {"name": "task", "reused_from": None},
+    ]
+
+
+def test_a_last_report_for_other_files_does_not_stand_because_the_shared_cache_knows_the_new_ones(
+    crm_output: Path, tmp_path: Path
+):
+    """The last report stands as it is only when its own slices are for the files as they are now: a slice
+    another output ran on the new files is reused into a new report, never passed off under the old one."""
+    import shutil
+
+    from factory.layout import Layout
+    from factory.pack0.load import load_pack0
+    from factory.runner.run import load_test_commands
+    from factory.runner.sandbox import resolve_sandbox
+    from factory.runner.stores import store_names
+    from factory.runner.test_slices import SEAL_KIND, Slicing
+
+    shutil.copytree(crm_output, tmp_path / "out")
+    layout = Layout(tmp_path / "out", "crm-contacts")
+    build, pack0 = layout.build_dir, load_pack0(layout.pack0_dir)
+    shared, commands, sandbox = SharedResults(tmp_path / "cache"), load_test_commands(build), resolve_sandbox("auto")
+
+    def slicing() -> Slicing:
+        return Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared)
+
+    assert slicing().all_reusable(build, commands, sandbox, store_names())
+    test_file = build / "tests/unit/test_contacts_validation.py"
+    test_file.write_text(test_file.read_text() + "\n# edited\n")
+    edited = slicing()
+    assert not edited.all_reusable(build, commands, sandbox, store_names())
+    # Another output ran these very files and passed: its sealed result is in the shared cache.
+    plans = edited.plans(build, commands, sandbox, store_names())
+    stale = [each for each in plans if each.key != edited.previous[each.name]["key"]]
+    assert {each.name for each in stale} == {"core", "contact"}  # the core's key covers every file
+    records = {f"{each.name}:{each.key}": {**edited.previous[each.name], "key": each.key} for each in stale}
+    shared.remember(SEAL_KIND, records)
+    known = slicing().known(plans)
+    assert all(known[each.name]["key"] == each.key for each in plans)  # a run now re-runs nothing
+    assert not slicing().all_reusable(build, commands, sandbox, store_names())

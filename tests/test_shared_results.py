@@ -37,6 +37,8 @@ def test_a_second_output_of_the_same_module_reuses_the_first_ones_results(tmp_pa
     ran = read_json(tmp_path / "one/build/.factory_logs/test_report.json")["final_run"]["slices"]
     assert not any(each["reused"] for each in ran)
     assert [each["cases"] for each in ran] == [each["cases"] for each in slices]
+    evidence = read_json(tmp_path / "two/build/run_report.json")["tests"]["slices"]
+    assert [each["reused_from"] for each in evidence] == ["shared cache"] * len(slices)
     assert run_cli("verify", tmp_path / "two").returncode == 0
 
 

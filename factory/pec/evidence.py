@@ -109,6 +109,11 @@ def build_run_report(
             "sandbox": final["sandbox"],
             "stores": final.get("stores", ["sqlite"]),
             "stores_skipped": final.get("stores_skipped", {}),
+            # Which slices' results this build ran, and which it reused (from its own last run or the shared
+            # cache; the test report has each one's key and inputs): the counts above cover both.
+            "slices": [
+                {"name": each["name"], "reused_from": each.get("reused_from")} for each in final.get("slices", [])
+            ],
         },
         "heal": {
             "max_tries": max_tries,

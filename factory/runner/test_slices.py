@@ -144,7 +144,7 @@ class Slicing:
         }
         return plan(files, owned, list(self.entities), setting)
 
-    def known(self, plans: list[SlicePlan] | None = None) -> dict[str, dict]:
+    def known(self, plans: list[SlicePlan] | None = None, shared: bool = True) -> dict[str, dict]:
         """The passing results of the last run this machine sealed, by slice (a failed result is never
         reused). Without a seals file (a caller that keeps none), the report's results are believed. With
         plans, a slice whose last result is for other inputs takes the shared result for its key, if any."""
@@ -158,7 +158,7 @@ class Slicing:
             }
         stale = [each for each in plans or [] if passing.get(each.name, {}).get("key") != each.key]
         wanted = {_shared_key(each.name, each.key): each for each in stale}
-        if self.shared is not None and wanted:
+        if shared and self.shared is not None and wanted:
             for shared_key, record in self.shared.recall(SEAL_KIND, list(wanted)).items():
                 each = wanted[shared_key]
                 if isinstance(record, dict) and record.get("key") == each.key and isinstance(record.get("cases"), list):
@@ -214,7 +214,8 @@ class Slicing:
             self.shared.remember(SEAL_KIND, passing)
 
     def all_reusable(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> bool:
-        """Every slice has a passing result made from its inputs as they are now."""
+        """Every slice has a passing result of this output's own made from its inputs as they are now (then the
+        last report stands as it is: a result from the shared cache must be written into a new report)."""
         plans = self.plans(build_dir, commands, sandbox, stores)
-        known = self.known(plans)
+        known = self.known(plans, shared=False)
         return plans is not None and all(known.get(each.name, {}).get("key") == each.key for each in plans)
