@@ -185,3 +185,23 @@ def test_in_llm_mode_the_healer_model_gets_the_fuzz_finding(tmp_path: Path):
         assert "FUZZ FAILURE" in prompt and "planted defect" in prompt and "reproduce" in prompt.lower()
     finally:
         server.stop()
+
+
+def test_the_fuzzers_known_utf8_alphabet_is_the_one_hypothesis_computes(tmp_path: Path, monkeypatch):
+    # The driver skips hypothesis' scan of every code point for UTF-8 (1.4 s a run); the answer must be the same.
+    import importlib.util
+
+    from hypothesis.internal import charmap
+
+    from factory.gates.contracts_fuzz import DRIVER
+
+    spec = importlib.util.spec_from_file_location("lai_fuzz_driver", DRIVER)
+    driver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(driver)
+    monkeypatch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", str(tmp_path))  # no cached answer: computed here
+    monkeypatch.setattr(charmap, "intervals_from_codec", charmap.intervals_from_codec)  # put back afterwards
+    computed = charmap.intervals_from_codec.__wrapped__("utf-8")
+    driver.known_codec_intervals()
+    known = charmap.intervals_from_codec("utf-8")
+    assert [each.intervals for each in known] == [each.intervals for each in computed]
+    assert charmap.intervals_from_codec("ascii")[0].intervals == ((0, 127),)  # other codecs: computed

@@ -15,6 +15,7 @@ from factory.gates.contracts import contracts_gate
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
 from factory.results_cache import RESULTS_FOLDER, SharedResults
+from factory.runner.sandbox import resolve_sandbox
 
 FAKE_AWS_KEY = "AKIA" + "Q3VZ7XK2LM4PB8RD"
 
@@ -80,29 +81,27 @@ def test_the_contracts_checks_are_redone_for_changed_code(crm_output: Path, tmp_
     build, pack0_dir = tmp_path / "out/build", tmp_path / "out/pack0/pack0-crm-contacts-0.0.1"
     pack0, junit = load_pack0(pack0_dir), build / ".factory_logs/junit.xml"
     cache = seed_fuzz_results(tmp_path / "cache")
-    assert contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache).status == "passed"
+    sandbox = resolve_sandbox("auto")  # as the build fuzzed it: its fuzz run is in the cache already
+    assert contracts_gate(build, pack0_dir, pack0, junit, sandbox, cache).status == "passed"
     assert SharedResults(cache).folder.is_dir()
     server = build / "src/crm_contacts/server.py"
     server.write_text(server.read_text().replace(', "DELETE": self._delete}', "}"))
-    broken = contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache)
+    broken = contracts_gate(build, pack0_dir, pack0, junit, sandbox, cache)
     assert broken.status == "failed"
     assert "delete_contact: DELETE /api/v1/contacts/{id} answered 405" in broken.details
 
 
 def test_a_forged_clean_fuzz_run_is_not_believed(crm_output: Path, tmp_path: Path):
-    from factory.gates.contracts_fuzz import FUZZ_CACHE_FOLDER, FuzzSettings, fuzz_key, fuzz_service_once
-    from factory.runner.sandbox import resolve_sandbox
+    # Read as fuzz_service_once reads it (the fuzzer itself is not run here: the belief is what is tested).
+    from factory.gates.contracts_fuzz import FUZZ_CACHE_FOLDER, RUN_KIND, FuzzSettings, _cache, fuzz_key
 
     build = tmp_path / "build"
     shutil.copytree(crm_output / "build", build)
-    pack0 = load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1")
-    settings, sandbox = FuzzSettings(max_examples=1), resolve_sandbox("auto")
-    key = fuzz_key(build, sandbox, settings)
-    forged = {"settings": vars(settings), "operations_total": 11, "operations": [], "stop": "completed"}
-    (tmp_path / "cache").mkdir()
+    settings = FuzzSettings(max_examples=1)
+    key = fuzz_key(build, "none", settings)
+    clean = {"settings": vars(settings), "operations_total": 11, "operations": [], "stop": "completed"}
+    _cache(tmp_path / "cache").remember(RUN_KIND, {key: clean})
+    assert _cache(tmp_path / "cache").recall(RUN_KIND, [key]) == {key: clean}
     with diskcache.Cache(str(tmp_path / "cache" / FUZZ_CACHE_FOLDER)) as cache:
-        cache[f"fuzz:{key}"] = json.dumps({"value": forged, "mac": "0" * 64})
-    run = fuzz_service_once(build, pack0, sandbox, tmp_path / "cache", settings)
-    assert not run.reused_key and run.passed and len(run.operations) == 11  # fuzzed for real
-    again = fuzz_service_once(build, pack0, sandbox, tmp_path / "cache", settings)
-    assert again.reused_key == key  # its own sealed run is believed
+        cache[f"{RUN_KIND}:{key}"] = json.dumps({"value": clean, "mac": "0" * 64})
+    assert _cache(tmp_path / "cache").recall(RUN_KIND, [key]) == {}
