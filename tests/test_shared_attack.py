@@ -182,12 +182,13 @@ def test_the_contracts_gate_says_when_its_checks_were_reused(crm_output: Path, t
 
     from factory.gates.contracts import contracts_gate
     from factory.pack0.load import load_pack0
+    from factory.runner.sandbox import resolve_sandbox
 
     pack0_dir = crm_output / "pack0/pack0-crm-contacts-0.0.1"
     build, pack0, cache = crm_output / "build", load_pack0(pack0_dir), seed_fuzz_results(tmp_path / "cache")
-    junit = build / ".factory_logs/junit.xml"
-    first = contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache)
-    again = contracts_gate(build, pack0_dir, pack0, junit, cache_dir=cache)
+    junit, sandbox = build / ".factory_logs/junit.xml", resolve_sandbox("auto")  # the build's: its fuzz run is kept
+    first = contracts_gate(build, pack0_dir, pack0, junit, sandbox, cache)
+    again = contracts_gate(build, pack0_dir, pack0, junit, sandbox, cache)
     assert first.status == again.status == "passed"
     assert "OpenAPI check and probe" not in first.reason
     assert "OpenAPI check and probe of this code reused" in again.reason
