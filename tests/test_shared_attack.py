@@ -252,3 +252,14 @@ def test_a_last_report_for_other_files_does_not_stand_because_the_shared_cache_k
     known = slicing().known(plans)
     assert all(known[each.name]["key"] == each.key for each in plans)  # a run now re-runs nothing
     assert not slicing().all_reusable(build, commands, sandbox, store_names())
+
+
+def test_a_slice_result_on_postgresql_is_not_reused_with_other_migrations(crm_output: Path):
+    """The PostgreSQL store makes its database with migrations generated from the Pack0 by the factory, not
+    from build/: a pass with other migrations is no pass (a SQLite-only run does not depend on them)."""
+    from factory.pack0.load import load_pack0
+    from factory.runner.stores import migrations_digest
+
+    digest = migrations_digest(load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1"))
+    assert len(digest) == 64
+    assert _slice_keys(crm_output, migrations=digest) != _slice_keys(crm_output, migrations="0" * 64)

@@ -8,6 +8,8 @@ given, relayed to the server. Nothing else outside the sandbox becomes reachable
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import socket
@@ -103,14 +105,27 @@ class _Relay:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def migration_files(pack0: Pack0) -> dict[str, str]:
+    """The deploy.sh and migrations a PostgreSQL test database is made with (from the Pack0, not the build)."""
+    from factory.deploy.migrations import generate_migrations
+    from factory.deploy.scripts import generate_scripts
+
+    return {**generate_migrations(pack0, "compose"), **generate_scripts(pack0)}
+
+
+def migrations_digest(pack0: Pack0) -> str:
+    """What a test result on PostgreSQL depends on besides the build's files: its migrations."""
+    files = migration_files(pack0)
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
 def _migrate(pack0: Pack0, url: str) -> None:
     """deploy.sh with the build's migrations (written to a scratch folder: the build is evidence)."""
-    from factory.deploy.migrations import generate_migrations
-    from factory.deploy.scripts import EXECUTABLE_SCRIPTS, generate_scripts
+    from factory.deploy.scripts import EXECUTABLE_SCRIPTS
 
     scratch = Path(tempfile.mkdtemp(prefix="lai-deploy-"))
     try:
-        files = {**generate_migrations(pack0, "compose"), **generate_scripts(pack0)}
+        files = migration_files(pack0)
         write_file_set(scratch, files, allowed_roots=("deploy",), executable=EXECUTABLE_SCRIPTS)
         env = {**os.environ, "DATABASE_URL": url}
         done = subprocess.run(

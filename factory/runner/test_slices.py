@@ -104,6 +104,8 @@ class Slicing:
     shared: SharedResults | None = None
     # --test-timeout (None: each command's own): a pass within a long limit is no pass within a short one.
     timeout_s: int | None = None
+    # The digest of the migrations a PostgreSQL test database is made with (stores.py), when there is one.
+    migrations: str | None = None
 
     @classmethod
     def from_report(
@@ -114,13 +116,14 @@ class Slicing:
         seals_file: Path | None = None,
         shared: SharedResults | None = None,
         timeout_s: int | None = None,
+        migrations: str | None = None,
     ) -> Slicing:
         try:
             slices = json.loads(report.read_text(encoding="utf-8"))["final_run"]["slices"]
             previous = {each["name"]: each for each in slices if isinstance(each, dict) and "cases" in each}
         except (OSError, ValueError, KeyError, TypeError):
             previous = {}
-        return cls(logs_dir, entities, previous, seals_file, shared, timeout_s)
+        return cls(logs_dir, entities, previous, seals_file, shared, timeout_s, migrations)
 
     def _seals(self) -> dict:
         try:
@@ -140,6 +143,7 @@ class Slicing:
         files = read_slice_files(build_dir, WATCHED_ROOTS, (".test_commands.json",))
         setting = {
             **{"commands": commands, "sandbox": sandbox, "stores": stores, "timeout_s": self.timeout_s},
+            "migrations": self.migrations if "postgres" in stores else None,
             **{"python": [sys.version, sys.executable], "environment": run_environment()},
         }
         return plan(files, owned, list(self.entities), setting)

@@ -17,7 +17,7 @@ from factory.results_cache import SharedResults
 from factory.runner.heal_loop import run_with_heal
 from factory.runner.run import TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
-from factory.runner.stores import store_names
+from factory.runner.stores import migrations_digest, store_names
 from factory.runner.test_slices import Slicing, owned_files
 
 
@@ -63,8 +63,9 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     tries = max_heal_tries(config, pack0.budgets.max_heal_tries)
     sandbox = resolve_sandbox(config.sandbox)
     shared = SharedResults(config.cache_dir)
+    migrations = migrations_digest(pack0) if "postgres" in store_names() else None
     slicing = Slicing.from_report(
-        layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared, config.test_timeout
+        layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared, config.test_timeout, migrations
     )
     kept = _kept(layout, slicing, sandbox, tries)
     if kept is not None:
