@@ -77,24 +77,45 @@ def build_env(build: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+_SEEDED: list[Path] = []  # the caches seed_fuzz_results made during the running test
+
+
+def _copy_entries(source: Path, target: Path) -> None:
+    import diskcache
+
+    with diskcache.Cache(str(source)) as read, diskcache.Cache(str(target)) as write:
+        for key in list(read):
+            value = read.get(key)
+            if value is not None and write.get(key) != value:
+                write.set(key, value)
+
+
+@pytest.fixture(autouse=True)
+def _share_fuzz_results():
+    """After a test that fuzzed in a cache of its own: its fuzz results go to the suite's cache too, so a later
+    test of the same code (the LLM-mode tests build the same modules) does not fuzz it again. Entries are sealed
+    with this machine's key whichever folder holds them."""
+    yield
+    from factory.gates.contracts_fuzz import FUZZ_CACHE_FOLDER
+
+    while _SEEDED:
+        folder = _SEEDED.pop() / FUZZ_CACHE_FOLDER
+        if folder.is_dir():
+            _copy_entries(folder, SHARED_CACHE / FUZZ_CACHE_FOLDER)
+
+
 def seed_fuzz_results(cache: Path, with_results: bool = False) -> Path:
     """A test's own cache (to count its model calls) starting with the fuzz results the suite already has, as a
     restored cache/ would: code fuzzed before is not fuzzed again; changed code is. with_results: the shared test,
     secret-scan and contracts results too. Copied entry by entry through diskcache, so a build writing the shared
     cache meanwhile cannot tear the copy."""
-    import diskcache
-
     from factory.gates.contracts_fuzz import FUZZ_CACHE_FOLDER
     from factory.results_cache import RESULTS_FOLDER
 
     for folder in (FUZZ_CACHE_FOLDER, *((RESULTS_FOLDER,) if with_results else ())):
-        source = SHARED_CACHE / folder
-        if source.is_dir():
-            with diskcache.Cache(str(source)) as shared, diskcache.Cache(str(cache / folder)) as own:
-                for key in list(shared):
-                    value = shared.get(key)
-                    if value is not None:
-                        own.set(key, value)
+        if (SHARED_CACHE / folder).is_dir():
+            _copy_entries(SHARED_CACHE / folder, cache / folder)
+    _SEEDED.append(cache)
     return cache
 
 
