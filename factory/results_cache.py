@@ -29,6 +29,21 @@ def _entry(kind: str, key: str) -> str:
     return f"{kind}:{key}"
 
 
+def text_cache(folder: Path, **settings):
+    """A diskcache store that never unpickles: diskcache unpickles any value or key stored in pickle mode, so
+    whoever can write the folder would run code here. Such an entry reads as None (our entries are text)."""
+    import diskcache
+
+    class TextOnlyDisk(diskcache.Disk):
+        def get(self, key, raw):
+            return super().get(key, raw) if raw else None
+
+        def fetch(self, mode, filename, value, read):
+            return None if mode == diskcache.core.MODE_PICKLE else super().fetch(mode, filename, value, read)
+
+    return diskcache.Cache(str(folder), disk=TextOnlyDisk, **settings)
+
+
 def _get(cache, entry: str) -> object:
     try:
         return cache.get(entry)
@@ -47,9 +62,7 @@ class SharedResults:
         return self.folder.is_dir() and not self.folder.is_symlink()
 
     def _open(self):
-        import diskcache
-
-        return diskcache.Cache(str(self.folder), size_limit=SIZE_LIMIT_BYTES)
+        return text_cache(self.folder, size_limit=SIZE_LIMIT_BYTES)
 
     def recall(self, kind: str, keys: list[str]) -> dict[str, object]:
         """The sealed results stored under these keys (a missing, unreadable or unsealed one is left out)."""

@@ -263,3 +263,32 @@ def test_a_slice_result_on_postgresql_is_not_reused_with_other_migrations(crm_ou
     digest = migrations_digest(load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1"))
     assert len(digest) == 64
     assert _slice_keys(crm_output, migrations=digest) != _slice_keys(crm_output, migrations="0" * 64)
+
+
+class _Planted:
+    """Unpickling it makes a file: whoever unpickles a cache entry runs the writer's code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickled_entry_planted_in_the_caches_is_never_unpickled(tmp_path: Path):
+    """diskcache unpickles any value (and key) stored in pickle mode: whoever can write the cache folder would
+    run code in the factory, outside every sandbox. The shared results and the reply cache read text only."""
+    import diskcache
+
+    from factory.llm.cache import ReplyCache
+
+    marker = tmp_path / "ran"
+    with diskcache.Cache(str(tmp_path / "cache" / RESULTS_FOLDER)) as cache:
+        cache["secret-scan:abc"] = _Planted(marker)
+    assert SharedResults(tmp_path / "cache").recall("secret-scan", ["abc"]) == {}
+    with diskcache.Cache(str(tmp_path / "replies")) as cache:
+        cache["key"] = _Planted(marker)
+        cache[("a", "tuple", "key")] = "pickled key"
+    replies = ReplyCache(tmp_path / "replies")
+    assert replies.get("key") is None and replies.stats()["entries"] == 0
+    assert not marker.exists()

@@ -30,10 +30,10 @@ def content_key(parts: dict) -> str:
 
 class ReplyCache:
     def __init__(self, directory: Path) -> None:
-        import diskcache
+        from factory.results_cache import text_cache  # never unpickles what someone planted in the folder
 
         self.directory = directory
-        self._cache = diskcache.Cache(str(directory), size_limit=2**40, eviction_policy="none")
+        self._cache = text_cache(directory, size_limit=2**40, eviction_policy="none")
 
     def _entry(self, key: str) -> dict | None:
         stored = self._cache.get(key)
