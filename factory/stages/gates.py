@@ -31,7 +31,7 @@ def _evaluate(config: BuildConfig, name: str, say: Callable[[str], None]) -> Gat
         sandbox = resolve_sandbox(config.sandbox)
         owned = owned_files(layout.logs_dir, pack0.entities)  # fuzz results per slice (gates/fuzz_slices.py)
         build, junit = layout.build_dir, layout.junit_xml
-        return contracts_gate(build, layout.pack0_dir, pack0, junit, sandbox, config.cache_dir, owned=owned)
+        return contracts_gate(build, layout.pack0_dir, pack0, junit, sandbox, config.cache_dir, owned, say)
     if name == "docker-build":
         pack0 = load_pack0(layout.pack0_dir)
         return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1", pack0, config.base_image)
