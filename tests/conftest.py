@@ -59,9 +59,10 @@ def docker_engine():
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """Two workers per core for `-n auto`: a test mostly waits on what it started (builds, services, the
-    fuzzer, containers, PostgreSQL). Measured on 2 cores, nearly idle: 4 workers 481 s, 8 workers 510 s (the
-    session build's lock then makes more of them wait); 2 workers took 600-700 s."""
+    """Two workers per core for `-n auto`. The suite is CPU-bound (both cores busy throughout), but a test file
+    runs on one worker and a few files are long (LLM mode, the fuzz gate): with more workers they start at
+    once instead of ending last. Measured on 2 cores early on 2026-11-26: 4 workers 481 s, 8 workers 510 s,
+    2 workers 600-700 s."""
     return 2 * len(os.sched_getaffinity(0))
 
 
