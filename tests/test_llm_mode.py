@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import factory_env, read_json, run_cli, seed_fuzz_results
+from conftest import ROOT, factory_env, read_json, run_cli, seed_fuzz_results
 from fake_llm import BUG, TENANT_FILTER, EngineBackedModel, FakeModelServer, Scripted
 
 from factory.config import BuildConfig
@@ -58,6 +60,15 @@ def llm_env(server: FakeModelServer, cache: Path, key: str = KEY) -> dict[str, s
 def build(pack0_dir: Path, out: Path, env: dict[str, str], *extra: str):
     args = ("auto-build", "--module", "crm-contacts", "--pack0", pack0_dir, "--out", out, "--waive", "docker-build")
     return run_cli(*args, *extra, env=env)
+
+
+def build_reporting_sdk(pack0_dir: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """build(), in a process that says at its end whether it loaded the anthropic SDK (test_noop's probe)."""
+    from test_noop import PROBE
+
+    args = ("auto-build", "--module", "crm-contacts", "--pack0", pack0_dir, "--out", out, "--waive", "docker-build")
+    argv = [sys.executable, "-c", PROBE % (("anthropic",),), *map(str, args)]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +131,10 @@ def test_llm_build_heals_a_scripted_bug_and_reruns_make_no_request(healed, tmp_p
     # A fresh output folder (a fresh clone) with the cache copied elsewhere: the same replies, no request.
     cache_copy = tmp_path / "cache-copy"
     shutil.copytree(healed["cache"], cache_copy)
-    fresh = build(healed["pack0"], tmp_path / "fresh", llm_env(server, cache_copy))
+    fresh = build_reporting_sdk(healed["pack0"], tmp_path / "fresh", llm_env(server, cache_copy))
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     assert server.calls() == []
+    assert "LOADED [0, []]" in fresh.stdout, "every reply from the cache: the SDK (~1.4 s to import) is not loaded"
     # The core reply was proven bad and fixed by the Healer: the fix comes with it, no heal try is needed.
     assert read_json(tmp_path / "fresh/build/run_report.json")["heal"]["heal_log"] == []
 

@@ -37,20 +37,29 @@ class AnthropicProvider:
     name = "anthropic"
 
     def __init__(self, model: str, *, max_retries: int = 4, progress: Callable[[str], None] | None = None) -> None:
-        import anthropic
-
         self.model = model
         self.max_tokens = max_output_tokens(model)
         self.progress = progress
-        key = os.environ.get("ANTHROPIC_API_KEY")
-        if not key:
+        self.max_retries = max_retries
+        self._key = os.environ.get("ANTHROPIC_API_KEY")
+        if not self._key:
             raise ModelError("ANTHROPIC_API_KEY is not set (needed for --provider anthropic)")
-        self._client = anthropic.Anthropic(
-            api_key=key,
-            base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
-            max_retries=max_retries,
-            timeout=REQUEST_TIMEOUT_S,
-        )
+        self._sdk_client = None
+
+    @property
+    def _client(self):
+        """The SDK's client, made for the first request: importing the SDK costs ~1.4 s of CPU, which a stage
+        whose replies all come from the cache (or a run_heal with nothing to heal) never needs."""
+        if self._sdk_client is None:
+            import anthropic
+
+            self._sdk_client = anthropic.Anthropic(
+                api_key=self._key,
+                base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+                max_retries=self.max_retries,
+                timeout=REQUEST_TIMEOUT_S,
+            )
+        return self._sdk_client
 
     def _params(self, request: AgentRequest) -> dict:
         # One tool per reply model, then the context blocks: codegen, testgen and deployer share the whole
