@@ -105,3 +105,23 @@ def test_a_forged_clean_fuzz_run_is_not_believed(crm_output: Path, tmp_path: Pat
     with diskcache.Cache(str(tmp_path / "cache" / FUZZ_CACHE_FOLDER)) as cache:
         cache[f"{RUN_KIND}:{key}"] = json.dumps({"value": clean, "mac": "0" * 64})
     assert _cache(tmp_path / "cache").recall(RUN_KIND, [key]) == {}
+
+
+def test_a_file_name_that_is_not_utf8_is_keyed_not_a_crash(crm_output: Path, tmp_path: Path):
+    # Generated code may make one (its tests run with build/ writable); run_heal's keys crashed on it.
+    import os
+
+    from factory.gates.contracts_fuzz import FuzzSettings, fuzz_key
+    from factory.runner.test_slices import Slicing
+
+    build = tmp_path / "out/build"
+    shutil.copytree(crm_output / "build", build)
+    before = fuzz_key(build, "none", FuzzSettings())
+    with open(os.path.join(os.fsencode(build / "src/crm_contacts"), b"\xff.py"), "wb") as planted:
+        planted.write(b"x = 1\n")
+    assert fuzz_key(build, "none", FuzzSettings()) != before
+    pack0 = load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1")
+    slicing = Slicing.from_report(build / ".factory_logs", pack0.entities, build / ".factory_logs/test_report.json")
+    commands = json.loads((build / ".test_commands.json").read_text())["commands"]
+    plans = slicing.plans(build, commands, "none", ["sqlite"])
+    assert plans and not slicing.all_reusable(build, commands, "none", ["sqlite"])  # the new file counts

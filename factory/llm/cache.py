@@ -25,7 +25,9 @@ def default_cache_dir() -> Path:
 
 def content_key(parts: dict) -> str:
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # surrogatepass: a file name that is not UTF-8 (Python spells its bytes as lone surrogates; generated code
+    # may make one) is hashed as it is, not a crash. Every other text hashes as before.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ReplyCache:
