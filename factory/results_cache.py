@@ -21,7 +21,8 @@ SIZE_LIMIT_BYTES = 2**30
 UNUSABLE = (sqlite3.Error, OSError, UnicodeDecodeError)
 
 
-def _canonical(value: object) -> bytes:
+def canonical_json(value: object) -> bytes:
+    """The bytes a seal covers: the same value always gives the same bytes."""
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -80,7 +81,7 @@ class SharedResults:
                 value, mac = entry["value"], entry["mac"]
             except (ValueError, TypeError, KeyError):
                 continue
-            if sealed(kind, _entry(kind, key).encode() + b"\0" + _canonical(value), mac):
+            if sealed(kind, _entry(kind, key).encode() + b"\0" + canonical_json(value), mac):
                 found[key] = value
         return found
 
@@ -88,7 +89,7 @@ class SharedResults:
         """Keep these results by key (nothing without this machine's key: they could not be believed)."""
         sealed_entries = {}
         for key, value in results.items():
-            mac = seal(kind, _entry(kind, key).encode() + b"\0" + _canonical(value))
+            mac = seal(kind, _entry(kind, key).encode() + b"\0" + canonical_json(value))
             if mac:
                 sealed_entries[_entry(kind, key)] = json.dumps({"value": value, "mac": mac})
         made_yet = self.folder.exists() or self.folder.is_symlink()

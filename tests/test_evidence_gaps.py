@@ -298,7 +298,8 @@ def test_a_build_seals_its_dependency_database_and_a_no_op_rerun_trusts_it(
 
 
 def test_a_test_result_written_into_the_report_by_hand_is_not_reused(machine: Path, tmp_path: Path):
-    from factory.runner.test_slices import SEAL_KIND, Slicing, _canonical
+    from factory.results_cache import canonical_json
+    from factory.runner.test_slices import SEAL_KIND, Slicing
     from factory.trust import seal
 
     record = {"name": "core", "passed": True, "key": "k", "cases": []}
@@ -307,7 +308,7 @@ def test_a_test_result_written_into_the_report_by_hand_is_not_reused(machine: Pa
     assert slicing.known() == {}
     seals.write_text(json.dumps({"core": "0" * 64}))
     assert slicing.known() == {}
-    seals.write_text(json.dumps({"core": seal(SEAL_KIND, _canonical(record))}))
+    seals.write_text(json.dumps({"core": seal(SEAL_KIND, canonical_json(record))}))
     assert slicing.known() == {"core": record}
 
 

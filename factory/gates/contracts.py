@@ -13,8 +13,8 @@ from pathlib import Path
 
 from factory.deploy.schema import migration_order
 from factory.engine.samples import valid_record
-from factory.fsutil import list_files, sha256_bytes, sha256_file
-from factory.gates.contracts_fuzz import fuzz_service_once
+from factory.fsutil import sha256_bytes
+from factory.gates.contracts_fuzz import fuzz_service_once, service_files
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
 from factory.pack0.openapi import API_PREFIX, operations
@@ -92,9 +92,8 @@ def _checks_key(build_dir: Path, contract_text: str, pack0: Pack0, sandbox: str,
     and the Python starting it, the plan, the probe and this gate's own code, the tools and the sandbox."""
     from factory.llm.cache import content_key
 
-    src = build_dir / "src"
-    files = {path.relative_to(src).as_posix(): sha256_file(path) for path in list_files(src)} if src.is_dir() else {}
-    parts = {"contract": sha256_bytes(contract_text.encode()), "src": files, "plan": probe_plan(pack0)}
+    contract = sha256_bytes(contract_text.encode())
+    parts = {"contract": contract, "src": service_files(build_dir), "plan": probe_plan(pack0)}
     code = sha256_bytes(PROBE.read_bytes() + b"\0" + Path(__file__).read_bytes())
     run = {"package": pack0.package, "python": [sys.version, sys.executable], "sandbox": sandbox}
     return content_key({**parts, **run, "probe": code, "tools": tool_versions})

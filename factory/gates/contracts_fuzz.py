@@ -175,9 +175,13 @@ def fuzz_key(build_dir: Path, sandbox: str, settings: FuzzSettings) -> str:
     """What a fuzz run's result depends on: the service's files, the settings, the fuzzer and the sandbox."""
     from factory.llm.cache import content_key
 
+    return content_key({"src": service_files(build_dir), **_fuzzer_setting(sandbox, settings)})
+
+
+def service_files(build_dir: Path) -> dict[str, str]:
+    """The sha256 of every file under build/src, by path inside it: what the running service is made of."""
     src = build_dir / "src"
-    files = {path.relative_to(src).as_posix(): sha256_file(path) for path in list_files(src)} if src.is_dir() else {}
-    return content_key({"src": files, **_fuzzer_setting(sandbox, settings)})
+    return {path.relative_to(src).as_posix(): sha256_file(path) for path in list_files(src)} if src.is_dir() else {}
 
 
 def _fuzzer_setting(sandbox: str, settings: FuzzSettings) -> dict:

@@ -181,7 +181,7 @@ def _run_tests(
     write_text_atomic(output_file, reproducible.test_output(header + "\n".join(outcome.outputs)))
     records, slices = outcome.cases, []
     if plans is not None:
-        records, slices = slicing.settle(plans, reused, outcome, build_dir / commands[0]["junit_xml"])
+        records, slices = slicing.settle(plans, known, reused, outcome, build_dir / commands[0]["junit_xml"])
     elif commands and records:
         # Every store's cases in one file, as with slices (the contracts gate reads it).
         write_text_atomic(build_dir / commands[0]["junit_xml"], merged_junit([xml for _t, xml, _c in records]))

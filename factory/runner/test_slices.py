@@ -17,7 +17,7 @@ from factory.agents.replies import FileSetReply, parse_reply
 from factory.errors import FactoryError
 from factory.fsutil import list_files, write_text_atomic
 from factory.pack0.models import Entity
-from factory.results_cache import SharedResults
+from factory.results_cache import SharedResults, canonical_json
 from factory.runner.junit import OUTCOMES, merged_junit
 from factory.runner.slices import SlicePlan, plan, slice_of_test
 from factory.trust import seal, sealed
@@ -27,10 +27,6 @@ WATCHED_ROOTS = ("src", "tests")
 
 
 SEAL_KIND = "test-slice"
-
-
-def _canonical(record: dict) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _counts(cases: list) -> dict:
@@ -158,7 +154,7 @@ class Slicing:
             passing = {
                 name: record
                 for name, record in passing.items()
-                if sealed(SEAL_KIND, _canonical(record), seals.get(name))
+                if sealed(SEAL_KIND, canonical_json(record), seals.get(name))
             }
         stale = [each for each in plans or [] if passing.get(each.name, {}).get("key") != each.key]
         wanted = {_shared_key(each.name, each.key): each for each in stale}
@@ -169,10 +165,11 @@ class Slicing:
                     passing[each.name] = {**record, "name": each.name, "reused_from": "shared cache"}
         return passing
 
-    def settle(self, plans: list[SlicePlan], reused: set[str], outcome, junit_path: Path) -> tuple[list, list[dict]]:
-        """Every slice's cases (reused or just run), also written as one JUnit file; returns the cases and
-        the slices for the test report (each with its key, inputs, counts and cases)."""
-        known = self.known(plans)
+    def settle(
+        self, plans: list[SlicePlan], known: dict[str, dict], reused: set[str], outcome, junit_path: Path
+    ) -> tuple[list, list[dict]]:
+        """Every slice's cases (reused from known, or just run), also written as one JUnit file; returns the
+        cases and the slices for the test report (each with its key, inputs, counts and cases)."""
         fresh: dict[str, list] = {each.name: [] for each in plans if each.name not in reused}
         for case in outcome.cases:
             fresh.setdefault(slice_of_test(case[0], plans), []).append(case)
@@ -205,7 +202,7 @@ class Slicing:
             )
         self.previous = {each["name"]: each for each in slices}
         if self.seals_file is not None:
-            seals = {each["name"]: seal(SEAL_KIND, _canonical(each)) for each in slices if each["passed"]}
+            seals = {each["name"]: seal(SEAL_KIND, canonical_json(each)) for each in slices if each["passed"]}
             write_text_atomic(self.seals_file, json.dumps(seals, indent=1, sort_keys=True) + "\n")
         write_text_atomic(junit_path, merged_junit([xml for _test, xml, _case in cases]))
         return cases, slices
