@@ -22,8 +22,16 @@ class InputError(FactoryError):
 
 
 def one_line(text: str) -> str:
-    """Control characters (from a file name or a field a user wrote) shown escaped: the error stays one line."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    """Control characters (from a file name or a field a user wrote) shown escaped: the error stays one line.
+    A byte of a name that is not UTF-8 (a lone surrogate U+DC80-U+DCFF, as Python reads it) shows as it is on
+    disk (x\\xff.py), and is never printed raw: a UTF-8 terminal or log cannot take it."""
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if "\udc80" <= char <= "\udcff":
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return repr(char)[1:-1]
 
 
 class UnsafePathError(FactoryError):

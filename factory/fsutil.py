@@ -22,6 +22,16 @@ MAX_FILES_PER_REPLY = 400
 DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
+def not_utf8(name: str) -> bool:
+    """Whether a name (as Python reads it from the disk) holds bytes that are not UTF-8: Python spells each as a
+    lone surrogate, which no UTF-8 text, JSON evidence included, can hold. Generated code may make such a file."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from factory.errors import one_line
 from factory.fsutil import list_files, write_json_atomic
 from factory.gates.result import GateResult
 from factory.pack0.generate import META_FILE, OPENAPI_FILE, SCHEMA_SUFFIX
@@ -41,8 +43,8 @@ class Finding:
         shown = self.secret[:4] if len(self.secret) > 8 else ""
         return f"{shown}{'*' * 8} ({len(self.secret)} chars)"
 
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.rule}: {self.masked()}"
+    def __str__(self) -> str:  # one printable line, whatever the file's name
+        return one_line(f"{self.path}:{self.line}: {self.rule}: {self.masked()}")
 
 
 def _plugins() -> list[dict]:
@@ -116,7 +118,7 @@ def _read_cache(cache_file: Path | None, rules: str) -> dict[str, list]:
 def _file_digest(root: Path, path: Path) -> str:
     """What a file's findings depend on: its content and its name (detect-secrets reads the file type from the
     name and skips lock files), by its path inside root."""
-    name = path.relative_to(root).as_posix().encode()
+    name = os.fsencode(path.relative_to(root).as_posix())  # a name that is not UTF-8 too (as it is on disk)
     return hashlib.sha256(name + b"\0" + path.read_bytes()).hexdigest()
 
 
@@ -156,7 +158,7 @@ def _scan_by_content(
         for (root, path), digest in digests.items()
         for line, rule, masked in results[digest]
     )
-    return [f"{path}:{line}: {rule}: {masked}" for path, line, rule, masked in lines], len(fresh)
+    return [one_line(f"{path}:{line}: {rule}: {masked}") for path, line, rule, masked in lines], len(fresh)
 
 
 def derived_copies(build_dir: Path, pack0_dir: Path | None) -> tuple[list[Path], list[Path]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from factory.fsutil import DEVICE_NAMES
+from factory.errors import InputError
+from factory.fsutil import DEVICE_NAMES, not_utf8
 
 PACK0_VERSION = "0.0.1"
 MODULE_NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -36,10 +37,13 @@ def name_problem(name: str, pattern: str) -> str | None:
 
 
 def source_file_names(root: Path) -> list[str]:
-    """The paths of the Pack0's own files (everything but the derived OpenAPI and inventory), unread."""
+    """The paths of the Pack0's own files (everything but the derived OpenAPI and inventory), unread. Refuses a
+    name that is not UTF-8 anywhere in the folder: the evidence could not list it."""
     names = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
+        if not_utf8(relative):
+            raise InputError("a file name that is not UTF-8: rename or remove it", file=str(path))
         if path.is_file() and relative not in DERIVED_FILES and not path.name.startswith("."):
             names.append(relative)
     return names

@@ -12,6 +12,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from factory.errors import one_line
+from factory.fsutil import not_utf8
+
 # Build files outside the chain, and why none can change what runs (README "Checking the evidence").
 OUTSIDE_CHAIN = {
     "manifest.json": "the top of the chain: provenance.json names its sha256, manifest.json.sig signs it",
@@ -40,10 +43,13 @@ BYTECODE_SUFFIXES = (".pyc", ".pyo")
 
 @dataclass
 class Tree:
-    """A walk of one folder: its regular files (relative, sorted) and what may not be there."""
+    """A walk of one folder: its regular files (relative, sorted), what may not be there, and of that the entries
+    whose name is not UTF-8 (with prefix, escaped: no JSON evidence can spell them, so no run that leaves one is
+    approved)."""
 
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    not_utf8: list[str] = field(default_factory=list)
 
 
 def _kind(mode: int) -> str:
@@ -88,6 +94,10 @@ def walk(root: Path, prefix: str, executable: frozenset[str] = frozenset()) -> T
         with os.scandir(root / folder) as entries:
             for entry in entries:
                 relative = f"{folder}{entry.name}"
+                if not_utf8(entry.name):  # a folder so named is reported once, not entered
+                    tree.not_utf8.append(f"{prefix}{one_line(relative)}")
+                    filled.update(_parents(relative))
+                    continue
                 status = entry.stat(follow_symlinks=False)
                 mode = status.st_mode
                 if stat.S_ISDIR(mode):
@@ -110,6 +120,8 @@ def walk(root: Path, prefix: str, executable: frozenset[str] = frozenset()) -> T
         f"extra: {prefix}{folder}/ (a folder with no file in it: Python imports one as a namespace package)"
         for folder in sorted(set(folders) - filled)
     ]
+    tree.not_utf8.sort()
+    tree.problems += [f"not UTF-8: {path} (a name the evidence cannot list)" for path in tree.not_utf8]
     tree.files.sort()
     return tree
 
@@ -136,10 +148,12 @@ def artifacts(build: Path) -> list[str]:
     return [path for path in walk(build, "build/").files if in_chain(path)]
 
 
-def chain_inputs(build: Path, pack0_dir: Path) -> list[Path]:
+def chain_inputs(build: Path, pack0_dir: Path) -> tuple[list[Path], list[str]]:
     """Every file the evidence stage reads (the Pack0, the artifacts, the usage ledger, the stage records),
-    minus what it writes itself: doit re-derives the evidence when any of them changes, appears or goes."""
-    files = walk(build, "build/").files
-    built = [path for path in files if in_chain(path) and path not in EVIDENCE_FILES]
-    records = [path for path in files if stage_record(path) not in (None, *STAGES_AFTER_MANIFEST)]
-    return [*(pack0_dir / path for path in walk(pack0_dir, "").files), *(build / path for path in built + records)]
+    minus what it writes itself: doit re-derives the evidence when any of them changes, appears or goes. And
+    the build's names that are not UTF-8 (escaped): no file_dep can name them, yet the approval depends on them."""
+    tree = walk(build, "build/")
+    built = [path for path in tree.files if in_chain(path) and path not in EVIDENCE_FILES]
+    records = [path for path in tree.files if stage_record(path) not in (None, *STAGES_AFTER_MANIFEST)]
+    pack0 = [pack0_dir / path for path in walk(pack0_dir, "").files]
+    return [*pack0, *(build / path for path in built + records)], tree.not_utf8

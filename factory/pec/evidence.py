@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -127,12 +128,13 @@ def build_run_report(
 
 
 def build_approval(
-    module: str, run_report_text: str, run_report: dict, waivers: tuple[str, ...], failed: str = ""
+    module: str, run_report_text: str, run_report: dict, waivers: tuple[str, ...], blocked: Sequence[str] = ()
 ) -> dict:
-    """failed: why the run stopped early (a stage failed), which no waiver lifts."""
+    """blocked: reasons no waiver lifts (a stage failed and the run stopped early; a file the evidence cannot
+    list)."""
     tests_passed = run_report["tests"]["passed"]
     approved, verdicts, used, reasons = decide_approval(tests_passed, run_report["gates"], waivers)
-    approved, reasons = approved and not failed, [failed, *reasons] if failed else reasons
+    approved, reasons = approved and not blocked, [*blocked, *reasons]
     return {
         "schema_version": 1,
         "module": module,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from factory.errors import one_line
 from factory.fsutil import sha256_file
 from factory.pec.coverage import FACTORY_STATE, RUN_BITS, STAGES_AFTER_MANIFEST, in_chain, stage_record, walk
 from factory.pec.evidence import EVIDENCE_NAMES, load_written_evidence
@@ -114,7 +115,8 @@ def verify_output(out: Path, public_key: Path | None = None, excused: set[str] =
         problem = signature_problem(build / "manifest.json", public_key)
         if problem:
             problems.append(problem)
-    return sorted(set(problems))
+    # Printable, one line each: a path from the disk or an evidence file may hold any character.
+    return sorted({one_line(problem) for problem in problems})
 
 
 def team_pack_exclusions(out: Path) -> list[str]:
@@ -144,4 +146,4 @@ def verify_team_pack(root: Path, public_key: Path | None = None) -> list[str]:
                 f"changed: {TEAM_PACK_MANIFEST} (export never leaves out {', '.join(forged[:5])}: "
                 "only raw agent logs the manifest lists may be missing)"
             )
-    return sorted(set(problems + verify_output(root, public_key, excused=set(allowed))))
+    return sorted({one_line(problem) for problem in problems} | set(verify_output(root, public_key, set(allowed))))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from factory import reproducible
 from factory.config import BuildConfig, build_flags
-from factory.fsutil import list_files, sha256_bytes, sha256_file, write_text_atomic
+from factory.fsutil import list_files, not_utf8, sha256_bytes, sha256_file, write_text_atomic
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
 from factory.llm.gateway import read_ledger, summarize
@@ -26,8 +26,15 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _entries(root: Path, folder: Path) -> list[dict]:
+    """The entry of each file under folder, by its path in root; a name that is not UTF-8 has none (JSON cannot
+    spell it; walk() reports it, and the approval names it)."""
+    paths = (path for path in list_files(folder) if not not_utf8(path.relative_to(root).as_posix()))
+    return [file_entry(root, path) for path in paths]
+
+
 def _outputs(build_dir: Path) -> list[dict]:
-    return [file_entry(build_dir, path) for root in ("src", "tests") for path in list_files(build_dir / root)]
+    return [entry for root in ("src", "tests") for entry in _entries(build_dir, build_dir / root)]
 
 
 def _records(layout: Layout) -> list[dict]:
@@ -108,7 +115,7 @@ def _write_evidence(
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
     usage = summarize(read_ledger(layout.usage_ledger))
-    pack0_files = [file_entry(layout.pack0_dir, path) for path in list_files(layout.pack0_dir)]
+    pack0_files = _entries(layout.pack0_dir, layout.pack0_dir)
     run_report = build_run_report(
         module=pack0.module,
         pack0_version=pack0.meta.version,
@@ -126,7 +133,11 @@ def _write_evidence(
     run_report_text = render("run_report", run_report)
     write_text_atomic(layout.evidence("run_report"), run_report_text)
 
-    approval = build_approval(pack0.module, run_report_text, run_report, config.waivers, failed)
+    tree = walk(layout.build_dir, "build/")
+    # No waiver lifts these: the evidence cannot list such a file, so it cannot vouch for what runs.
+    blocked = [failed] if failed else []
+    blocked += [f"a file name that is not UTF-8 (the evidence cannot list it): {path}" for path in tree.not_utf8]
+    approval = build_approval(pack0.module, run_report_text, run_report, config.waivers, blocked)
     approval_text = render("approval", approval)
     write_text_atomic(layout.evidence("approval"), approval_text)
 
@@ -148,7 +159,7 @@ def _write_evidence(
     }
     write_text_atomic(layout.evidence("pipeline_result"), render("pipeline_result", pipeline_result))
 
-    for problem in walk(layout.build_dir, "build/").problems:
+    for problem in tree.problems:
         say(f"not evidence, verify will report it: {problem}")
     listed = [file_entry(layout.build_dir, layout.build_dir / path) for path in artifacts(layout.build_dir)]
     manifest = build_manifest(pack0.module, approval["approved"], approval_text, listed)
