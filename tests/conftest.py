@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cli_zygote
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,16 +122,23 @@ def seed_fuzz_results(cache: Path, with_results: bool = False) -> Path:
     return cache
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "factory.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env or factory_env(),
-        cwd=cwd or ROOT,
-        timeout=600,
-        check=False,
-    )
+# LAI_TESTS_FRESH_PROCESSES=1: every run_cli in a new process (tests/cli_zygote.py says what a fork changes).
+FORKED_RUNS = os.environ.get("LAI_TESTS_FRESH_PROCESSES", "") != "1"
+atexit.register(cli_zygote.stop)
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, fresh: bool = False
+) -> subprocess.CompletedProcess:
+    """`python -m factory.cli ARGS`, as a user runs lai-pack. A fork of a process that has the libraries
+    imported already, unless fresh: a new interpreter (for a test about what a process loads, or one that
+    compares two processes' outputs, which must not share a hash seed)."""
+    argv = [sys.executable, "-m", "factory.cli", *map(str, args)]
+    env, cwd = env or factory_env(), cwd or ROOT
+    zygote = cli_zygote.zygote_for(env) if FORKED_RUNS and not fresh else None
+    if zygote is not None:
+        return zygote.run(argv, env=env, cwd=cwd, timeout=600)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=600, check=False)
 
 
 def run_doit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

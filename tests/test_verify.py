@@ -94,9 +94,9 @@ def test_two_builds_with_source_date_epoch_give_byte_identical_evidence(tmp_path
             DOCKER_HOST="unix:///nonexistent/docker.sock",
             LAI_CACHE_DIR=str(tmp_path / f"cache-{name}"),
         )
-        built = run_cli(
-            "auto-full", "--module", "invoices", "--out", tmp_path / name, "--waive", "docker-build", env=env
-        )
+        # New processes: forks of one test process would share a hash seed (tests/cli_zygote.py).
+        args = ("auto-full", "--module", "invoices", "--out", tmp_path / name, "--waive", "docker-build")
+        built = run_cli(*args, env=env, fresh=True)
         assert built.returncode == 0, built.stdout + built.stderr
     for evidence in ("run_report", "approval", "manifest", "pipeline_result"):
         first = (tmp_path / "one/build" / f"{evidence}.json").read_bytes()

@@ -1,0 +1,38 @@
+"""The suite's forked lai-pack runs (tests/cli_zygote.py) behave as new processes in what the tests read:
+exit code, both streams, the environment and the working folder a run is given."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cli_zygote
+from conftest import factory_env, run_cli
+
+
+def both(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    forked = run_cli(*args, env=env, cwd=cwd)
+    fresh = run_cli(*args, env=env, cwd=cwd, fresh=True)
+    return forked, fresh
+
+
+def test_a_forked_run_and_a_new_process_agree(tmp_path: Path):
+    env = factory_env(LAI_MODEL="claude-test-model", LAI_CACHE_DIR="relative-cache")
+    cases = [
+        ("config",),  # settings from the run's environment, the cache folder resolved in its working folder
+        ("status", str(tmp_path / "nowhere")),  # exit 2, one line on stderr
+        ("no-such-command",),  # argparse: usage on stderr, exit 2
+        ("--version",),
+    ]
+    runs = {args: both(*args, env=env, cwd=tmp_path) for args in cases}
+    for args, (forked, fresh) in runs.items():
+        assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr), args
+    assert "claude-test-model" in runs[("config",)][0].stdout
+    assert [forked.returncode for forked, _ in runs.values()] == [0, 2, 2, 0]
+
+
+def test_a_run_whose_interpreter_settings_differ_gets_a_new_process():
+    env = factory_env()
+    assert cli_zygote.zygote_for(env) is not None or os.environ.get("LAI_TESTS_FRESH_PROCESSES") == "1"
+    assert cli_zygote.zygote_for({**env, "PYTHONHASHSEED": "7"}) is None
+    assert cli_zygote.zygote_for({**env, "LC_ALL": "C.UTF-8", "LANG": "x"}) is None
