@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import factory_env, read_json, run_cli
 
-from factory.errors import one_line
+from factory.agents.replies import FileSetReply, HealReply, parse_reply
+from factory.errors import AgentReplyError, one_line
 from factory.fsutil import not_utf8
 from factory.pec.coverage import walk
 from factory.pec.verify import verify_output
@@ -123,3 +124,16 @@ def test_a_pack0_with_a_not_utf8_file_name_is_refused_in_one_line(crm_output: Pa
     line = _clean(result).strip()
     assert len(line.splitlines()) == 1 and f"{pack0}/docs/notes\\xff.md" in line and "not UTF-8" in line
     assert not out.exists()
+
+
+def test_a_model_reply_spelling_a_name_or_text_that_is_not_utf8_is_refused():
+    # A model need not send such a character: a JSON escape in its text is enough. Refused at parsing, before
+    # the reply is kept or any file written (the content one crashed the path check: UnicodeEncodeError).
+    for raw in (
+        '{"files": [{"path": "src/x\\udcff.py", "content": "x = 1"}]}',
+        '{"files": [{"path": "src/y.py", "content": "x = \\"\\ud800\\""}]}',
+        '{"diagnosis": "\\udcff", "files": []}',
+    ):
+        model = HealReply if "diagnosis" in raw else FileSetReply
+        with pytest.raises(AgentReplyError, match="lone surrogate"):
+            parse_reply("healer", raw, model)

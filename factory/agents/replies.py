@@ -9,6 +9,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from factory.errors import AgentReplyError, ReplyTooLarge
+from factory.fsutil import not_utf8
 
 
 class GeneratedFile(BaseModel):
@@ -94,6 +95,10 @@ def parse_reply(agent: str, raw: str, model: type[ReplyT]) -> ReplyT:
         data = extract_json(raw)
     except ValueError as error:
         raise AgentReplyError(f"{agent} reply is not JSON ({error}); first characters: {raw[:80]!r}") from None
+    # A JSON escape such as \udcff is a lone surrogate: no file, file name or log can hold it (a name made of
+    # it would be bytes that are not UTF-8). Checked once for every field of every agent's reply.
+    if not_utf8(json.dumps(data, ensure_ascii=False)):
+        raise AgentReplyError(f"{agent} reply spells a lone surrogate (a \\uD800-\\uDFFF escape): not UTF-8 text")
     try:
         return model.model_validate(data)
     except ValidationError as error:
