@@ -88,9 +88,11 @@ def test_verify_reports_a_not_utf8_name_planted_after_an_approved_run(output: Pa
 
 def test_a_run_that_leaves_a_not_utf8_name_ends_not_approved_with_evidence_naming_it(output: Path):
     _plant(output / "build", data=b'aws_key = "AKIAIOSFODNN7EXAMPLE"\n')
-    result = run_cli("auto-full", "--module", "crm-contacts", "--out", output, "--waive", "docker-build", env=STRICT)
+    command = ("auto-full", "--module", "crm-contacts", "--out", output, "--waive", "docker-build", "--auto-deploy")
+    result = run_cli(*command, env=STRICT)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "NOT APPROVED" in _clean(result) and SHOWN in result.stdout
+    assert "executable:" not in result.stdout  # the deploy scripts' run bits are the factory's own
     approval = read_json(output / "build/approval.json")
     assert not approval["approved"] and any(SHOWN in reason for reason in approval["reasons"])
     assert read_json(output / "build/pipeline_result.json")["exit_code"] == 1
@@ -108,7 +110,7 @@ def test_a_run_that_leaves_a_not_utf8_name_ends_not_approved_with_evidence_namin
 
     # Gone again: the next run approves (the evidence is re-derived, not kept from the run that saw it).
     os.unlink(os.path.join(os.fsencode(output / "build"), PLANTED))
-    again = run_cli("auto-full", "--module", "crm-contacts", "--out", output, "--waive", "docker-build", env=STRICT)
+    again = run_cli(*command, env=STRICT)
     assert again.returncode == 0, again.stdout + again.stderr
     assert read_json(output / "build/approval.json")["approved"]
     assert run_cli("verify", output).returncode == 0

@@ -17,7 +17,7 @@ from factory.llm.gateway import read_ledger, summarize
 from factory.pack0.generate import INVENTORY_FILE
 from factory.pack0.load import load_pack0
 from factory.pec import provenance
-from factory.pec.coverage import artifacts, walk
+from factory.pec.coverage import RUN_BITS, artifacts, walk
 from factory.pec.evidence import build_approval, build_manifest, build_run_report, file_entry, render
 from factory.pec.signing import SIGNATURE_SUFFIX, key_id, sign_bytes, sign_file
 
@@ -133,7 +133,7 @@ def _write_evidence(
     run_report_text = render("run_report", run_report)
     write_text_atomic(layout.evidence("run_report"), run_report_text)
 
-    tree = walk(layout.build_dir, "build/")
+    tree = walk(layout.build_dir, "build/", frozenset(f"build/{path}" for path in RUN_BITS))
     # No waiver lifts these: the evidence cannot list such a file, so it cannot vouch for what runs.
     blocked = [failed] if failed else []
     blocked += [f"a file name that is not UTF-8 (the evidence cannot list it): {path}" for path in tree.not_utf8]
