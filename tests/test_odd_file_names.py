@@ -16,6 +16,7 @@ from factory.errors import AgentReplyError, one_line
 from factory.fsutil import not_utf8
 from factory.pec.coverage import walk
 from factory.pec.verify import verify_output
+from factory.runner.junit import junit_cases
 
 PLANTED = b"src/crm_contacts/x\xff.py"
 SHOWN = "build/src/crm_contacts/x\\xff.py"  # as every message spells it: the byte that is not UTF-8, escaped
@@ -114,6 +115,23 @@ def test_a_run_that_leaves_a_not_utf8_name_ends_not_approved_with_evidence_namin
     assert again.returncode == 0, again.stdout + again.stderr
     assert read_json(output / "build/approval.json")["approved"]
     assert run_cli("verify", output).returncode == 0
+
+
+def test_a_junit_report_pytest_died_writing_is_a_value_error_not_a_crash():
+    with pytest.raises(ValueError, match="not readable XML"):
+        junit_cases('<?xml version="1.0" encoding="utf-8"?>', {})  # what pytest leaves when it dies at the end
+
+
+def test_a_test_file_named_in_bytes_that_are_not_utf8_fails_the_tests_not_the_run(output: Path):
+    # pytest dies writing its JUnit report for it (the name goes into the XML): the tests fail, nothing crashes.
+    _plant(output / "build", b"tests/test_x\xff.py", b"def test_one():\n    pass\n")
+    result = run_cli("auto-full", "--module", "crm-contacts", "--out", output, "--waive", "docker-build", env=STRICT)
+    assert result.returncode == 1 and "NOT APPROVED" in _clean(result)
+    approval = read_json(output / "build/approval.json")
+    assert not approval["tests_passed"] and "tests did not pass" in approval["reasons"]
+    assert any("build/tests/test_x\\xff.py" in reason for reason in approval["reasons"])
+    failures = read_json(output / "build/run_report.json")["tests"]["failures"]
+    assert any("not readable XML" in failure["message"] for failure in failures)
 
 
 def test_a_pack0_with_a_not_utf8_file_name_is_refused_in_one_line(crm_output: Path, tmp_path: Path):

@@ -25,9 +25,14 @@ def _case_path(case: ElementTree.Element) -> str:
 
 
 def junit_cases(xml_text: str, kinds: dict[str, str]) -> list[tuple[str, str, dict]]:
-    """Each test case as (test file, its XML, {outcome, kind, failure}), to be kept and counted per slice."""
+    """Each test case as (test file, its XML, {outcome, kind, failure}), to be kept and counted per slice.
+    Raises ValueError for a report that is not XML (pytest died writing it, or a test wrote over it)."""
+    try:
+        root = ElementTree.fromstring(xml_text)
+    except ElementTree.ParseError as error:
+        raise ValueError(f"its JUnit report is not readable XML ({error})") from None
     cases = []
-    for case in ElementTree.fromstring(xml_text).iter("testcase"):
+    for case in root.iter("testcase"):
         path = _case_path(case)
         detail = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
         outcome = (

@@ -94,6 +94,13 @@ class _Outcome:
     failures: list[dict] = field(default_factory=list)
 
 
+def _cases(junit: Path, build_dir: Path, command: dict) -> list[tuple[str, str, dict]]:
+    # Generated code may write anything there: bytes that are not UTF-8 are read, not a crash.
+    text = junit.read_text(encoding="utf-8", errors="replace")
+    # A skip's location is an absolute path: relative to the build, it names no machine.
+    return junit_cases(reproducible.junit(text).replace(f"{build_dir.resolve()}/", ""), command.get("kinds", {}))
+
+
 def _run_commands(
     commands: list[dict], build_dir: Path, sandbox: str, timeout_s: int | None, stores: list[TestStore]
 ) -> _Outcome:
@@ -106,16 +113,19 @@ def _run_commands(
         outcome.outputs.append(f"$ [{store.name}] {' '.join(command['argv'])}\n{output}")
         outcome.timed_out = outcome.timed_out or command_timed_out
         outcome.exit_code = code if code else outcome.exit_code
+        cases, problem = None, output[-300:]
         if junit.is_file():
-            # A skip's location is an absolute path: relative to the build, it names no machine.
-            xml_text = reproducible.junit(junit.read_text(encoding="utf-8")).replace(f"{build_dir.resolve()}/", "")
-            cases = junit_cases(xml_text, command.get("kinds", {}))
+            try:
+                cases = _cases(junit, build_dir, command)
+            except ValueError as error:  # e.g. pytest died writing it: a test file named in bytes that are not UTF-8
+                problem = f"{error}; output: {output[-200:]}"
+        if cases is not None:
             for _test, _xml, case in cases if store.name != "sqlite" else []:
                 if case["failure"]:
                     case["failure"] = {**case["failure"], "test": f"[{store.name}] {case['failure']['test']}"}
             outcome.cases += cases
         elif not command_timed_out:
-            outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": output[-300:]})
+            outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": problem})
         if command_timed_out:
             limit = timeout_s or command.get("timeout_s", 300)
             message = f"timed out after {limit}s: killed with everything it started"
