@@ -8,14 +8,22 @@ corrupt database, a link or a file in the folder's place) is as good as empty: t
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
+import os
 import sqlite3
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from factory.trust import seal, sealed
 
 RESULTS_FOLDER = "results"
 SIZE_LIMIT_BYTES = 2**30
+LOCKS_FOLDER = "locks"
+LOCK_STRIPES = 64  # lock files, whatever the number of keys (two keys sharing one only wait for each other)
 # What a damaged store raises: sqlite3's errors, OSError (a folder that cannot be made or opened), and
 # UnicodeDecodeError (a large value's own file holding other bytes).
 UNUSABLE = (sqlite3.Error, OSError, UnicodeDecodeError)
@@ -101,3 +109,41 @@ class SharedResults:
                     cache.set(entry, text)
         except UNUSABLE:
             return  # not kept: a later build does the work again
+
+    @contextlib.contextmanager
+    def one_at_a_time(self, kind: str, key: str, wait_seconds: float) -> Iterator[None]:
+        """While this process works out the result for a key (and keeps it), another process of this machine
+        that wants the same one waits, up to wait_seconds, then finds it kept instead of doing the same work
+        at the same time: two builds of one module started together fuzz its code once. Without a lock (a
+        folder that cannot be written, a link in a lock file's place, the wait over) nobody waits."""
+        descriptor = self._lock(_entry(kind, key), wait_seconds)
+        try:
+            yield
+        finally:
+            if descriptor is not None:
+                os.close(descriptor)  # and with it the lock; the OS drops it too if this process is killed
+
+    def _lock(self, entry: str, wait_seconds: float) -> int | None:
+        if (self.folder.exists() or self.folder.is_symlink()) and not self._usable():
+            return None
+        kind = entry.split(":", 1)[0]  # by kind too: a process holding one kind's lock may take another's
+        stripe = int(hashlib.sha256(entry.encode()).hexdigest()[:8], 16) % LOCK_STRIPES
+        try:
+            (self.folder / LOCKS_FOLDER).mkdir(parents=True, exist_ok=True)
+            path = self.folder / LOCKS_FOLDER / f"{kind}-{stripe:02d}.lock"
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError:
+            return None
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return descriptor
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.1)
+            except OSError:
+                break
+        os.close(descriptor)
+        return None

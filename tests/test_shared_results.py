@@ -5,16 +5,20 @@ nothing it did not seal itself is believed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import diskcache
-from conftest import factory_env, read_json, run_cli, seed_fuzz_results
+from conftest import ROOT, factory_env, read_json, run_cli, seed_fuzz_results
 
 from factory.gates.contracts import contracts_gate
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
-from factory.results_cache import RESULTS_FOLDER, SharedResults
+from factory.results_cache import LOCKS_FOLDER, RESULTS_FOLDER, SharedResults
 from factory.runner.sandbox import resolve_sandbox
 
 FAKE_AWS_KEY = "AKIA" + "Q3VZ7XK2LM4PB8RD"
@@ -41,6 +45,47 @@ def test_a_second_output_of_the_same_module_reuses_the_first_ones_results(tmp_pa
     evidence = read_json(tmp_path / "two/build/run_report.json")["tests"]["slices"]
     assert [each["reused_from"] for each in evidence] == ["shared cache"] * len(slices)
     assert run_cli("verify", tmp_path / "two").returncode == 0
+
+
+def test_two_builds_of_one_module_started_together_fuzz_its_code_once(tmp_path: Path):
+    env = factory_env(LAI_CACHE_DIR=str(tmp_path / "cache"))  # nothing fuzzed before
+    argv = [sys.executable, "-m", "factory.cli", "auto-full", "--module", "fleet-vehicles", "--waive", "docker-build"]
+    runs = [
+        subprocess.Popen(
+            [*argv, "--out", str(tmp_path / name)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for name in ("one", "two")
+    ]
+    printed = [run.communicate(timeout=600)[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], printed
+    logs = [(tmp_path / name / "build/.factory_logs/pipeline.log").read_text() for name in ("one", "two")]
+    fuzzed = [line for log in logs for line in log.splitlines() if "run_heal: contract fuzzing:" in line]
+    # One ran the tests and fuzzed; the other waited for it and took its results.
+    assert len(fuzzed) == 2 and sum("(this code's run, reused: key" in line for line in fuzzed) == 1, fuzzed
+    reports = [read_json(tmp_path / name / "build/.factory_logs/test_report.json") for name in ("one", "two")]
+    reused = [[each["reused_from"] for each in report["final_run"]["slices"]] for report in reports]
+    assert sorted(set(each) for each in reused) == [{None}, {"shared cache"}], reused
+
+
+def test_one_at_a_time_waits_for_the_holder_and_not_past_its_limit(tmp_path: Path):
+    shared, other = SharedResults(tmp_path), SharedResults(tmp_path)
+    with shared.one_at_a_time("kind", "key", wait_seconds=1):
+        started = time.monotonic()
+        with other.one_at_a_time("kind", "key", wait_seconds=0.5):  # held: waits its limit, then goes on
+            waited = time.monotonic() - started
+        assert 0.5 <= waited < 5
+    started = time.monotonic()
+    with other.one_at_a_time("kind", "key", wait_seconds=30):  # released: no wait
+        assert time.monotonic() - started < 1
+    # A link in a lock file's place is not followed (nor written through): no lock, no wait, no error.
+    locks = tmp_path / RESULTS_FOLDER / LOCKS_FOLDER
+    target = tmp_path / "elsewhere"
+    for lock in locks.iterdir():
+        lock.unlink()
+        lock.symlink_to(target)
+    with shared.one_at_a_time("kind", "key", wait_seconds=30), other.one_at_a_time("kind", "key", wait_seconds=30):
+        pass
+    assert not target.exists() and all(os.path.islink(lock) for lock in locks.iterdir())
 
 
 def test_an_entry_this_machine_did_not_seal_is_not_believed(tmp_path: Path):

@@ -226,16 +226,18 @@ def fuzz_service_once(
 
         plans = fuzz_plans(build_dir, owned, pack0, _fuzzer_setting(sandbox, settings))
     cache = _cache(cache_dir)
-    stored = cache.recall(RUN_KIND, [key]).get(key)
-    run = _stored_run(stored, key) if isinstance(stored, dict) else None
-    if run is None and plans is None:
-        run = fuzz_service(build_dir, pack0, sandbox, settings)
-    elif run is None:
-        run = _fuzz_in_slices(build_dir, pack0, sandbox, settings, plans, cache)
-    if not run.reused_key and not run.errors and run.stop == "completed":  # whole: findings its own
-        cache.remember(RUN_KIND, {key: run.as_dict()})
-        if plans is not None and run.passed:  # clean: so is each slice, for its inputs as they are
-            _remember_slices(plans, run.operations, pack0, cache)
+    longest = settings.max_seconds(operation_count(pack0)) + STARTUP_SECONDS
+    with cache.one_at_a_time(RUN_KIND, key, wait_seconds=longest):
+        stored = cache.recall(RUN_KIND, [key]).get(key)
+        run = _stored_run(stored, key) if isinstance(stored, dict) else None
+        if run is None and plans is None:
+            run = fuzz_service(build_dir, pack0, sandbox, settings)
+        elif run is None:
+            run = _fuzz_in_slices(build_dir, pack0, sandbox, settings, plans, cache)
+        if not run.reused_key and not run.errors and run.stop == "completed":  # whole: findings its own
+            cache.remember(RUN_KIND, {key: run.as_dict()})
+            if plans is not None and run.passed:  # clean: so is each slice, for its inputs as they are
+                _remember_slices(plans, run.operations, pack0, cache)
     return run
 
 

@@ -15,6 +15,8 @@ from factory.runner.sandbox import run_sandboxed
 from factory.runner.stores import TestStore, skipped_stores, test_stores
 from factory.runner.test_slices import TESTS_ARGUMENT, Slicing
 
+DEFAULT_TIMEOUT_S = 300  # a test command that does not say its own limit
+
 TEST_COMMANDS_FILE = ".test_commands.json"
 # Never hand the factory's secrets to generated (untrusted) code; leak-check looks for their values.
 SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY")
@@ -78,7 +80,7 @@ def _child_env(store: TestStore) -> dict[str, str]:
 def _run_one(
     command: dict, build_dir: Path, sandbox: str, timeout_s: int | None, store: TestStore
 ) -> tuple[int | None, bool, str]:
-    limit = timeout_s or command.get("timeout_s", 300)
+    limit = timeout_s or command.get("timeout_s", DEFAULT_TIMEOUT_S)
     cwd = build_dir / command.get("cwd", ".")
     return run_sandboxed(command["argv"], cwd, sandbox, limit, _child_env(store), binds=store.binds)
 
@@ -127,7 +129,7 @@ def _run_commands(
         elif not command_timed_out:
             outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": problem})
         if command_timed_out:
-            limit = timeout_s or command.get("timeout_s", 300)
+            limit = timeout_s or command.get("timeout_s", DEFAULT_TIMEOUT_S)
             message = f"timed out after {limit}s: killed with everything it started"
             outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": message})
     return outcome

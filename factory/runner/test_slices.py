@@ -5,6 +5,7 @@ report and what a later run may reuse are written together, and the evidence cov
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -143,6 +144,12 @@ class Slicing:
             **{"python": [sys.version, sys.executable], "environment": run_environment()},
         }
         return plan(files, owned, list(self.entities), setting)
+
+    def run_key(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> str | None:
+        """One key for what a run of every slice as they are now finds (their keys together); None when the
+        commands cannot be narrowed to slices."""
+        plans = self.plans(build_dir, commands, sandbox, stores)
+        return None if plans is None else hashlib.sha256(canonical_json([each.key for each in plans])).hexdigest()
 
     def known(self, plans: list[SlicePlan] | None = None, shared: bool = True) -> dict[str, dict]:
         """The passing results of the last run this machine sealed, by slice (a failed result is never

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -15,10 +16,10 @@ from factory.pack0.load import load_pack0
 from factory.pack0.models import Pack0
 from factory.results_cache import SharedResults
 from factory.runner.heal_loop import run_with_heal
-from factory.runner.run import TestRun, load_test_commands
+from factory.runner.run import DEFAULT_TIMEOUT_S, TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
 from factory.runner.stores import migrations_digest, store_names
-from factory.runner.test_slices import Slicing, owned_files
+from factory.runner.test_slices import SEAL_KIND, Slicing, owned_files
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
@@ -57,6 +58,19 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
     return fuzz
 
 
+def _one_build_at_a_time(config: BuildConfig, slicing: Slicing, sandbox: str, shared: SharedResults):
+    """Two builds of the same code at once (`lai-pack many`, two terminals, a CI matrix): the second waits while
+    the first runs the tests, then reuses its results from the shared cache instead of running them too."""
+    try:
+        commands = load_test_commands(config.layout.build_dir)
+        key = slicing.run_key(config.layout.build_dir, commands, sandbox, store_names())
+    except (OSError, ValueError, KeyError, TypeError):  # the run itself says what is wrong with the commands
+        key = None
+    if key is None:
+        return contextlib.nullcontext()
+    return shared.one_at_a_time(SEAL_KIND, key, wait_seconds=config.test_timeout or DEFAULT_TIMEOUT_S)
+
+
 def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
@@ -75,11 +89,12 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
     provider = config.make_provider(pack0.budgets, say)
     fuzz = contract_fuzzer(config, pack0, sandbox, say)
-    result = run_with_heal(
-        layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
-    )
-    write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
-    slicing.share(result.final_run.slices)
+    with _one_build_at_a_time(config, slicing, sandbox, shared):
+        result = run_with_heal(
+            layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
+        )
+        write_json_atomic(layout.test_report, {**result.as_dict(), "max_tries": tries})
+        slicing.share(result.final_run.slices)
     if result.passed:  # a slice reply the Healer had to fix must not bring its bug back on a re-run
         healed = {path for each in result.tries if each.method == "healer agent" for path in each.files_changed}
         remember_heal_fixes(provider, layout.logs_dir / "raw", layout.build_dir, healed)
