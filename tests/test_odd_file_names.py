@@ -97,9 +97,11 @@ def test_a_run_that_leaves_a_not_utf8_name_ends_not_approved_with_evidence_namin
     approval = read_json(output / "build/approval.json")
     assert not approval["approved"] and any(SHOWN in reason for reason in approval["reasons"])
     assert read_json(output / "build/pipeline_result.json")["exit_code"] == 1
-    # The secret scan reads the file all the same, and names it escaped.
+    # The secret scan reads the file all the same, and names it escaped; ruff fails on it, and the gate says why.
     gates = {gate["name"]: gate for gate in read_json(output / "build/run_report.json")["gates"]}
     assert "src/crm_contacts/x\\xff.py:1: AWS Access Key" in "\n".join(gates["secret-scan"]["details"])
+    assert gates["lint"]["status"] == "failed" and "not UTF-8" in gates["lint"]["reason"]
+    assert "src/crm_contacts/x\\xff.py" in gates["lint"]["reason"]
     listed = [item["path"] for item in read_json(output / "build/manifest.json")["artifacts"]]
     assert listed and not any(not_utf8(path) for path in listed)
     # The evidence is whole; the one thing verify reports is the file it cannot list.

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from factory.errors import one_line
+from factory.fsutil import list_files, not_utf8
 from factory.trust import distrust_unsealed_folder, seal_folder
 
 LINT_TARGETS = ("src", "tests")
@@ -44,6 +46,20 @@ def run_ruff(build_dir: Path, *, fix: bool = False) -> LintResult | None:
     distrust_unsealed_folder(cache_dir)
     cache = ["--cache-dir", str(cache_dir)]
     argv = [*command, "check", *cache, "--output-format", "concise", *(["--fix"] if fix else []), *targets]
-    result = subprocess.run(argv, cwd=build_dir, capture_output=True, text=True, timeout=120, check=False)
+    # backslashreplace: ruff prints a name that is not UTF-8 as its bytes.
+    result = subprocess.run(
+        argv, cwd=build_dir, capture_output=True, text=True, errors="backslashreplace", timeout=120, check=False
+    )
     seal_folder(cache_dir)
-    return LintResult(ok=result.returncode == 0, output=(result.stdout + result.stderr).strip(), version=version)
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        output += _unlintable(build_dir, targets)
+    return LintResult(ok=result.returncode == 0, output=output, version=version)
+
+
+def _unlintable(build_dir: Path, targets: list[str]) -> str:
+    """Names ruff's cache cannot hold (it then fails saying only 'Failed to serialize cache data'), as a last
+    line that says why."""
+    paths = [path.relative_to(build_dir).as_posix() for name in targets for path in list_files(build_dir / name)]
+    odd = [one_line(path) for path in paths if not_utf8(path)]
+    return f"\nfile names that are not UTF-8 (ruff fails on them): {', '.join(odd)}" if odd else ""
