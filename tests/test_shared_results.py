@@ -48,7 +48,8 @@ def test_a_second_output_of_the_same_module_reuses_the_first_ones_results(tmp_pa
 
 
 def test_two_builds_of_one_module_started_together_fuzz_its_code_once(tmp_path: Path):
-    env = factory_env(LAI_CACHE_DIR=str(tmp_path / "cache"))  # nothing fuzzed before
+    # Nothing fuzzed before; one example per operation (a key no other test shares, and a quicker fuzz run).
+    env = factory_env(LAI_CACHE_DIR=str(tmp_path / "cache"), LAI_FUZZ_EXAMPLES="1")
     argv = [sys.executable, "-m", "factory.cli", "auto-full", "--module", "fleet-vehicles", "--waive", "docker-build"]
     runs = [
         subprocess.Popen(
