@@ -3,7 +3,6 @@ the stable Pack0 context, output limits per model, and the SDK's own retries (42
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from factory.agents.request import AgentRequest, Completion
 from factory.errors import FactoryError, ReplyTooLarge
 from factory.llm.messages import conversation
 from factory.llm.models import max_output_tokens
+from factory.llm.stream_reply import StreamedReply
 from factory.llm.usage import Usage
 
 EMIT_TOOL = "emit_reply"
@@ -109,34 +109,29 @@ class AnthropicProvider:
         except anthropic.APIConnectionError as error:
             reason = type(error).__name__
             raise ModelError(f"cannot reach the Anthropic API ({reason}); check ANTHROPIC_BASE_URL") from None
-        parts = []
-        for block in message.content:
-            if block.type == "tool_use":
-                parts.append(json.dumps(block.input))
-            elif block.type == "text":
-                parts.append(block.text)
         usage = message.usage
         return Completion(
-            text="\n".join(parts),
+            text=message.text(),
             usage=Usage(
-                input_tokens=usage.input_tokens or 0,
-                output_tokens=usage.output_tokens or 0,
-                cache_write_tokens=getattr(usage, "cache_creation_input_tokens", 0) or 0,
-                cache_read_tokens=getattr(usage, "cache_read_input_tokens", 0) or 0,
+                input_tokens=usage.get("input_tokens", 0),
+                output_tokens=usage.get("output_tokens", 0),
+                cache_write_tokens=usage.get("cache_creation_input_tokens", 0),
+                cache_read_tokens=usage.get("cache_read_input_tokens", 0),
             ),
             truncated=message.stop_reason == "max_tokens",
         )
 
-    def _stream(self, request: AgentRequest):
+    def _stream(self, request: AgentRequest) -> StreamedReply:
         """The reply, streamed (long generations need it), with the token count shown as it grows."""
         label = f"{request.agent}{':' + request.slice if request.slice else ''}"
         received, shown = 0, 0
-        with self._client.messages.stream(**self._params(request)) as stream:
-            for event in stream:
-                if event.type != "content_block_delta":
+        message = StreamedReply()
+        with self._client.messages.create(**self._params(request), stream=True) as events:
+            for event in events:
+                added = message.add(event)
+                if not added:
                     continue
-                delta = event.delta
-                received += len(getattr(delta, "partial_json", "") or getattr(delta, "text", "") or "")
+                received += added
                 if received > MAX_REPLY_CHARS:  # refused anyway: stop reading (and holding) a runaway reply
                     raise ReplyTooLarge(
                         f"{request.agent} reply refused: over {MAX_REPLY_CHARS} characters (limit {MAX_REPLY_CHARS}); "
@@ -145,9 +140,8 @@ class AnthropicProvider:
                 if self.progress is not None and received - shown >= PROGRESS_EVERY_CHARS:
                     shown = received
                     self.progress(f"{label}: ~{received // 4} tokens received")
-            message = stream.get_final_message()
         if self.progress is not None:
-            self.progress(f"{label}: {message.usage.output_tokens} tokens, done")
+            self.progress(f"{label}: {message.usage.get('output_tokens', 0)} tokens, done")
         return message
 
 
