@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from factory.trust import seal, sealed
@@ -111,39 +111,72 @@ class SharedResults:
             return  # not kept: a later build does the work again
 
     @contextlib.contextmanager
-    def one_at_a_time(self, kind: str, key: str, wait_seconds: float) -> Iterator[None]:
+    def one_at_a_time(
+        self, kind: str, key: str, wait_seconds: float, say: Callable[[str], None] | None = None, what: str = ""
+    ) -> Iterator[None]:
         """While this process works out the result for a key (and keeps it), another process of this machine
         that wants the same one waits, up to wait_seconds, then finds it kept instead of doing the same work
         at the same time: two builds of one module started together fuzz its code once. Without a lock (a
-        folder that cannot be written, a link in a lock file's place, the wait over) nobody waits."""
-        descriptor = self._lock(_entry(kind, key), wait_seconds)
+        folder that cannot be written, a link in a lock file's or the locks folder's place, the wait over)
+        nobody waits. A wait is said (through say): the user sees why nothing moves, and for how long at most."""
+        descriptor = self._lock(_entry(kind, key), wait_seconds, say or (lambda _line: None), what or kind)
         try:
             yield
         finally:
             if descriptor is not None:
                 os.close(descriptor)  # and with it the lock; the OS drops it too if this process is killed
 
-    def _lock(self, entry: str, wait_seconds: float) -> int | None:
+    def _lock(self, entry: str, wait_seconds: float, say: Callable[[str], None], what: str) -> int | None:
         if (self.folder.exists() or self.folder.is_symlink()) and not self._usable():
             return None
         kind = entry.split(":", 1)[0]  # by kind too: a process holding one kind's lock may take another's
         stripe = int(hashlib.sha256(entry.encode()).hexdigest()[:8], 16) % LOCK_STRIPES
-        try:
-            (self.folder / LOCKS_FOLDER).mkdir(parents=True, exist_ok=True)
-            path = self.folder / LOCKS_FOLDER / f"{kind}-{stripe:02d}.lock"
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-        except OSError:
+        descriptor = _open_lock_file(self.folder, f"{kind}-{stripe:02d}.lock")
+        if descriptor is None:
             return None
-        deadline = time.monotonic() + wait_seconds
+        started = time.monotonic()
+        waiting = False
         while True:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if waiting:
+                    say(f"waited {time.monotonic() - started:.0f} s for the other build's {what}")
                 return descriptor
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if time.monotonic() - started >= wait_seconds:
+                    say(f"the other build's {what} not done after {wait_seconds:.0f} s: going on without them")
                     break
+                if not waiting:
+                    waiting = True
+                    say(f"waiting (at most {wait_seconds:.0f} s) for another build of this code: its {what}")
                 time.sleep(0.1)
             except OSError:
                 break
         os.close(descriptor)
         return None
+
+
+def _open_lock_file(folder: Path, name: str) -> int | None:
+    """The lock file folder/locks/name, opened without following a link in the place of the locks folder or of
+    the file (whoever can write the cache folder must not make this process create files elsewhere); None when
+    it cannot be."""
+    nofollow = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        top = os.open(folder, nofollow)
+    except OSError:
+        return None
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(LOCKS_FOLDER, 0o755, dir_fd=top)
+        locks = os.open(LOCKS_FOLDER, nofollow, dir_fd=top)
+    except OSError:
+        return None
+    finally:
+        os.close(top)
+    try:  # O_NONBLOCK: a FIFO planted in the file's place must not hold up the open
+        return os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644, dir_fd=locks)
+    except OSError:
+        return None
+    finally:
+        os.close(locks)

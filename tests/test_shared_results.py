@@ -91,6 +91,77 @@ def test_one_at_a_time_waits_for_the_holder_and_not_past_its_limit(tmp_path: Pat
     assert not target.exists() and all(os.path.islink(lock) for lock in locks.iterdir())
 
 
+def test_a_wait_for_another_build_is_said_with_its_limit_and_its_end(tmp_path: Path):
+    shared, said = SharedResults(tmp_path), []
+    waiting = SharedResults(tmp_path).one_at_a_time("kind", "key", 0.3, say=said.append, what="test run")
+    with shared.one_at_a_time("kind", "key", wait_seconds=1), waiting:
+        pass
+    assert said == [
+        "waiting (at most 0 s) for another build of this code: its test run",
+        "the other build's test run not done after 0 s: going on without them",
+    ]
+    said.clear()
+    with SharedResults(tmp_path).one_at_a_time("kind", "key", 30, say=said.append):  # free: nothing to say
+        pass
+    assert said == []
+
+
+def test_what_is_planted_in_the_locks_place_neither_hangs_nor_is_written_through(tmp_path: Path):
+    # Whoever can write the cache folder: a FIFO or a folder as a lock file, a link as the locks folder.
+    shared = SharedResults(tmp_path / "one")
+    with shared.one_at_a_time("kind", "key", wait_seconds=1):
+        pass
+    locks = shared.folder / LOCKS_FOLDER
+    for index, lock in enumerate(sorted(locks.iterdir())):
+        lock.unlink()
+        os.mkfifo(lock) if index % 2 else lock.mkdir()
+    started = time.monotonic()
+    with shared.one_at_a_time("kind", "key", wait_seconds=30):
+        pass
+    assert time.monotonic() - started < 5
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = SharedResults(tmp_path / "two")
+    (linked.folder).mkdir(parents=True)
+    (linked.folder / LOCKS_FOLDER).symlink_to(elsewhere)
+    with linked.one_at_a_time("kind", "key", wait_seconds=30), linked.one_at_a_time("kind", "key", wait_seconds=30):
+        pass  # no lock, so no wait (the second would otherwise wait for the first)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_build_waiting_for_another_fuzzing_the_same_code_says_so_then_reuses_its_run(
+    crm_output: Path, tmp_path: Path
+):
+    import threading
+
+    from factory.gates.contracts_fuzz import RUN_KIND, FuzzSettings, _cache, fuzz_key, fuzz_service_once
+
+    build = tmp_path / "build"
+    shutil.copytree(crm_output / "build", build)
+    pack0 = load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1")
+    settings = FuzzSettings(max_examples=1)
+    key = fuzz_key(build, "none", settings)
+    clean = {"settings": vars(settings), "operations_total": 11, "operations": ["health"], "stop": "completed"}
+    holding, said = threading.Event(), []
+
+    def other_build():  # fuzzes this code: holds the lock, keeps its run, lets go
+        with _cache(tmp_path / "cache").one_at_a_time(RUN_KIND, key, wait_seconds=1):
+            holding.set()
+            time.sleep(0.5)
+            _cache(tmp_path / "cache").remember(RUN_KIND, {key: clean})
+
+    thread = threading.Thread(target=other_build)
+    thread.start()
+    holding.wait(10)
+    run = fuzz_service_once(build, pack0, "none", tmp_path / "cache", settings, say=said.append)
+    thread.join()
+    assert run.reused_key == key and run.operations == ["health"]  # not fuzzed here (no sandbox would fail it)
+    assert said[0].startswith("waiting (at most ") and said[0].endswith(
+        " for another build of this code: its contract fuzzing"
+    )
+    assert said[1].startswith("waited ") and said[1].endswith(" s for the other build's contract fuzzing")
+
+
 def test_an_entry_this_machine_did_not_seal_is_not_believed(tmp_path: Path):
     shared = SharedResults(tmp_path)
     shared.remember("kind", {"key": {"passed": True}})

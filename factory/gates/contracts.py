@@ -140,7 +140,7 @@ def contracts_gate(
     problems += [f"{op_id}: no passing contract test" for op_id in op_ids if op_id not in covered]
     if problems:
         return GateResult("contracts", "failed", f"{len(problems)} operation problem(s)", *tool, details=problems)
-    fuzzed = fuzz_service_once(build_dir, pack0, sandbox, cache_dir, owned=owned)
+    fuzzed = fuzz_service_once(build_dir, pack0, sandbox, cache_dir, owned=owned, say=say)
     if not fuzzed.passed:
         return GateResult("contracts", "failed", fuzzed.summary(), *tool, details=fuzzed.detail_lines())
     # Said in the log, not the gate's result (evidence): a re-run after a crash found the checks of the run it

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -213,9 +214,11 @@ def fuzz_service_once(
     cache_dir: Path | None,
     settings: FuzzSettings | None = None,
     owned: dict[str, set[str]] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> FuzzRun:
     """fuzz_service, or the remembered whole run of exactly this code with these settings; with owned (the
-    files each entity slice wrote), a slice whose clean result is known for its inputs is not fuzzed again."""
+    files each entity slice wrote), a slice whose clean result is known for its inputs is not fuzzed again.
+    say hears of a wait for another build fuzzing the same code."""
     settings = settings or fuzz_settings()
     if cache_dir is None:
         return fuzz_service(build_dir, pack0, sandbox, settings)
@@ -227,7 +230,7 @@ def fuzz_service_once(
         plans = fuzz_plans(build_dir, owned, pack0, _fuzzer_setting(sandbox, settings))
     cache = _cache(cache_dir)
     longest = settings.max_seconds(operation_count(pack0)) + STARTUP_SECONDS
-    with cache.one_at_a_time(RUN_KIND, key, wait_seconds=longest):
+    with cache.one_at_a_time(RUN_KIND, key, wait_seconds=longest, say=say, what="contract fuzzing"):
         stored = cache.recall(RUN_KIND, [key]).get(key)
         run = _stored_run(stored, key) if isinstance(stored, dict) else None
         if run is None and plans is None:

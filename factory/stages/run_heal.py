@@ -47,7 +47,7 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
 
     def fuzz(number: int) -> str:
         owned = owned_files(config.layout.logs_dir, pack0.entities)
-        run = fuzz_service_once(config.layout.build_dir, pack0, sandbox, config.cache_dir, owned=owned)
+        run = fuzz_service_once(config.layout.build_dir, pack0, sandbox, config.cache_dir, owned=owned, say=say)
         say(f"contract fuzzing: {run.summary()}")
         if run.passed:
             return ""
@@ -58,7 +58,9 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
     return fuzz
 
 
-def _one_build_at_a_time(config: BuildConfig, slicing: Slicing, sandbox: str, shared: SharedResults):
+def _one_build_at_a_time(
+    config: BuildConfig, slicing: Slicing, sandbox: str, shared: SharedResults, say: Callable[[str], None]
+):
     """Two builds of the same code at once (`lai-pack many`, two terminals, a CI matrix): the second waits while
     the first runs the tests, then reuses its results from the shared cache instead of running them too."""
     try:
@@ -68,7 +70,8 @@ def _one_build_at_a_time(config: BuildConfig, slicing: Slicing, sandbox: str, sh
         key = None
     if key is None:
         return contextlib.nullcontext()
-    return shared.one_at_a_time(SEAL_KIND, key, wait_seconds=config.test_timeout or DEFAULT_TIMEOUT_S)
+    limit = config.test_timeout or DEFAULT_TIMEOUT_S
+    return shared.one_at_a_time(SEAL_KIND, key, wait_seconds=limit, say=say, what="test run")
 
 
 def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
@@ -89,7 +92,7 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
     provider = config.make_provider(pack0.budgets, say)
     fuzz = contract_fuzzer(config, pack0, sandbox, say)
-    with _one_build_at_a_time(config, slicing, sandbox, shared):
+    with _one_build_at_a_time(config, slicing, sandbox, shared, say):
         result = run_with_heal(
             layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
         )
