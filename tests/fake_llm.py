@@ -56,6 +56,12 @@ class Scripted:
     stop_after: int | None = None
     # Cut at the request's max_tokens as the API does; a scripted (hostile) answer may send more.
     obeys_max_tokens: bool = False
+    # A stream that breaks off after its first delta: with an error event of this type (as the API sends an
+    # overloaded_error mid-stream), or, with cut_short, the connection closes mid-body (a dropped connection;
+    # with closes_cleanly the body had no announced length, so it reads as ended, without message_stop).
+    error_mid_stream: str = ""
+    cut_short: bool = False
+    closes_cleanly: bool = False
 
 
 def agent_and_slice(body: dict) -> tuple[str, str]:
@@ -172,7 +178,7 @@ class FakeModelServer:
             def _error(self, status: int, kind: str, message: str, headers: dict | None = None) -> None:
                 self._send(status, {"type": "error", "error": {"type": kind, "message": message}}, headers)
 
-            def _stream(self, body: dict, text: str, as_tool: bool, stop_reason: str) -> None:
+            def _stream(self, body: dict, text: str, as_tool: bool, stop_reason: str, answer: Scripted) -> None:
                 """The Messages API's server-sent events: the reply in chunks, usage at start and end."""
                 usage = server._usage(body, text)
                 output_tokens = usage.pop("output_tokens")
@@ -210,11 +216,19 @@ class FakeModelServer:
                     ),
                     ("message_stop", {"type": "message_stop"}),
                 ]
+                wire = [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
+                if answer.cut_short and not answer.closes_cleanly:  # announces the whole body, sends part of it
+                    self.send_header("Content-Length", str(sum(map(len, wire))))
                 self.end_headers()
-                for name, data in events:
-                    self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+                if answer.error_mid_stream or answer.cut_short:
+                    error = {"type": "error", "error": {"type": answer.error_mid_stream, "message": "scripted"}}
+                    wire = wire[:3] + [f"event: error\ndata: {json.dumps(error)}\n\n".encode()] * bool(
+                        answer.error_mid_stream
+                    )
+                for each in wire:
+                    self.wfile.write(each)
                 self.wfile.flush()
 
             def do_POST(self):
@@ -266,7 +280,7 @@ class FakeModelServer:
                     )
                 stop_reason = "max_tokens" if stopped else "tool_use" if answer.as_tool else "end_turn"
                 if body.get("stream"):
-                    return self._stream(body, text, answer.as_tool, stop_reason)
+                    return self._stream(body, text, answer.as_tool, stop_reason, answer)
                 content = (
                     [{"type": "tool_use", "id": "toolu_1", "name": "emit_reply", "input": json.loads(text)}]
                     if answer.as_tool

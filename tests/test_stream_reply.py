@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pydantic
+import pytest
 from anthropic.types import RawMessageStreamEvent
 
 from factory.llm.stream_reply import StreamedReply
@@ -64,3 +65,115 @@ def test_text_blocks_and_a_tool_come_in_order_and_a_cut_off_tool_input_is_kept_a
 def test_a_tool_input_given_whole_at_its_start_is_kept():
     reply, received = assemble(events([tool([], start_input={"files": [], "notes": "whole"})]))
     assert received == 0 and json.loads(reply.text()) == {"files": [], "notes": "whole"}
+
+
+def wire_events(wire: list[dict]) -> list:
+    """Events as the SDK's stream makes them from the wire (construct_type: an unknown kind is not refused)."""
+    from anthropic._models import construct_type
+
+    return [construct_type(type_=RawMessageStreamEvent, value=each) for each in wire]
+
+
+def test_a_delta_counts_only_for_a_block_of_its_own_kind_as_the_sdk_accumulates_it():
+    # The SDK adds text_delta to text blocks, input_json_delta to tool blocks, and nothing of any other delta
+    # (a kind not known yet is parsed with whichever fields it has: here a text field).
+    text = (
+        {"type": "text", "text": "A"},
+        [{"type": "text_delta", "text": "B"}, {"type": "input_json_delta", "partial_json": "X"}],
+    )
+    value = (
+        {"type": "tool_use", "id": "t", "name": "emit_reply", "input": {}},
+        [{"type": "text_delta", "text": "X"}, {"type": "input_json_delta", "partial_json": '{"a": 1}'}],
+    )
+    stream = events([text, value])
+    stream[3:3] = wire_events(
+        [{"type": "content_block_delta", "index": 0, "delta": {"type": "compaction_delta", "text": "X"}}]
+    )
+    reply, received = assemble(stream)
+    assert reply.text() == 'AB\n{"a": 1}'
+    assert received == len("B") + len('{"a": 1}')
+
+
+def test_thinking_server_tools_pings_and_unknown_events_add_no_reply_text():
+    thinking = (
+        {"type": "thinking", "thinking": "", "signature": ""},
+        [{"type": "thinking_delta", "thinking": "let me see"}, {"type": "signature_delta", "signature": "sig"}],
+    )
+    search = (
+        {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {}},
+        [{"type": "input_json_delta", "partial_json": '{"query": "q"}'}],
+    )
+    text = ({"type": "text", "text": ""}, [{"type": "text_delta", "text": "done"}])
+    stream = events([thinking, search, text])
+    stream[1:1] = wire_events([{"type": "ping"}, {"type": "a_kind_not_known_yet", "index": 0, "text": "X"}])
+    reply, _ = assemble(stream)
+    assert reply.text() == "done" and reply.finished
+
+
+def test_usage_in_message_delta_overwrites_what_it_gives_and_keeps_what_it_leaves_out():
+    stream = events([({"type": "text", "text": "x"}, [])])
+    delta = {"stop_reason": "end_turn", "stop_sequence": None}
+    usage = {"output_tokens": 50, "input_tokens": 12, "cache_creation_input_tokens": None, "server_tool_use": None}
+    stream[-2] = EVENT.validate_python({"type": "message_delta", "delta": delta, "usage": usage})
+    reply, _ = assemble(stream)
+    assert reply.usage == {"input_tokens": 12, "output_tokens": 50, "cache_read_input_tokens": 7}
+    assert reply.stop_reason == "end_turn"
+
+
+def test_a_stream_that_ends_before_message_stop_is_not_a_finished_reply():
+    stream = events([tool(['{"files": [', "]}"])])
+    reply, _ = assemble(stream[:-2])  # no message_delta, no message_stop: the connection ended early
+    assert not reply.finished and reply.stop_reason is None
+    assert assemble(stream)[0].finished
+
+
+def complete_from(monkeypatch, answer):
+    """The provider's call against the local Messages API answering with this Scripted."""
+    from fake_llm import FakeModelServer
+
+    from factory.agents.request import AgentRequest
+    from factory.llm.anthropic_provider import AnthropicProvider
+
+    server = FakeModelServer(lambda _agent, _slice, _body: answer, api_key="k").start()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    try:
+        provider = AnthropicProvider("claude-sonnet-4-6", max_retries=0)
+        return provider.complete(AgentRequest("codegen", "You are CodeGen.", "Write the core slice.", None))
+    finally:
+        server.stop()
+
+
+REPLY = json.dumps({"files": [], "notes": "n" * 9000})  # three deltas of 4000 characters
+
+
+def test_an_error_event_mid_stream_is_said_as_the_reply_breaking_off(monkeypatch):
+    from fake_llm import Scripted
+
+    from factory.llm.anthropic_provider import ModelError
+
+    with pytest.raises(ModelError) as raised:
+        complete_from(monkeypatch, Scripted(REPLY, error_mid_stream="overloaded_error"))
+    assert str(raised.value).startswith("the Anthropic API broke off its reply (overloaded_error: scripted)")
+    assert "answered 200" not in str(raised.value)
+
+
+def test_a_stream_cut_off_on_the_way_is_a_model_error_not_a_crash_nor_a_reply(monkeypatch):
+    from fake_llm import Scripted
+
+    from factory.llm.anthropic_provider import ModelError
+
+    with pytest.raises(ModelError) as raised:  # the connection closes mid-body: the HTTP layer's own error
+        complete_from(monkeypatch, Scripted(REPLY, cut_short=True))
+    assert str(raised.value).startswith("the Anthropic API's reply stream broke off (RemoteProtocolError)")
+    assert complete_from(monkeypatch, Scripted(REPLY)).text == REPLY
+
+
+def test_a_stream_that_ends_before_its_message_stop_is_a_model_error_not_a_reply(monkeypatch):
+    from fake_llm import Scripted
+
+    from factory.llm.anthropic_provider import ModelError
+
+    with pytest.raises(ModelError) as raised:  # the body just ends (no length announced): no HTTP error
+        complete_from(monkeypatch, Scripted(REPLY, cut_short=True, closes_cleanly=True))
+    assert str(raised.value) == "the Anthropic API's reply stream broke off (it ended before message_stop); run again"

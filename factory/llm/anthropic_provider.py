@@ -3,6 +3,8 @@ the stable Pack0 context, output limits per model, and the SDK's own retries (42
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
 from collections.abc import Callable
@@ -102,10 +104,16 @@ class AnthropicProvider:
                 f"the Anthropic API does not know the model {self.model!r} (404): choose another with --model"
             ) from None
         except anthropic.APIStatusError as error:
+            if error.status_code == 200:  # an error event in the stream: the API stopped mid-reply (not retried)
+                raise ModelError(f"the Anthropic API broke off its reply ({_error_event(error)}); run again") from None
             # The SDK retries only 408, 409, 429 and 5xx: any other status was a single request.
             retried = error.status_code in (408, 409, 429) or error.status_code >= 500
             when = " after retries" if retried else ""
             raise ModelError(f"the Anthropic API answered {error.status_code}{when}: {_short(error)}") from None
+        except _transport_errors() as error:  # the SDK wraps them only before the reply's stream has begun
+            raise ModelError(
+                f"the Anthropic API's reply stream broke off ({type(error).__name__}); run again"
+            ) from None
         except anthropic.APIConnectionError as error:
             reason = type(error).__name__
             raise ModelError(f"cannot reach the Anthropic API ({reason}); check ANTHROPIC_BASE_URL") from None
@@ -140,6 +148,8 @@ class AnthropicProvider:
                 if self.progress is not None and received - shown >= PROGRESS_EVERY_CHARS:
                     shown = received
                     self.progress(f"{label}: ~{received // 4} tokens received")
+        if not message.finished:  # the body ended (a proxy, a closed connection) before the reply did
+            raise ModelError("the Anthropic API's reply stream broke off (it ended before message_stop); run again")
         if self.progress is not None:
             self.progress(f"{label}: {message.usage.get('output_tokens', 0)} tokens, done")
         return message
@@ -148,3 +158,21 @@ class AnthropicProvider:
 def _short(error: Exception) -> str:
     text = " ".join(str(error).split())
     return text if len(text) < 200 else text[:200] + "..."
+
+
+def _error_event(error: Exception) -> str:
+    """The error event's type and message, as the API sent them."""
+    body = getattr(error, "body", None)
+    detail = body.get("error") if isinstance(body, dict) else None
+    if isinstance(detail, dict):
+        return _short(f"{detail.get('type', 'error')}: {detail.get('message', '')}")
+    return _short(error)
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The HTTP layer's errors (httpx2 under the SDK since its 1.0, httpx before)."""
+    found = []
+    for name in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            found.append(importlib.import_module(name).HTTPError)
+    return tuple(found)

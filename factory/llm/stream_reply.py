@@ -11,6 +11,18 @@ import json
 from dataclasses import dataclass, field
 
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+TOOL_BLOCKS = ("tool_use", "server_tool_use")  # the blocks whose input comes in input_json_delta parts
+
+
+def _delta_text(delta: object, block_type: str | None) -> str:
+    """What a delta adds to its block, as the SDK's accumulator sees it: text to a text block, input JSON to a
+    tool block; any other delta (thinking, signature, citations, a kind not known yet) adds no reply text."""
+    kind = getattr(delta, "type", None)
+    if kind == "text_delta" and block_type == "text":
+        return getattr(delta, "text", "") or ""
+    if kind == "input_json_delta" and block_type in TOOL_BLOCKS:
+        return getattr(delta, "partial_json", "") or ""
+    return ""
 
 
 def _usage(usage: object) -> dict[str, int]:
@@ -22,6 +34,7 @@ def _usage(usage: object) -> dict[str, int]:
 class StreamedReply:
     usage: dict[str, int] = field(default_factory=dict)
     stop_reason: str | None = None
+    finished: bool = False  # message_stop came: a stream that ends without it was cut off on the way
     # index: (type, text parts, a tool's input as the block's start gave it: {} when its JSON comes in deltas)
     blocks: dict[int, tuple[str, list[str], object]] = field(default_factory=dict)
 
@@ -34,14 +47,16 @@ class StreamedReply:
             block = event.content_block
             self.blocks[event.index] = (block.type, [getattr(block, "text", "") or ""], getattr(block, "input", None))
         elif kind == "content_block_delta":
-            delta = event.delta
-            text = getattr(delta, "partial_json", None) or getattr(delta, "text", None) or ""
-            if event.index in self.blocks:
-                self.blocks[event.index][1].append(text)
+            block = self.blocks.get(event.index)
+            text = _delta_text(event.delta, block[0] if block else None)
+            if text:
+                block[1].append(text)
             return len(text)
         elif kind == "message_delta":
             self.stop_reason = getattr(event.delta, "stop_reason", None) or self.stop_reason
             self.usage.update(_usage(getattr(event, "usage", None)))
+        elif kind == "message_stop":
+            self.finished = True
         return 0
 
     def text(self) -> str:
