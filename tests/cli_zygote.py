@@ -17,6 +17,7 @@ What a fork cannot give, a test gets from a real process (`run_cli(..., fresh=Tr
 from __future__ import annotations
 
 import json
+import locale
 import os
 import selectors
 import signal
@@ -63,9 +64,12 @@ def _run_in_fork(request: dict, fds: list[int]) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own streams
-    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # noqa: SIM115
+    # Encoded as the interpreter set up the zygote's own: the same start-up settings give a new process the same
+    # (under a C or C.UTF-8 locale, stdin and stdout use surrogateescape: bytes that are not UTF-8 pass through).
+    stdin, stdout, stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
+    sys.stdin = open(0, encoding=stdin.encoding, errors=stdin.errors, closefd=False)  # noqa: SIM115 - own streams
+    sys.stdout = open(1, "w", encoding=stdout.encoding, errors=stdout.errors, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding=stderr.encoding, errors=stderr.errors, closefd=False, buffering=1)  # noqa: SIM115
     sys.argv = [request["argv0"], *request["args"]]
     sys.path[0] = os.getcwd()  # as `python -m` puts it
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -138,6 +142,9 @@ def serve(path: str) -> None:
             finally:
                 os._exit(0)
         connection.close()
+    # The worker is gone without stopping it (killed, or it crashed): leave nothing in the temporary folder.
+    os.unlink(path)
+    os.rmdir(os.path.dirname(path))
 
 
 # --- the test's side --------------------------------------------------------------------------------------------
@@ -185,8 +192,8 @@ class Zygote:
 
 
 def _text(data: bytes) -> str:
-    """As subprocess's text mode decodes: the locale's encoding, universal newlines."""
-    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    """As subprocess's text mode decodes: the locale's encoding (strict), universal newlines."""
+    return data.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _read_both(out_fd: int, err_fd: int, pid: int, timeout: float, argv: list[str]) -> tuple[bytes, bytes]:

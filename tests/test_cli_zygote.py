@@ -4,9 +4,13 @@ exit code, both streams, the environment and the working folder a run is given."
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cli_zygote
+import pytest
 from conftest import factory_env, run_cli
 
 
@@ -36,3 +40,29 @@ def test_a_run_whose_interpreter_settings_differ_gets_a_new_process():
     assert cli_zygote.zygote_for(env) is not None or os.environ.get("LAI_TESTS_FRESH_PROCESSES") == "1"
     assert cli_zygote.zygote_for({**env, "PYTHONHASHSEED": "7"}) is None
     assert cli_zygote.zygote_for({**env, "LC_ALL": "C.UTF-8", "LANG": "x"}) is None
+
+
+def test_bytes_that_are_not_utf8_reach_stdout_as_in_a_new_process():
+    # A real process writes them back as it got them (its streams' error handler under this locale); text
+    # mode then cannot decode them, whichever way lai-pack ran. A fork that wrote with another handler crashed.
+    env = factory_env(LAI_MODEL="claude-\udcff")
+    real = subprocess.run([sys.executable, "-m", "factory.cli", "config"], capture_output=True, env=env, check=False)
+    assert real.returncode == 0 and b"claude-\xff" in real.stdout, real.stderr
+    for fresh in (False, True):
+        with pytest.raises(UnicodeDecodeError):
+            run_cli("config", env=env, fresh=fresh)
+
+
+def test_a_zygote_whose_test_worker_is_gone_stops_and_leaves_no_socket_behind(tmp_path: Path):
+    started = subprocess.run(
+        [sys.executable, "-c", "import cli_zygote, os; z = cli_zygote.Zygote(); print(z.process.pid, z.folder)"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        check=True,
+    )  # the worker exits without stopping it (as a killed one would)
+    pid, folder = started.stdout.split()
+    deadline = time.monotonic() + 30
+    while (Path("/proc", pid).exists() or Path(folder).exists()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(folder).exists(), os.listdir(folder)
