@@ -23,7 +23,7 @@ from factory.trust import seal, sealed
 RESULTS_FOLDER = "results"
 SIZE_LIMIT_BYTES = 2**30
 LOCKS_FOLDER = "locks"
-LOCK_STRIPES = 64  # lock files, whatever the number of keys (two keys sharing one only wait for each other)
+LOCK_STRIPES = 64  # lock files, whatever the number of keys (two keys sharing one do not wait: see _holder)
 # What a damaged store raises: sqlite3's errors, OSError (a folder that cannot be made or opened), and
 # UnicodeDecodeError (a large value's own file holding other bytes).
 UNUSABLE = (sqlite3.Error, OSError, UnicodeDecodeError)
@@ -139,10 +139,13 @@ class SharedResults:
         while True:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _name_holder(descriptor, entry)
                 if waiting:
                     say(f"waited {time.monotonic() - started:.0f} s for the other build's {what}")
                 return descriptor
             except BlockingIOError:
+                if _holder(descriptor) not in (b"", entry.encode()):  # another key's work on this lock file
+                    break
                 if time.monotonic() - started >= wait_seconds:
                     say(f"the other build's {what} not done after {wait_seconds:.0f} s: going on without them")
                     break
@@ -154,6 +157,21 @@ class SharedResults:
                 break
         os.close(descriptor)
         return None
+
+
+def _name_holder(descriptor: int, entry: str) -> None:
+    """Write which key the lock is held for: a build wanting another key of the same lock file does not wait."""
+    with contextlib.suppress(OSError):  # (a FIFO in the file's place cannot be written at an offset)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, entry.encode(), 0)
+
+
+def _holder(descriptor: int) -> bytes:
+    """The key the lock file's holder named (b"" while it has not yet, or when it cannot be read)."""
+    try:
+        return os.pread(descriptor, 512, 0)
+    except OSError:
+        return b""
 
 
 def _open_lock_file(folder: Path, name: str) -> int | None:

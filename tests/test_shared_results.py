@@ -129,6 +129,22 @@ def test_what_is_planted_in_the_locks_place_neither_hangs_nor_is_written_through
     assert list(elsewhere.iterdir()) == []
 
 
+def test_two_keys_that_share_a_lock_file_do_not_wait_for_each_other(tmp_path: Path):
+    import hashlib
+
+    from factory.results_cache import LOCK_STRIPES
+
+    def stripe(key: str) -> int:
+        return int(hashlib.sha256(f"kind:{key}".encode()).hexdigest()[:8], 16) % LOCK_STRIPES
+
+    other = next(f"key{n}" for n in range(1, 10_000) if stripe(f"key{n}") == stripe("key0"))
+    said = []
+    with SharedResults(tmp_path).one_at_a_time("kind", "key0", wait_seconds=30):
+        started = time.monotonic()
+        with SharedResults(tmp_path).one_at_a_time("kind", other, wait_seconds=30, say=said.append):
+            assert time.monotonic() - started < 5 and said == []  # not "another build of this code"
+
+
 def test_a_build_waiting_for_another_fuzzing_the_same_code_says_so_then_reuses_its_run(
     crm_output: Path, tmp_path: Path
 ):
