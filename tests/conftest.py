@@ -70,8 +70,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 # The longest test files first (the docker gate's ~100 s of wall time, mostly in the engine's containers; then by
 # CPU seconds per file, measured on 2 cores on 2026-11-26: 46, 45, 34, 32, 29, 20, 19, 18, 17, 17, 17): xdist
-# hands out whole files (--dist loadfile) in collection order, and a long file handed out last ends last, with
-# the other workers idle. The rest keep their order.
+# hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder: by default it sorts them
+# by their number of tests, which put these few-test files last), and a long file handed out last ends last,
+# with the other workers idle. The rest keep their order.
 LONGEST_FIRST = (
     "test_docker_gate.py",
     "test_llm_mode.py",
