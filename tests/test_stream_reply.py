@@ -64,7 +64,14 @@ def test_text_blocks_and_a_tool_come_in_order_and_a_cut_off_tool_input_is_kept_a
 
 def test_a_tool_input_given_whole_at_its_start_is_kept():
     reply, received = assemble(events([tool([], start_input={"files": [], "notes": "whole"})]))
-    assert received == 0 and json.loads(reply.text()) == {"files": [], "notes": "whole"}
+    assert json.loads(reply.text()) == {"files": [], "notes": "whole"}
+    # Counted as received (the reply's size limit holds whichever way a block's content comes)
+    assert received == len(reply.text())
+
+
+def test_text_given_at_a_blocks_start_is_counted_as_received():
+    reply, received = assemble(events([({"type": "text", "text": "x" * 5000}, [{"type": "text_delta", "text": "y"}])]))
+    assert reply.text() == "x" * 5000 + "y" and received == 5001
 
 
 def wire_events(wire: list[dict]) -> list:
@@ -91,7 +98,7 @@ def test_a_delta_counts_only_for_a_block_of_its_own_kind_as_the_sdk_accumulates_
     )
     reply, received = assemble(stream)
     assert reply.text() == 'AB\n{"a": 1}'
-    assert received == len("B") + len('{"a": 1}')
+    assert received == len("AB") + len('{"a": 1}')
 
 
 def test_thinking_server_tools_pings_and_unknown_events_add_no_reply_text():

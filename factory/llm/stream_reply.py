@@ -45,7 +45,12 @@ class StreamedReply:
             self.usage.update(_usage(getattr(event.message, "usage", None)))
         elif kind == "content_block_start":
             block = event.content_block
-            self.blocks[event.index] = (block.type, [getattr(block, "text", "") or ""], getattr(block, "input", None))
+            text, start_input = getattr(block, "text", "") or "", getattr(block, "input", None)
+            self.blocks[event.index] = (block.type, [text], start_input)
+            # What a block's start carries counts too: the reply's size limit holds however its content comes.
+            if block.type == "text":
+                return len(text)
+            return len(json.dumps(start_input)) if block.type in TOOL_BLOCKS and start_input else 0
         elif kind == "content_block_delta":
             block = self.blocks.get(event.index)
             text = _delta_text(event.delta, block[0] if block else None)
