@@ -103,8 +103,11 @@ def _exit_code(code: object) -> int:
 
 def _serve_one(connection: socket.socket) -> None:
     """In a forked handler: read the request, fork the run, tell its pid, wait, tell how it ended."""
-    message, fds, _flags, _address = socket.recv_fds(connection, 1 << 20, 3)
-    request = json.loads(message)
+    message, fds, _flags, _address = socket.recv_fds(connection, 1 << 16, 3)
+    parts = [message]  # a large request (a big environment) comes in several reads: it ends at end of stream
+    while part := connection.recv(1 << 16):
+        parts.append(part)
+    request = json.loads(b"".join(parts))
     pid = os.fork()
     if pid == 0:
         connection.close()
@@ -178,7 +181,10 @@ class Zygote:
         request = {"argv0": argv[0], "args": argv[3:], "env": env, "cwd": str(cwd)}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.connect(self.path)
-            socket.send_fds(connection, [json.dumps(request).encode()], [0, out_write, err_write])
+            message = json.dumps(request).encode()
+            sent = socket.send_fds(connection, [message], [0, out_write, err_write])
+            connection.sendall(message[sent:])
+            connection.shutdown(socket.SHUT_WR)
             os.close(out_write)
             os.close(err_write)
             replies = connection.makefile("rb")

@@ -35,6 +35,14 @@ def test_a_forked_run_and_a_new_process_agree(tmp_path: Path):
     assert [forked.returncode for forked, _ in runs.values()] == [0, 2, 2, 0]
 
 
+def test_a_large_environment_reaches_a_forked_run_whole():
+    # 800 kB of variables (a real process takes them; each under the kernel's 128 kB limit for one string)
+    env = factory_env(**{f"LAI_TEST_LARGE_{n}": f"{n}" * 100_000 for n in range(8)}, LAI_MODEL="claude-large-env")
+    forked, fresh = both("config", env=env)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    assert forked.returncode == 0 and "claude-large-env" in forked.stdout
+
+
 def test_a_run_whose_interpreter_settings_differ_gets_a_new_process():
     env = factory_env()
     assert cli_zygote.zygote_for(env) is not None or os.environ.get("LAI_TESTS_FRESH_PROCESSES") == "1"
