@@ -70,6 +70,8 @@ def _run_in_fork(request: dict, fds: list[int]) -> None:
     sys.stdin = open(0, encoding=stdin.encoding, errors=stdin.errors, closefd=False)  # noqa: SIM115 - own streams
     sys.stdout = open(1, "w", encoding=stdout.encoding, errors=stdout.errors, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding=stderr.encoding, errors=stderr.errors, closefd=False, buffering=1)  # noqa: SIM115
+    # The zygote's own would keep what is written through them (rules/reporter.py writes to sys.__stdout__).
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     sys.argv = [request["argv0"], *request["args"]]
     sys.path[0] = os.getcwd()  # as `python -m` puts it
     signal.signal(signal.SIGINT, signal.default_int_handler)
