@@ -62,6 +62,7 @@ class Scripted:
     error_mid_stream: str = ""
     cut_short: bool = False
     closes_cleanly: bool = False
+    stop_reason: str = ""  # sent instead of the one the reply would have (refusal, model_context_window_exceeded)
 
 
 def agent_and_slice(body: dict) -> tuple[str, str]:
@@ -279,6 +280,7 @@ class FakeModelServer:
                         },
                     )
                 stop_reason = "max_tokens" if stopped else "tool_use" if answer.as_tool else "end_turn"
+                stop_reason = answer.stop_reason or stop_reason
                 if body.get("stream"):
                     return self._stream(body, text, answer.as_tool, stop_reason, answer)
                 content = (

@@ -184,3 +184,20 @@ def test_a_stream_that_ends_before_its_message_stop_is_a_model_error_not_a_reply
     with pytest.raises(ModelError) as raised:  # the body just ends (no length announced): no HTTP error
         complete_from(monkeypatch, Scripted(REPLY, cut_short=True, closes_cleanly=True))
     assert str(raised.value) == "the Anthropic API's reply stream broke off (it ended before message_stop); run again"
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "said"),
+    [
+        ("refusal", "the model declined to reply (stop_reason refusal)"),
+        ("model_context_window_exceeded", "the model's context window filled before its reply ended"),
+    ],
+)
+def test_a_reply_the_model_stopped_short_is_a_model_error_not_a_reply(monkeypatch, stop_reason: str, said: str):
+    from fake_llm import Scripted
+
+    from factory.llm.anthropic_provider import ModelError
+
+    with pytest.raises(ModelError) as raised:
+        complete_from(monkeypatch, Scripted(REPLY[:5000], stop_reason=stop_reason))
+    assert str(raised.value).startswith(said)

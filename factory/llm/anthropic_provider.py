@@ -24,6 +24,16 @@ REQUEST_TIMEOUT_S = 600.0
 _OUTPUT_LIMIT = re.compile(r"max_tokens: \d+ > (\d+)")
 
 
+# Stop reasons after which the reply is not whole and asking for the rest would not help (max_tokens is continued).
+STOPPED_SHORT = {
+    "refusal": "the model declined to reply (stop_reason refusal); run again, or choose another with --model",
+    "model_context_window_exceeded": (
+        "the model's context window filled before its reply ended (stop_reason model_context_window_exceeded): "
+        "choose a model with a larger context (--model)"
+    ),
+}
+
+
 class ModelError(FactoryError):
     """A model API failed: wrong key, unknown model, unreachable, overloaded after the SDK's retries."""
 
@@ -117,6 +127,8 @@ class AnthropicProvider:
         except anthropic.APIConnectionError as error:
             reason = type(error).__name__
             raise ModelError(f"cannot reach the Anthropic API ({reason}); check ANTHROPIC_BASE_URL") from None
+        if message.stop_reason in STOPPED_SHORT:  # what came is no reply, nor one to continue
+            raise ModelError(STOPPED_SHORT[message.stop_reason])
         usage = message.usage
         return Completion(
             text=message.text(),
