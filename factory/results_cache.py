@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -193,8 +194,15 @@ def _open_lock_file(folder: Path, name: str) -> int | None:
     finally:
         os.close(top)
     try:  # O_NONBLOCK: a FIFO planted in the file's place must not hold up the open
-        return os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644, dir_fd=locks)
+        descriptor = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644, dir_fd=locks)
     except OSError:
         return None
     finally:
         os.close(locks)
+    # The holder writes its key in it: only into a file of this user's that is nothing else (a hard link planted
+    # in its place would have this process overwrite the file it links to).
+    found = os.fstat(descriptor)
+    if stat.S_ISREG(found.st_mode) and found.st_nlink == 1 and found.st_uid == os.getuid():
+        return descriptor
+    os.close(descriptor)
+    return None

@@ -127,6 +127,15 @@ def test_what_is_planted_in_the_locks_place_neither_hangs_nor_is_written_through
     with linked.one_at_a_time("kind", "key", wait_seconds=30), linked.one_at_a_time("kind", "key", wait_seconds=30):
         pass  # no lock, so no wait (the second would otherwise wait for the first)
     assert list(elsewhere.iterdir()) == []
+    # A hard link in a lock file's place (to a file of this user's): not written, not truncated.
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    lock = next(iter(sorted(locks.iterdir())))
+    lock.rmdir() if lock.is_dir() else lock.unlink()
+    os.link(precious, lock)
+    with shared.one_at_a_time("kind", "key", wait_seconds=30):
+        pass
+    assert precious.read_text() == "keep me"
 
 
 def test_two_keys_that_share_a_lock_file_do_not_wait_for_each_other(tmp_path: Path):
