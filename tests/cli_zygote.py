@@ -228,15 +228,23 @@ def _read_both(out_fd: int, err_fd: int, pid: int, timeout: float, argv: list[st
 
 
 _zygote: Zygote | None = None
+_unavailable = False
 _lock = threading.Lock()
 
 
 def zygote_for(env: dict[str, str]) -> Zygote | None:
     """This worker's zygote, when a fork of it starts up as a new process with this environment would."""
-    global _zygote
+    global _zygote, _unavailable
     with _lock:
+        if _unavailable:
+            return None
         if _zygote is None or not _zygote.alive():
-            _zygote = Zygote()
+            try:
+                _zygote = Zygote()
+            except (OSError, RuntimeError) as error:  # e.g. a TMPDIR too long for a socket's path: new processes
+                _unavailable = True
+                print(f"tests: lai-pack runs in new processes (the zygote did not start: {error})", file=sys.stderr)
+                return None
         return _zygote if startup_environment(env) == _zygote.startup else None
 
 
