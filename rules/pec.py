@@ -20,7 +20,7 @@ def creators(config: BuildConfig) -> dict:
     @create_after(executed="deploy" if config.auto_deploy else "gates")
     def task_pec() -> dict:
         signed = ("manifest.json.sig", "provenance.dsse.json") if config.sign_key else ()
-        inputs, not_utf8 = chain_inputs(layout.build_dir, layout.pack0_dir)
+        inputs, not_evidence = chain_inputs(layout.build_dir, layout.pack0_dir)
         return {
             "doc": "PEC evidence: the report, the approval decision, the manifest of every artifact, provenance",
             "actions": [(run_stage, (config, "pec", Deferred("pec", "evidence")))],
@@ -38,8 +38,8 @@ def creators(config: BuildConfig) -> dict:
                         "flags": build_flags(config, config.max_heal or 0),
                         "sign_key": str(config.sign_key or ""),
                         "code": code_digest("pec", "stages/pec.py"),
-                        # Files named in bytes that are not UTF-8 block approval: one appearing or going re-decides.
-                        "not_utf8": not_utf8,
+                        # What cannot be evidence blocks approval: such a thing appearing or going re-decides.
+                        "not_evidence": not_evidence,
                     }
                 ),
                 # An evidence file or signature changed by hand is a target doit does not check: verify it

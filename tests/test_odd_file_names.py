@@ -159,3 +159,29 @@ def test_a_model_reply_spelling_a_name_or_text_that_is_not_utf8_is_refused():
         model = HealReply if "diagnosis" in raw else FileSetReply
         with pytest.raises(AgentReplyError, match="lone surrogate"):
             parse_reply("healer", raw, model)
+
+
+@pytest.mark.parametrize(
+    ("plant", "problem"),
+    [
+        (lambda build: (build / "stray.pyc").write_bytes(b"\0"), "bytecode: build/stray.pyc"),
+        (lambda build: (build / "link.txt").symlink_to("Dockerfile"), "not a regular file: build/link.txt"),
+    ],
+    ids=["bytecode", "symlink"],
+)
+def test_what_cannot_be_evidence_blocks_approval_until_it_goes(output: Path, plant, problem: str):
+    # Left in build/ during a run (generated tests run with it writable): before, the run approved an output
+    # that verify then rejected for it.
+    plant(output / "build")
+    command = ("auto-full", "--module", "crm-contacts", "--out", output, "--waive", "docker-build")
+    stopped = run_cli(*command)
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    reasons = read_json(output / "build/approval.json")["reasons"]
+    assert any(reason.startswith(f"not evidence: {problem}") for reason in reasons), reasons
+    checked = run_cli("verify", output)
+    assert checked.returncode == 1 and problem in checked.stdout
+    for leftover in ("stray.pyc", "link.txt"):
+        (output / "build" / leftover).unlink(missing_ok=True)
+    again = run_cli(*command)  # gone: the evidence is derived again, and approves
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run_cli("verify", output).returncode == 0

@@ -148,12 +148,18 @@ def artifacts(build: Path) -> list[str]:
     return [path for path in walk(build, "build/").files if in_chain(path)]
 
 
+def build_walk(build: Path) -> Tree:
+    """build/ as the evidence stage and verify walk it: only the deploy scripts may have a run bit."""
+    return walk(build, "build/", frozenset(f"build/{path}" for path in RUN_BITS))
+
+
 def chain_inputs(build: Path, pack0_dir: Path) -> tuple[list[Path], list[str]]:
     """Every file the evidence stage reads (the Pack0, the artifacts, the usage ledger, the stage records),
     minus what it writes itself: doit re-derives the evidence when any of them changes, appears or goes. And
-    the build's names that are not UTF-8 (escaped): no file_dep can name them, yet the approval depends on them."""
-    tree = walk(build, "build/")
+    what in the build cannot be evidence (bytecode, links, run bits, empty folders, names that are not UTF-8):
+    no file_dep can name most of it, yet it blocks approval."""
+    tree = build_walk(build)
     built = [path for path in tree.files if in_chain(path) and path not in EVIDENCE_FILES]
     records = [path for path in tree.files if stage_record(path) not in (None, *STAGES_AFTER_MANIFEST)]
     pack0 = [pack0_dir / path for path in walk(pack0_dir, "").files]
-    return [*pack0, *(build / path for path in built + records)], tree.not_utf8
+    return [*pack0, *(build / path for path in built + records)], tree.problems

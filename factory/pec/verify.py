@@ -14,7 +14,15 @@ from pathlib import Path
 
 from factory.errors import one_line
 from factory.fsutil import sha256_file
-from factory.pec.coverage import FACTORY_STATE, RUN_BITS, STAGES_AFTER_MANIFEST, in_chain, stage_record, walk
+from factory.pec.coverage import (
+    FACTORY_STATE,
+    RUN_BITS,
+    STAGES_AFTER_MANIFEST,
+    build_walk,
+    in_chain,
+    stage_record,
+    walk,
+)
 from factory.pec.evidence import EVIDENCE_NAMES, load_written_evidence
 from factory.pec.provenance import provenance_problems
 from factory.pec.signing import signature_problem
@@ -89,7 +97,7 @@ def verify_output(out: Path, public_key: Path | None = None, excused: set[str] =
     problems: list[str] = []
     documents = _load_evidence(build, problems)
     manifest, approval, report = (documents.get(name) for name in ("manifest", "approval", "run_report"))
-    tree = walk(build, "build/", frozenset(f"build/{path}" for path in RUN_BITS))
+    tree = build_walk(build)
     problems += tree.problems
     if manifest:
         actual = [path for path in tree.files if in_chain(path)]

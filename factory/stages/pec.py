@@ -17,7 +17,7 @@ from factory.llm.gateway import read_ledger, summarize
 from factory.pack0.generate import INVENTORY_FILE
 from factory.pack0.load import load_pack0
 from factory.pec import provenance
-from factory.pec.coverage import RUN_BITS, artifacts, walk
+from factory.pec.coverage import artifacts, build_walk
 from factory.pec.evidence import build_approval, build_manifest, build_run_report, file_entry, render
 from factory.pec.signing import SIGNATURE_SUFFIX, key_id, sign_bytes, sign_file
 
@@ -133,10 +133,11 @@ def _write_evidence(
     run_report_text = render("run_report", run_report)
     write_text_atomic(layout.evidence("run_report"), run_report_text)
 
-    tree = walk(layout.build_dir, "build/", frozenset(f"build/{path}" for path in RUN_BITS))
-    # No waiver lifts these: the evidence cannot list such a file, so it cannot vouch for what runs.
+    tree = build_walk(layout.build_dir)
+    # No waiver lifts these: the evidence cannot vouch for what runs (bytecode Python may run instead of its
+    # source, a link, a second name, a run bit, a name JSON cannot spell), and verify would reject the output.
     blocked = [failed] if failed else []
-    blocked += [f"a file name that is not UTF-8 (the evidence cannot list it): {path}" for path in tree.not_utf8]
+    blocked += [f"not evidence: {problem}" for problem in tree.problems]
     approval = build_approval(pack0.module, run_report_text, run_report, config.waivers, blocked)
     approval_text = render("approval", approval)
     write_text_atomic(layout.evidence("approval"), approval_text)
