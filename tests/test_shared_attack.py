@@ -241,11 +241,11 @@ def test_a_last_report_for_other_files_does_not_stand_because_the_shared_cache_k
     def slicing() -> Slicing:
         return Slicing.from_report(layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared)
 
-    assert slicing().all_reusable(build, commands, sandbox, store_names())
+    assert slicing().all_reusable(slicing().plans(build, commands, sandbox, store_names()))
     test_file = build / "tests/unit/test_contacts_validation.py"
     test_file.write_text(test_file.read_text() + "\n# edited\n")
     edited = slicing()
-    assert not edited.all_reusable(build, commands, sandbox, store_names())
+    assert not edited.all_reusable(edited.plans(build, commands, sandbox, store_names()))
     # Another output ran these very files and passed: its sealed result is in the shared cache.
     plans = edited.plans(build, commands, sandbox, store_names())
     stale = [each for each in plans if each.key != edited.previous[each.name]["key"]]
@@ -254,7 +254,7 @@ def test_a_last_report_for_other_files_does_not_stand_because_the_shared_cache_k
     shared.remember(SEAL_KIND, records)
     known = slicing().known(plans)
     assert all(known[each.name]["key"] == each.key for each in plans)  # a run now re-runs nothing
-    assert not slicing().all_reusable(build, commands, sandbox, store_names())
+    assert not slicing().all_reusable(slicing().plans(build, commands, sandbox, store_names()))
 
 
 def test_a_slice_result_on_postgresql_is_not_reused_with_other_migrations(crm_output: Path):

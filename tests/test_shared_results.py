@@ -268,4 +268,4 @@ def test_a_file_name_that_is_not_utf8_is_keyed_not_a_crash(crm_output: Path, tmp
     slicing = Slicing.from_report(build / ".factory_logs", pack0.entities, build / ".factory_logs/test_report.json")
     commands = json.loads((build / ".test_commands.json").read_text())["commands"]
     plans = slicing.plans(build, commands, "none", ["sqlite"])
-    assert plans and not slicing.all_reusable(build, commands, "none", ["sqlite"])  # the new file counts
+    assert plans and not slicing.all_reusable(plans)  # the new file counts

@@ -145,12 +145,6 @@ class Slicing:
         }
         return plan(files, owned, list(self.entities), setting)
 
-    def run_key(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> str | None:
-        """One key for what a run of every slice as they are now finds (their keys together); None when the
-        commands cannot be narrowed to slices."""
-        plans = self.plans(build_dir, commands, sandbox, stores)
-        return None if plans is None else hashlib.sha256(canonical_json([each.key for each in plans])).hexdigest()
-
     def known(self, plans: list[SlicePlan] | None = None, shared: bool = True) -> dict[str, dict]:
         """The passing results of the last run this machine sealed, by slice (a failed result is never
         reused). Without a seals file (a caller that keeps none), the report's results are believed. With
@@ -221,9 +215,14 @@ class Slicing:
             passing = {_shared_key(each["name"], each["key"]): each for each in slices if each.get("passed")}
             self.shared.remember(SEAL_KIND, passing)
 
-    def all_reusable(self, build_dir: Path, commands: list[dict], sandbox: str, stores: list[str]) -> bool:
-        """Every slice has a passing result of this output's own made from its inputs as they are now (then the
-        last report stands as it is: a result from the shared cache must be written into a new report)."""
-        plans = self.plans(build_dir, commands, sandbox, stores)
+    def all_reusable(self, plans: list[SlicePlan] | None) -> bool:
+        """Every slice (plans: as they are now) has a passing result of this output's own made from its inputs
+        (then the last report stands as it is: a result from the shared cache must be written into a new
+        report)."""
         known = self.known(plans, shared=False)
         return plans is not None and all(known.get(each.name, {}).get("key") == each.key for each in plans)
+
+
+def run_key(plans: list[SlicePlan]) -> str:
+    """One key for what a run of every slice as planned finds (their keys together)."""
+    return hashlib.sha256(canonical_json([each.key for each in plans])).hexdigest()

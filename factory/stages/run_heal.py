@@ -18,28 +18,38 @@ from factory.results_cache import SharedResults
 from factory.runner.heal_loop import run_with_heal
 from factory.runner.run import DEFAULT_TIMEOUT_S, TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
+from factory.runner.slices import SlicePlan
 from factory.runner.stores import migrations_digest, store_names
-from factory.runner.test_slices import SEAL_KIND, Slicing, owned_files
+from factory.runner.test_slices import SEAL_KIND, Slicing, owned_files, run_key
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
     return config.max_heal if config.max_heal is not None else budget
 
 
-def _kept(layout: Layout, slicing: Slicing, sandbox: str, tries: int) -> dict | None:
+def _test_plans(layout: Layout, slicing: Slicing, sandbox: str) -> tuple[list[dict], list[SlicePlan] | None]:
+    """The test commands and the slices with their keys as the files are now, read once for the checks below
+    (([], None) when the commands cannot be read: the run itself then says what is wrong with them)."""
+    try:
+        commands = load_test_commands(layout.build_dir)
+        return commands, slicing.plans(layout.build_dir, commands, sandbox, store_names())
+    except (OSError, ValueError, KeyError, TypeError):
+        return [], None
+
+
+def _kept(layout: Layout, slicing: Slicing, commands: list[dict], plans: list[SlicePlan] | None, tries: int):
     """The last test report, when it passed and every slice's inputs are as it found them: then it stands as
     it is (a re-run after a crash writes what a clean run writes)."""
     try:
         report = json.loads(layout.test_report.read_text(encoding="utf-8"))
-        commands = load_test_commands(layout.build_dir)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError):
         return None
     if not (report.get("passed") and report.get("lint_ok") and report.get("max_tries") == tries):
         return None
     junit = [layout.build_dir / command["junit_xml"] for command in commands]
     if not junit or not all(path.is_file() for path in junit):  # the gates read every case from it
         return None
-    return report if slicing.all_reusable(layout.build_dir, commands, sandbox, store_names()) else None
+    return report if slicing.all_reusable(plans) else None
 
 
 def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callable[[str], None]):
@@ -59,19 +69,14 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
 
 
 def _one_build_at_a_time(
-    config: BuildConfig, slicing: Slicing, sandbox: str, shared: SharedResults, say: Callable[[str], None]
+    config: BuildConfig, plans: list[SlicePlan] | None, shared: SharedResults, say: Callable[[str], None]
 ):
     """Two builds of the same code at once (`lai-pack many`, two terminals, a CI matrix): the second waits while
     the first runs the tests, then reuses its results from the shared cache instead of running them too."""
-    try:
-        commands = load_test_commands(config.layout.build_dir)
-        key = slicing.run_key(config.layout.build_dir, commands, sandbox, store_names())
-    except (OSError, ValueError, KeyError, TypeError):  # the run itself says what is wrong with the commands
-        key = None
-    if key is None:
+    if plans is None:
         return contextlib.nullcontext()
     limit = config.test_timeout or DEFAULT_TIMEOUT_S
-    return shared.one_at_a_time(SEAL_KIND, key, wait_seconds=limit, say=say, what="test run")
+    return shared.one_at_a_time(SEAL_KIND, run_key(plans), wait_seconds=limit, say=say, what="test run")
 
 
 def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
@@ -84,7 +89,8 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
     slicing = Slicing.from_report(
         layout.logs_dir, pack0.entities, layout.test_report, layout.slice_seals, shared, config.test_timeout, migrations
     )
-    kept = _kept(layout, slicing, sandbox, tries)
+    commands, plans = _test_plans(layout, slicing, sandbox)
+    kept = _kept(layout, slicing, commands, plans, tries)
     if kept is not None:
         final = TestRun(**kept["final_run"])
         say(f"every slice's inputs are as the last test report found them: its {final.counts['total']} results stand")
@@ -92,7 +98,7 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
     provider = config.make_provider(pack0.budgets, say)
     fuzz = contract_fuzzer(config, pack0, sandbox, say)
-    with _one_build_at_a_time(config, slicing, sandbox, shared, say):
+    with _one_build_at_a_time(config, plans, shared, say):
         result = run_with_heal(
             layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
         )
