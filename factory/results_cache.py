@@ -71,6 +71,10 @@ class SharedResults:
         # A link in the folder's place could point anywhere (trust.py does not follow one either).
         return self.folder.is_dir() and not self.folder.is_symlink()
 
+    def _damaged(self) -> bool:
+        """Made, but nothing this process may use (a link or a file in the folder's place)."""
+        return (self.folder.exists() or self.folder.is_symlink()) and not self._usable()
+
     def _open(self):
         return text_cache(self.folder, size_limit=SIZE_LIMIT_BYTES)
 
@@ -101,8 +105,7 @@ class SharedResults:
             mac = seal(kind, _entry(kind, key).encode() + b"\0" + canonical_json(value))
             if mac:
                 sealed_entries[_entry(kind, key)] = json.dumps({"value": value, "mac": mac})
-        made_yet = self.folder.exists() or self.folder.is_symlink()
-        if not sealed_entries or (made_yet and not self._usable()):
+        if not sealed_entries or self._damaged():
             return
         try:
             with self._open() as cache:
@@ -120,17 +123,18 @@ class SharedResults:
         at the same time: two builds of one module started together fuzz its code once. Without a lock (a
         folder that cannot be written, a link in a lock file's or the locks folder's place, the wait over)
         nobody waits. A wait is said (through say): the user sees why nothing moves, and for how long at most."""
-        descriptor = self._lock(_entry(kind, key), wait_seconds, say or (lambda _line: None), what or kind)
+        descriptor = self._lock(kind, key, wait_seconds, say or (lambda _line: None), what or kind)
         try:
             yield
         finally:
             if descriptor is not None:
                 os.close(descriptor)  # and with it the lock; the OS drops it too if this process is killed
 
-    def _lock(self, entry: str, wait_seconds: float, say: Callable[[str], None], what: str) -> int | None:
-        if (self.folder.exists() or self.folder.is_symlink()) and not self._usable():
+    def _lock(self, kind: str, key: str, wait_seconds: float, say: Callable[[str], None], what: str) -> int | None:
+        if self._damaged():
             return None
-        kind = entry.split(":", 1)[0]  # by kind too: a process holding one kind's lock may take another's
+        entry = _entry(kind, key)
+        # Lock files by kind too: a process holding one kind's lock may take another's.
         stripe = int(hashlib.sha256(entry.encode()).hexdigest()[:8], 16) % LOCK_STRIPES
         descriptor = _open_lock_file(self.folder, f"{kind}-{stripe:02d}.lock")
         if descriptor is None:

@@ -43,9 +43,9 @@ BYTECODE_SUFFIXES = (".pyc", ".pyo")
 
 @dataclass
 class Tree:
-    """A walk of one folder: its regular files (relative, sorted), what may not be there, and of that the entries
-    whose name is not UTF-8 (with prefix, escaped: no JSON evidence can spell them, so no run that leaves one is
-    approved)."""
+    """A walk of one folder: its regular files (relative, sorted), what may not be there (no run that leaves any of
+    it under build/ is approved), and of that the entries whose name is not UTF-8 (with prefix, escaped: no JSON
+    evidence can spell them)."""
 
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
