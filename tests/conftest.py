@@ -61,10 +61,10 @@ def docker_engine():
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """Two workers per core for `-n auto`. The suite is CPU-bound (both cores busy throughout), but a test file
-    runs on one worker and a few files are long (LLM mode, the fuzz gate): with more workers they start at
-    once instead of ending last. Measured on 2 cores early on 2026-11-26: 4 workers 481 s, 8 workers 510 s,
-    2 workers 600-700 s."""
+    """Two workers per core for `-n auto`: the suite is CPU-bound (both cores busy throughout), and a test often
+    waits on what it started (a service, the fuzzer, a container). Measured on 2 cores on 2026-11-26: early,
+    4 workers 481 s, 8 workers 510 s, 2 workers 600-700 s; late, with the longest files first, 4 workers 255 s,
+    6 workers 258 s."""
     return 2 * len(os.sched_getaffinity(0))
 
 
@@ -110,9 +110,9 @@ _SEEDED: list[Path] = []  # the caches seed_fuzz_results made during the running
 
 
 def _copy_entries(source: Path, target: Path) -> None:
-    import diskcache
+    from factory.results_cache import text_cache  # the factory's own reader: text entries only, never unpickled
 
-    with diskcache.Cache(str(source)) as read, diskcache.Cache(str(target)) as write:
+    with text_cache(source) as read, text_cache(target) as write:
         for key in list(read):
             value = read.get(key)
             if value is not None and write.get(key) != value:
