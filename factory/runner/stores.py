@@ -8,8 +8,6 @@ given, relayed to the server. Nothing else outside the sandbox becomes reachable
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import socket
@@ -115,8 +113,9 @@ def migration_files(pack0: Pack0) -> dict[str, str]:
 
 def migrations_digest(pack0: Pack0) -> str:
     """What a test result on PostgreSQL depends on besides the build's files: its migrations."""
-    files = migration_files(pack0)
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    from factory.llm.cache import content_key
+
+    return content_key(migration_files(pack0))
 
 
 def _migrate(pack0: Pack0, url: str) -> None:

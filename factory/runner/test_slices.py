@@ -5,7 +5,6 @@ report and what a later run may reuse are written together, and the evidence cov
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -225,4 +224,6 @@ class Slicing:
 
 def run_key(plans: list[SlicePlan]) -> str:
     """One key for what a run of every slice as planned finds (their keys together)."""
-    return hashlib.sha256(canonical_json([each.key for each in plans])).hexdigest()
+    from factory.llm.cache import content_key
+
+    return content_key({"slices": [each.key for each in plans]})
