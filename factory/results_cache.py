@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,11 @@ LOCK_STRIPES = 64  # lock files, whatever the number of keys (two keys sharing o
 # What a damaged store raises: sqlite3's errors, OSError (a folder that cannot be made or opened), and
 # UnicodeDecodeError (a large value's own file holding other bytes).
 UNUSABLE = (sqlite3.Error, OSError, UnicodeDecodeError)
+
+
+def interpreter() -> list[str]:
+    """The Python a shared result was made with (its version and path): part of every key that runs code."""
+    return [sys.version, sys.executable]
 
 
 def canonical_json(value: object) -> bytes:

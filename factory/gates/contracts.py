@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from importlib.metadata import version
@@ -18,7 +17,7 @@ from factory.gates.contracts_fuzz import fuzz_service_once, service_files
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
 from factory.pack0.openapi import API_PREFIX, operations
-from factory.results_cache import SharedResults
+from factory.results_cache import SharedResults, interpreter
 from factory.runner.sandbox import run_sandboxed
 
 SUCCESS_STATUS = {"get": 200, "post": 201, "patch": 200, "delete": 204}
@@ -95,7 +94,7 @@ def _checks_key(build_dir: Path, contract_text: str, pack0: Pack0, sandbox: str,
     contract = sha256_bytes(contract_text.encode())
     parts = {"contract": contract, "src": service_files(build_dir), "plan": probe_plan(pack0)}
     code = sha256_bytes(PROBE.read_bytes() + b"\0" + Path(__file__).read_bytes())
-    run = {"package": pack0.package, "python": [sys.version, sys.executable], "sandbox": sandbox}
+    run = {"package": pack0.package, "python": interpreter(), "sandbox": sandbox}
     return content_key({**parts, **run, "probe": code, "tools": tool_versions})
 
 

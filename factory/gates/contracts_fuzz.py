@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
@@ -188,13 +187,14 @@ def service_files(build_dir: Path) -> dict[str, str]:
 def _fuzzer_setting(sandbox: str, settings: FuzzSettings) -> dict:
     """What a result depends on besides the service's files: the settings, the fuzzer, the Python that runs the
     service and the sandbox."""
+    from factory.results_cache import interpreter
+
     driver = sha256_bytes(DRIVER.read_bytes())
-    python = [sys.version, sys.executable]
     return {
         "settings": asdict(settings),
         "driver": driver,
         "tool": version("schemathesis"),
-        "python": python,
+        "python": interpreter(),
         "sandbox": sandbox,
     }
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -17,7 +16,7 @@ from factory.agents.replies import FileSetReply, parse_reply
 from factory.errors import FactoryError
 from factory.fsutil import list_files, write_text_atomic
 from factory.pack0.models import Entity
-from factory.results_cache import SharedResults, canonical_json
+from factory.results_cache import SharedResults, canonical_json, interpreter
 from factory.runner.junit import OUTCOMES, merged_junit
 from factory.runner.slices import SlicePlan, plan, slice_of_test
 from factory.trust import seal, sealed
@@ -140,7 +139,7 @@ class Slicing:
         setting = {
             **{"commands": commands, "sandbox": sandbox, "stores": stores, "timeout_s": self.timeout_s},
             "migrations": self.migrations if "postgres" in stores else None,
-            **{"python": [sys.version, sys.executable], "environment": run_environment()},
+            **{"python": interpreter(), "environment": run_environment()},
         }
         return plan(files, owned, list(self.entities), setting)
 
