@@ -17,6 +17,7 @@ from factory.settings import CACHE_DIR_ENV, PROVIDERS, SANDBOXES, SETTINGS, effe
 
 if TYPE_CHECKING:
     from factory.many import ManyBuild
+    from factory.results_cache import SharedResults
 
 # Only what parsing the command line needs is imported here: each command imports its own work when it runs,
 # so `lai-pack --help` and a no-op build load neither doit's task code nor the models, agents or gates.
@@ -262,16 +263,33 @@ def verify_command(out: Path, public_key: Path | None) -> int:
     return EXIT_APPROVED
 
 
+def existing_shared_results() -> SharedResults | None:
+    """The shared results a build here would use (its cache folder: env, lai-factory.toml, pyproject,
+    default), when that folder exists: leak-check and export then reuse the secret scans builds made, and
+    never create a cache folder where no build ran."""
+    from factory.results_cache import SharedResults
+
+    try:
+        cache_dir = Path(effective_values(Path.cwd(), {})["cache_dir"])
+    except InputError:  # a broken settings file: said by the commands that build; here only nothing is reused
+        return None
+    return SharedResults(cache_dir) if cache_dir.is_dir() else None
+
+
 def leak_check_command(path: Path) -> int:
-    from factory.pec.leaks import files_to_check, leak_check
+    from factory.pec.leaks import files_to_check, leak_scan
 
     if not path.exists():
         raise InputError("no such file or folder", file=str(path))
-    findings = leak_check(path)
+    findings, scanned = leak_scan(path, shared=existing_shared_results())
     for finding in findings:
         print(finding)
     checked = len(files_to_check(path))
-    print(f"leak-check: {len(findings)} finding(s) in {checked} files", file=sys.stderr if findings else sys.stdout)
+    known = f"; {scanned} file contents scanned now, the others' findings known" if scanned < checked else ""
+    print(
+        f"leak-check: {len(findings)} finding(s) in {checked} files{known}",
+        file=sys.stderr if findings else sys.stdout,
+    )
     return EXIT_NOT_APPROVED if findings else EXIT_APPROVED
 
 
@@ -339,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export-team-pack":
             from factory.pec.export import export_team_pack
 
-            count = export_team_pack(args.out, args.to)
+            count = export_team_pack(args.out, args.to, existing_shared_results())
             print(f"export-team-pack: {args.to} ({count} files)")
             return EXIT_APPROVED
         if len(args.module) > 1:

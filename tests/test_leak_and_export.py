@@ -7,6 +7,7 @@ import io
 import shutil
 import sqlite3
 import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,23 @@ def test_leak_check_finds_keys_env_files_and_machine_paths(output: Path):
 
 def test_a_clean_build_has_no_leaks(output: Path):
     assert leak_check(output) == []
+
+
+def test_a_leak_check_reuses_earlier_scans_and_still_finds_a_secret_added_since(output: Path):
+    # Unchanged files (by name and content) are judged once per machine; a changed one is scanned again.
+    assert run_cli("leak-check", output).returncode == 0
+    again = run_cli("leak-check", output)
+    assert again.returncode == 0
+    assert "0 file contents scanned now, the others' findings known" in again.stdout, again.stdout
+    storage = output / "build/src/crm_contacts/storage.py"
+    lines = storage.read_text().splitlines()
+    # A content no earlier run of this test scanned (the machine's results outlive the test).
+    storage.write_text("\n".join([*lines, f'TOKEN = "{FAKE["aws"][0]}"  # {uuid.uuid4()}', ""]))
+    changed = run_cli("leak-check", output)
+    assert changed.returncode == 1
+    assert f"build/src/crm_contacts/storage.py:{len(lines) + 1}: AWS Access Key" in changed.stdout, changed.stdout
+    assert "1 file contents scanned now, the others' findings known" in changed.stderr, changed.stderr
+    assert FAKE["aws"][0] not in changed.stdout + changed.stderr
 
 
 def test_export_unpack_verify_round_trip_is_reproducible(output: Path, tmp_path: Path):

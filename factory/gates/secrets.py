@@ -32,19 +32,21 @@ EVIDENCE_FILES = (
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
+def mask(secret: str) -> str:
+    """How a secret is shown: its first four characters (none of a short one) and its length."""
+    shown = secret[:4] if len(secret) > 8 else ""
+    return f"{shown}{'*' * 8} ({len(secret)} chars)"
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
     path: str
     line: int
     rule: str
-    secret: str
-
-    def masked(self) -> str:
-        shown = self.secret[:4] if len(self.secret) > 8 else ""
-        return f"{shown}{'*' * 8} ({len(self.secret)} chars)"
+    masked: str  # the secret as mask() shows it: a finding never holds the secret itself
 
     def __str__(self) -> str:  # one printable line, whatever the file's name
-        return one_line(f"{self.path}:{self.line}: {self.rule}: {self.masked()}")
+        return one_line(f"{self.path}:{self.line}: {self.rule}: {self.masked}")
 
 
 def _plugins() -> list[dict]:
@@ -76,14 +78,14 @@ def scan_files(root: Path, paths: list[Path]) -> list[Finding]:
             for path in paths:
                 collection.scan_file(str(path))
             found = [
-                Finding(
-                    Path(name).relative_to(root).as_posix(), secret.line_number, secret.type, secret.secret_value or ""
-                )
+                Finding(Path(name).relative_to(root).as_posix(), secret.line_number, secret.type, mask(value))
                 for name, secret in collection
+                for value in [secret.secret_value or ""]
+                if not (secret.type == "Hex High Entropy String" and _DIGEST.match(value))
             ]
         finally:
             get_mapping_from_secret_type_to_class.cache_clear()
-    return sorted(f for f in found if not (f.rule == "Hex High Entropy String" and _DIGEST.match(f.secret)))
+    return sorted(found)
 
 
 def _rules_digest(tool_version: str) -> str:
@@ -122,13 +124,16 @@ def _file_digest(root: Path, path: Path) -> str:
     return hashlib.sha256(name + b"\0" + path.read_bytes()).hexdigest()
 
 
-def _scan_by_content(
-    groups: list[tuple[Path, list[Path]]], cache_file: Path | None, tool_version: str, shared: SharedResults | None
-) -> tuple:
-    """Findings (masked lines) in the files of each (root, files) group, each file (by name and content) scanned
-    once and never again while the cache holds it (the output's own, then the machine's shared results). The caches keep
-    masked findings only, keyed by sha256: no secret is written to them. Returns (findings, how many contents
-    were scanned now)."""
+def scan_by_content(
+    groups: list[tuple[Path, list[Path]]],
+    tool_version: str,
+    shared: SharedResults | None,
+    cache_file: Path | None = None,
+) -> tuple[list[Finding], int]:
+    """The findings in the files of each (root, files) group (paths relative to their root), each file (by name
+    and content) scanned once and never again while a cache holds it (the output's own cache_file, then the
+    machine's shared results). The caches keep masked findings only, keyed by sha256: no secret is written to
+    them. Returns (findings, how many contents were scanned now)."""
     rules = _rules_digest(tool_version)
     cached = _read_cache(cache_file, rules)
     digests = {(root, path): _file_digest(root, path) for root, paths in groups for path in paths}
@@ -144,7 +149,7 @@ def _scan_by_content(
     for root in dict.fromkeys(root for root, _path in fresh.values()):
         owner = {path: digest for digest, (where, path) in fresh.items() if where == root}
         for finding in scan_files(root, list(owner)):
-            results[owner[root / finding.path]].append([finding.line, finding.rule, finding.masked()])
+            results[owner[root / finding.path]].append([finding.line, finding.rule, finding.masked])
     if shared is not None and fresh:
         shared.remember(SHARED_KIND, {f"{rules}:{digest}": results[digest] for digest in fresh})
     if cache_file is not None:
@@ -153,12 +158,12 @@ def _scan_by_content(
             for digest, found in sorted(results.items())
         }
         write_json_atomic(cache_file, {"rules": rules, "files": entries})
-    lines = sorted(
-        (path.relative_to(root).as_posix(), line, rule, masked)
+    findings = sorted(
+        Finding(path.relative_to(root).as_posix(), line, rule, masked)
         for (root, path), digest in digests.items()
         for line, rule, masked in results[digest]
     )
-    return [one_line(f"{path}:{line}: {rule}: {masked}") for path, line, rule, masked in lines], len(fresh)
+    return findings, len(fresh)
 
 
 def derived_copies(build_dir: Path, pack0_dir: Path | None) -> tuple[list[Path], list[Path]]:
@@ -200,7 +205,8 @@ def secret_scan_gate(
     ]
     # The Pack0 files by their path in the output folder (pack0/pack0-NAME-0.0.1/...).
     groups = [(build_dir, paths), *([(pack0_dir.parent.parent, sources)] if sources else [])]
-    findings, scanned = _scan_by_content(groups, cache_file, tool_version, shared)
+    found, scanned = scan_by_content(groups, tool_version, shared, cache_file)
+    findings = [str(finding) for finding in found]
     status = "failed" if findings else "passed"
     checked = f"{len(paths)} files" + (f" and the {len(sources)} Pack0 files of its OpenAPI copies" if sources else "")
     reason = f"{len(findings)} secret(s) found" if findings else f"no secrets in {checked}"

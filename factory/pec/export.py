@@ -15,6 +15,7 @@ from factory.fsutil import dumps_json, sha256_file
 from factory.pec.coverage import walk
 from factory.pec.leaks import leak_check
 from factory.pec.verify import TEAM_PACK_MANIFEST, team_pack_exclusions, verify_output
+from factory.results_cache import SharedResults
 
 SHIPPED_ROOTS = ("pack0", "build")
 
@@ -39,13 +40,14 @@ def _tar_member(name: str, data: bytes, mtime: int, executable: bool) -> tuple[t
     return info, io.BytesIO(data)
 
 
-def export_team_pack(out: Path, archive: Path) -> int:
-    """Write the archive; returns how many files it holds. Refuses, writing nothing, on any leak."""
+def export_team_pack(out: Path, archive: Path, shared: SharedResults | None = None) -> int:
+    """Write the archive; returns how many files it holds. Refuses, writing nothing, on any leak (the secret
+    scans of files shared results hold are reused)."""
     problems = verify_output(out)
     if problems:
         raise ExportRefused(f"the output's evidence is not intact, nothing exported: {'; '.join(problems[:20])}")
     shipped, excluded = select_files(out)
-    findings = leak_check(out, shipped)
+    findings = leak_check(out, shipped, shared)
     if findings:
         listed = "; ".join(str(finding) for finding in findings[:20])
         raise ExportRefused(f"leak-check found {len(findings)} problem(s), nothing exported: {listed}")

@@ -8,9 +8,11 @@ import json
 import os
 import re
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
-from factory.gates.secrets import Finding, scan_files
+from factory.gates.secrets import Finding, mask, scan_by_content
+from factory.results_cache import SharedResults
 from factory.runner.run import SECRET_VARIABLES
 
 # Factory state that is never shipped (export leaves it out): the doit database (it holds absolute paths), the lock.
@@ -43,14 +45,16 @@ def _lines(data: bytes) -> list[tuple[int, str]]:
     return [(match.start(), match.group().decode("ascii")) for match in _PRINTABLE.finditer(data)]
 
 
-def _line_secrets(relative: str, lines: list[tuple[int, str]], name: str) -> list[Finding]:
+def _line_secrets(
+    relative: str, lines: list[tuple[int, str]], name: str, tool_version: str, shared: SharedResults | None
+) -> tuple[list[Finding], int]:
     """detect-secrets' file scan (every rule, ours too) over lines it cannot read where they are: a binary
     file's printable runs, a DSSE envelope's decoded payload. Each finding keeps its line number or offset."""
     with tempfile.TemporaryDirectory(prefix="lai-leak-") as folder:
         text = Path(folder) / name
         text.write_text("".join(f"{line}\n" for _, line in lines), encoding="utf-8")
-        found = scan_files(Path(folder), [text])
-    return [Finding(relative, lines[f.line - 1][0], f.rule, f.secret) for f in found]
+        found, scanned = scan_by_content([(Path(folder), [text])], tool_version, shared)
+    return [Finding(relative, lines[f.line - 1][0], f.rule, f.masked) for f in found], scanned
 
 
 def machine_paths(root: Path) -> list[str]:
@@ -65,7 +69,7 @@ def _literal_findings(root: Path, path: Path, lines: list[tuple[int, str]], secr
     for number, line in lines:
         for rule, value in secrets.items():
             if value in line:
-                found.append(Finding(relative, number, rule, value))
+                found.append(Finding(relative, number, rule, mask(value)))
     return found
 
 
@@ -73,7 +77,7 @@ def _path_findings(root: Path, path: Path, lines: list[tuple[int, str]], markers
     relative = path.relative_to(root).as_posix()
     patterns = [(marker, re.compile(re.escape(marker) + r"(?=/|\b|$)")) for marker in markers]
     return [
-        Finding(relative, number, "absolute path of the build machine", marker)
+        Finding(relative, number, "absolute path of the build machine", mask(marker))
         for number, line in lines
         for marker, pattern in patterns
         if pattern.search(line)
@@ -93,23 +97,36 @@ def files_to_check(root: Path) -> list[Path]:
     ]
 
 
-def leak_check(root: Path, files: list[Path] | None = None) -> list[Finding]:
+def leak_check(root: Path, files: list[Path] | None = None, shared: SharedResults | None = None) -> list[Finding]:
     """Every finding under root (or in the given files, relative to root), sorted."""
+    return leak_scan(root, files, shared)[0]
+
+
+def leak_scan(
+    root: Path, files: list[Path] | None = None, shared: SharedResults | None = None
+) -> tuple[list[Finding], int]:
+    """(every finding, sorted; how many file contents detect-secrets read now). With shared (this machine's
+    sealed results), a file whose name and content detect-secrets judged before is not scanned again: its
+    masked findings are known. The checks that depend on this machine and its environment always run."""
     base = root if root.is_dir() else root.parent
     files = files if files is not None else files_to_check(root)
+    tool_version = version("detect-secrets")
     # Only the two signature files are read ahead (to know how to scan them); the rest one at a time.
     signed = {path: _signed_lines(path, path.read_bytes()) for path in files if path.name in SIGNATURE_FILES}
-    findings = list(scan_files(base, [path for path in files if signed.get(path) is None]))
+    plain = [path for path in files if signed.get(path) is None]
+    findings, scanned = scan_by_content([(base, plain)], tool_version, shared)
     keys = {f"value of ${name}": os.environ[name] for name in SECRET_VARIABLES if len(os.environ.get(name, "")) >= 8}
     markers = machine_paths(base)
     for path in files:
         relative, data = path.relative_to(base).as_posix(), path.read_bytes()
         signed.setdefault(path, None)
         if path.name == ".env" or path.name.startswith(".env."):
-            findings.append(Finding(relative, 1, ".env file", path.name))
+            findings.append(Finding(relative, 1, ".env file", mask(path.name)))
         lines = signed[path] if signed[path] is not None else _lines(data)
         if signed[path] is not None or b"\x00" in data:
-            findings += _line_secrets(relative, lines, "payload.json" if signed[path] else path.name)
+            name = "payload.json" if signed[path] else path.name
+            found, scanned_now = _line_secrets(relative, lines, name, tool_version, shared)
+            findings, scanned = findings + found, scanned + scanned_now
         findings += _literal_findings(base, path, lines, keys)
         findings += _path_findings(base, path, lines, markers)
-    return sorted(set(findings))
+    return sorted(set(findings)), scanned
