@@ -291,6 +291,36 @@ def test_keyword_builtin_and_stdlib_names_generate_valid_python(tmp_path: Path, 
             compile(text, path, "exec")
 
 
+@pytest.mark.parametrize("module", ["jsonschema", "psycopg", "psycopg-pool", "pytest", "pluggy", "conftest"])
+def test_a_module_named_like_a_library_the_generated_code_imports_gets_another_package_name(module: str):
+    from factory.pack0.models import package_name
+
+    assert package_name(module) == module.replace("-", "_") + "_module"
+
+
+def test_generated_tests_pass_for_a_module_named_like_a_library_they_import(tmp_path: Path):
+    # A package named jsonschema shadowed the library in the generated tests (src is first on their path).
+    import os
+    import subprocess
+    import sys
+
+    files = {**generate_source(load_pack0(_written(tmp_path, "jsonschema"))), **generate_tests(load_pack0(tmp_path))}
+    for path, text in files.items():
+        write_text_atomic(tmp_path / "build" / path, text)
+    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    argv = [sys.executable, "-m", "pytest", "tests/contract", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+    done = subprocess.run(
+        argv,
+        cwd=tmp_path / "build",
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
 def _written(root: Path, module: str) -> Path:
     for path, text in generate_pack0(module).items():
         write_text_atomic(root / path, text)

@@ -388,10 +388,23 @@ class Pack0:
         return package_name(self.meta.module)
 
 
+# What the generated service and its tests import besides the stdlib, and what those import (pytest, jsonschema,
+# the PostgreSQL driver): a package of one of these names, first on the tests' path, would shadow it.
+IMPORTED_LIBRARIES = frozenset(
+    (
+        *("pytest", "_pytest", "py", "pluggy", "iniconfig", "packaging", "exceptiongroup", "tomli", "colorama"),
+        *("jsonschema", "jsonschema_specifications", "referencing", "rpds", "attr", "attrs", "typing_extensions"),
+        *("psycopg", "psycopg_pool", "psycopg_binary", "psycopg_c"),
+    )
+)
+
+
 def package_name(module: str) -> str:
-    """The generated Python package: the module name in snake case, never shadowing the stdlib."""
+    """The generated Python package: the module name in snake case, never shadowing the stdlib, a library the
+    generated code imports, or the generated tests' own modules (conftest, test_*)."""
     snake = module.replace("-", "_")
-    if snake in sys.stdlib_module_names or keyword.iskeyword(snake) or snake in ("tests", "test"):
+    reserved = snake in IMPORTED_LIBRARIES or snake in ("tests", "test", "conftest") or snake.startswith("test_")
+    if snake in sys.stdlib_module_names or keyword.iskeyword(snake) or reserved:
         return f"{snake}_module"
     return snake
 
