@@ -55,6 +55,11 @@ def written_record(logs_dir: Path, agent: str, slice_name: str) -> Path:
     return logs_dir / "written" / f"{agent}.{slice_name}.json"
 
 
+def owned_record(logs_dir: Path, agent: str) -> Path:
+    """Every file the agent's slices wrote when they were last gathered (factory/stages/stale.py)."""
+    return logs_dir / "written" / f"{agent}.json"
+
+
 def written_files(build_dir: Path, logs_dir: Path, agent: str, slice_name: str) -> list[Path]:
     """The files a slice wrote last time, as doit targets: deleting any of them re-runs the slice (from the
     reply cache). Read without the stage's code; a record that is unreadable or names a path outside the
