@@ -34,6 +34,7 @@ PROBE = {
         "code": {"type": "string", "pattern": "^A"},
         "tags": {"type": "array", "items": {"type": "string"}},
         "day": {"type": "string", "format": "date"},
+        "at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
 
@@ -147,3 +148,50 @@ def test_openapi_declares_that_strings_hold_no_nul_which_the_stores_refuse(probe
     for body in ({"count": 1, "label": "a\u0000"}, {"count": 1, "tags": ["\u0000"]}, {"count": 1, "code": "A\u0000"}):
         status, _ = call(probe_port, "POST", "/api/v1/probes", json.dumps(body).encode())
         assert status == 422
+
+
+# Valid RFC 3339 date-times at the edges of what the stores keep: a UTC instant in years 1-9999 (both stores' values
+# pass through Python's datetime). Each is (value, declared and kept).
+DATE_TIMES = [
+    ("0001-01-01T00:00:00Z", True),
+    ("0001-01-01T00:00:00-05:00", True),
+    ("0001-01-01T00:00:00+03:18", False),  # 0000-12-31T20:42Z: found by schemathesis as a list filter (a 422)
+    ("0001-01-01T12:00:00+01:00", False),  # storable, but the first day takes no offset ahead of UTC: one rule
+    ("9999-12-31T23:59:59.999999Z", True),
+    ("9999-12-31T12:00:00-00:00", True),
+    ("9999-12-31T23:00:00-03:18", False),
+    ("9999-12-31T23:59:60Z", False),  # a leap second is kept as the next second: here 10000-01-01
+    ("2016-12-31T23:59:60Z", True),
+    ("2016-12-31T18:59:60-05:00", True),
+]
+
+
+@pytest.mark.parametrize(("value", "kept"), DATE_TIMES)
+def test_a_date_time_is_refused_exactly_where_the_document_declares_it(probe_port: int, value: str, kept: bool):
+    from urllib.parse import quote
+
+    from jsonschema import Draft202012Validator
+
+    _, document = call(probe_port, "GET", "/openapi.json")
+    declared = document["components"]["schemas"]["ProbeInput"]["properties"]["at"]
+    parameter = next(p for p in document["paths"]["/api/v1/probes"]["get"]["parameters"] if p.get("name") == "at")
+    assert Draft202012Validator(declared).is_valid(value) is kept
+    assert Draft202012Validator(parameter["schema"]).is_valid(value) is kept
+    status, body = call(probe_port, "POST", "/api/v1/probes", json.dumps({"count": 1, "at": value}).encode())
+    assert status == (201 if kept else 422), body
+    listed, _ = call(probe_port, "GET", f"/api/v1/probes?at={quote(value)}")
+    assert listed == (200 if kept else 422)
+
+
+def test_a_leap_second_is_kept_as_the_next_second_as_postgresql_does(probe_port: int):
+    status, record = call(
+        probe_port, "POST", "/api/v1/probes", json.dumps({"count": 2, "at": "2016-12-31T23:59:60Z"}).encode()
+    )
+    assert (status, record["at"]) == (201, "2017-01-01T00:00:00+00:00")
+
+
+def test_the_service_refuses_date_times_by_the_very_pattern_the_document_declares():
+    from factory.engine.templates import read_template
+    from factory.pack0.openapi import DATE_TIME_RANGE_PATTERN
+
+    assert f'DATE_TIME_RANGE = re.compile("{DATE_TIME_RANGE_PATTERN}")' in read_template("service/storage.py")

@@ -4,7 +4,10 @@ the generated service's 409s and delete rules on SQLite and PostgreSQL, on the l
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -370,3 +373,50 @@ def test_a_cycle_deploys_works_and_rolls_back_on_postgres(cycle_build, database:
     rolled = run_script(build, "rollback.sh", database)
     assert rolled.returncode == 0, rolled.stderr
     assert schema_dump(database) == before
+
+
+# A team may name a captain; a player must belong to a team: a team made for a test needs a player, whose own
+# team is made first, so one tenant holds a team the test did not ask for, and it must not take the test's name.
+LEAGUE = {
+    "team": contract(
+        {"name": {"type": "string", "minLength": 1, "x-unique": True}, "captain_id": ref("player", nullable=True)},
+        ["name"],
+        "Team",
+    ),
+    "player": contract(
+        {"team_id": ref("team", **{"x-on-delete": "cascade"}), "shirt": {"type": "integer", "minimum": 1}},
+        ["team_id", "shirt"],
+        "Player",
+    ),
+}
+
+
+def test_generated_tests_pass_where_a_record_is_made_as_a_parent_of_its_own_kind(tmp_path: Path):
+    from factory.engine.testgen import generate_tests
+
+    pack0 = load_pack0(pack0_of(tmp_path, LEAGUE))
+    for path, text in {**generate_source(pack0), **generate_tests(pack0)}.items():
+        write_text_atomic(tmp_path / "build" / path, text)
+    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    argv = [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+    argv += ["-k", "team or tenants_full"]
+    done = subprocess.run(
+        argv,
+        cwd=tmp_path / "build",
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+def test_a_unique_set_too_small_for_a_record_made_as_its_own_parent_is_refused_naming_it(tmp_path: Path):
+    # Three team names serve the tests' own three teams; the teams their players need would repeat one.
+    three = {"name": {"type": "string", "enum": ["a", "b", "c"], "x-unique": True}, "captain_id": ref("player", True)}
+    message = load_error(tmp_path, {**LEAGUE, "team": contract(three, ["name"], "Team")})
+    assert "team.schema.json: properties.name.x-unique:" in message
+    assert "player.team_id" in message
+    assert "\n" not in message

@@ -40,6 +40,9 @@ MAX_SAMPLE_ITEMS = 1_000
 UNKNOWN_FIELD = "zz_not_in_contract"
 # The generated tests create up to this many records in one tenant: each unique set needs as many distinct values.
 DISTINCT_RECORDS = 3
+# A record made as a parent of its own kind (a team needs a player, whose team is made first) must not repeat the
+# tests' own records: such parents take these further values of every unique set.
+SPARE_RECORDS = 3
 MAX_UNIQUE_TRIES = 20_000
 
 
@@ -231,32 +234,32 @@ def _key(entity: Entity, record: dict, fields: tuple[str, ...]) -> tuple:
     return tuple(_stored(entity.properties[name], record.get(name)) for name in fields)
 
 
-def _space_error(entity: Entity, fields: tuple[str, ...]) -> InputError:
+def _space_error(entity: Entity, fields: tuple[str, ...], count: int) -> InputError:
     single = len(fields) == 1 and entity.properties[fields[0]].get("x-unique") is True
     where = f"properties.{fields[0]}.x-unique" if single else "x-unique"
     return InputError(
-        f"the unique set {list(fields)} has fewer than {DISTINCT_RECORDS} distinct values the generated tests can "
-        f'use (they create {DISTINCT_RECORDS} records in one tenant): widen it, or add "examples" with more values',
+        f"the unique set {list(fields)} has fewer than {count} distinct values the generated tests can "
+        f'use (they create {count} records in one tenant): widen it, or add "examples" with more values',
         field=where,
     )
 
 
-def distinct_variants(entity: Entity, valid: dict) -> list[dict]:
-    """DISTINCT_RECORDS partial records: the valid record with these merged in differs on every unique set (the
-    first is the valid record itself). Raises InputError when a set's value space is too small."""
+def distinct_variants(entity: Entity, valid: dict, count: int = DISTINCT_RECORDS) -> list[dict]:
+    """`count` partial records: the valid record with these merged in differs on every unique set (the first is
+    the valid record itself). Raises InputError when a set's value space is too small."""
     sets = unique_sets(entity.schema)
     if not sets:
-        return [{} for _ in range(DISTINCT_RECORDS)]
+        return [{} for _ in range(count)]
     fields = list(dict.fromkeys(name for unique in sets for name in unique))
     pools = {name: candidates(name, entity.properties[name]) for name in fields}
     for unique in sets:
         combos: set = set()
         for values in islice(product(*(pools[name] for name in unique)), MAX_UNIQUE_TRIES):
             combos.add(_key(entity, dict(zip(unique, values, strict=True)), unique))
-            if len(combos) == DISTINCT_RECORDS:
+            if len(combos) == count:
                 break
         else:
-            raise _space_error(entity, unique)
+            raise _space_error(entity, unique, count)
     longest = max(len(pool) for pool in pools.values())
     diagonal = ([pool[step % len(pool)] for pool in pools.values()] for step in range(longest))
     tries = islice(chain(diagonal, product(*pools.values())), MAX_UNIQUE_TRIES)
@@ -268,9 +271,9 @@ def distinct_variants(entity: Entity, valid: dict) -> list[dict]:
             chosen.append(dict(zip(fields, values, strict=True)))
             for key, taken in zip(keys, seen, strict=True):
                 taken.add(key)
-            if len(chosen) == DISTINCT_RECORDS:
+            if len(chosen) == count:
                 return chosen
-    raise _space_error(entity, sets[0])
+    raise _space_error(entity, sets[0], count)
 
 
 def unique_cases(entity: Entity, valid: dict, variants: list[dict]) -> list[dict]:
@@ -309,7 +312,11 @@ def entity_cases(entity: Entity) -> dict:
     ]
     # Update an optional field when there is one, so the update test also covers partial bodies.
     update_field = next((name for name in entity.properties if name not in entity.required), next(iter(valid)))
-    variants = distinct_variants(entity, valid)
+    try:  # the first DISTINCT_RECORDS are the same either way: each is chosen in turn, in one order
+        variants = distinct_variants(entity, valid, DISTINCT_RECORDS + SPARE_RECORDS)
+    except InputError:  # no spare: the loader refuses that only where a record is made as a parent of its own kind
+        variants = distinct_variants(entity, valid)
+    variants, spare = variants[:DISTINCT_RECORDS], variants[DISTINCT_RECORDS:]
     return {
         "resource": entity.plural,
         "name": entity.name,
@@ -325,5 +332,6 @@ def entity_cases(entity: Entity) -> dict:
         "accepted": accepted,
         "unknown_field": UNKNOWN_FIELD,
         "distinct": variants,
+        "spare": spare,
         "unique": unique_cases(entity, valid, variants),
     }

@@ -210,6 +210,43 @@ def _check_references(root: Path, entities: tuple[Entity, ...]) -> None:
             file=str(root / "contracts" / f"{entity}{SCHEMA_SUFFIX}"),
             field=f"properties.{field}.x-references",
         )
+    for entity in entities:
+        _check_room_for_own_parents(root, entities, entity)
+
+
+def own_parent_path(entities: tuple[Entity, ...], entity: Entity) -> list[tuple[str, str]]:
+    """A path of references from the entity back to itself whose last one is required, as [(entity, field), ...]
+    (the generated tests then make a record of it as a parent of another of its own), or []."""
+    by_name = {other.name: other for other in entities}
+    paths = {entity.name: []}
+    queue = [entity.name]
+    for name in queue:  # breadth first: the shortest path
+        for field, (target, _rule) in by_name[name].references.items():
+            if target == entity.name and paths[name] and by_name[name].reference_is_required(field):
+                return [*paths[name], (name, field)]
+            if target not in paths:
+                paths[target] = [*paths[name], (name, field)]
+                queue.append(target)
+    return []
+
+
+def _check_room_for_own_parents(root: Path, entities: tuple[Entity, ...], entity: Entity) -> None:
+    from factory.engine.samples import DISTINCT_RECORDS, SPARE_RECORDS, distinct_variants, valid_record
+
+    path = own_parent_path(entities, entity) if entity.unique else []
+    if not path:
+        return
+    try:
+        distinct_variants(entity, valid_record(entity), DISTINCT_RECORDS + SPARE_RECORDS)
+    except InputError as error:
+        trail = " -> ".join(f"{name}.{via}" for name, via in path) + f" -> {entity.name}"
+        raise InputError(
+            f"{trail}: the last reference is required, so the generated tests make {entity.name} records as parents "
+            f"of other {entity.name} records, and each unique set needs {DISTINCT_RECORDS + SPARE_RECORDS} distinct "
+            'values (not 3): widen it, or add "examples" with more values',
+            file=str(root / "contracts" / f"{entity.name}{SCHEMA_SUFFIX}"),
+            field=error.field,
+        ) from None
 
 
 def reference_cycle(edges: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:

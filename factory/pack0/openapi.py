@@ -62,6 +62,12 @@ _SYSTEM_PROPERTIES = {
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 
+# Both stores keep a date-time as its UTC instant, through Python's datetime: years 1-9999. storage.py refuses (422)
+# what could leave that range, and the document says so on every date-time: on the first day no offset ahead of UTC,
+# on the last none behind it, nor its leap second (kept as the next second, as PostgreSQL keeps one).
+DATE_TIME_RANGE_PATTERN = "^(?!0001-01-01[Tt][^+]*[+](?!00:00)|9999-12-31[Tt]([^-]*-(?!00:00)|23:59:60))"
+
+
 def _types(field: dict) -> list:
     types = field.get("type")
     return types if isinstance(types, list) else [types]
@@ -76,6 +82,13 @@ def _without_nul(field: dict) -> dict:
     if "pattern" not in field:
         return {**field, "pattern": NO_NUL_PATTERN}
     return {**field, "allOf": [*field.get("allOf", []), {"pattern": NO_NUL_PATTERN}]}
+
+
+def _with_date_time_range(field: dict) -> dict:
+    # In allOf, beside the format: schemathesis' coverage phase loses a pattern next to a format (see below).
+    if field.get("format") != "date-time" or "string" not in _types(field):
+        return field
+    return {**field, "allOf": [*field.get("allOf", []), {"pattern": DATE_TIME_RANGE_PATTERN}]}
 
 
 def _with_int64_bounds(field: dict) -> dict:
@@ -93,7 +106,9 @@ def input_schema(entity: Entity) -> dict:
     """What a client may send on create: the contract's fields, nothing else."""
     schema = copy.deepcopy({key: value for key, value in entity.schema.items() if not key.startswith(("$", "x-"))})
     properties = schema["properties"].items()
-    schema["properties"] = {name: _without_nul(_with_int64_bounds(field)) for name, field in properties}
+    schema["properties"] = {
+        name: _with_date_time_range(_without_nul(_with_int64_bounds(field))) for name, field in properties
+    }
     return schema
 
 
@@ -241,6 +256,7 @@ def list_parameters(entity: Entity) -> list[dict]:
         field = _without_nul(field)
         if patterned and "allOf" not in field:
             field["allOf"] = [{"pattern": NO_NUL_PATTERN}]
+        field = _with_date_time_range(field)
         parameters.append(
             {"name": name, "in": "query", "description": f"Only records whose {name} equals this", "schema": field}
         )

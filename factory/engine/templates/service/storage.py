@@ -11,12 +11,15 @@ import re
 import sqlite3
 import threading
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 TABLES = json.loads((Path(__file__).resolve().parent / "tables.json").read_text(encoding="utf-8"))
 INT64 = (-(2**63), 2**63 - 1)
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+# A UTC instant in years 1-9999 is what both stores keep; the OpenAPI document declares this same pattern
+# (factory/pack0/openapi.py DATE_TIME_RANGE_PATTERN) on every date-time, so the two refuse alike.
+DATE_TIME_RANGE = re.compile("^(?!0001-01-01[Tt][^+]*[+](?!00:00)|9999-12-31[Tt]([^-]*-(?!00:00)|23:59:60))")
 
 
 class StoreError(Exception):
@@ -61,12 +64,19 @@ def parse_date_time(text):
     day, clock, fraction, offset = match.groups()
     offset = "+00:00" if offset in ("Z", "z") else offset
     micro = ("." + (fraction + "000000")[:6]) if fraction else ""
-    return datetime.fromisoformat(f"{day}T{clock}{micro}{offset}")
+    leap = clock.endswith(":60")  # a leap second is the next second's instant, as PostgreSQL keeps it
+    moment = datetime.fromisoformat(f"{day}T{clock[:-2] + '59' if leap else clock}{micro}{offset}")
+    return moment + timedelta(seconds=1) if leap else moment
 
 
 def to_value(kind, value):
     """A valid JSON value -> the value both stores keep (one canonical form: what a read gives back)."""
     if kind == "date-time":
+        if not DATE_TIME_RANGE.match(value):
+            raise ValueError(
+                "an instant outside years 1-9999 UTC (0001-01-01 takes no offset ahead of UTC, "
+                "9999-12-31 none behind it and no leap second)"
+            )
         return parse_date_time(value).astimezone(timezone.utc)
     if kind == "date":
         return date.fromisoformat(value)

@@ -87,21 +87,25 @@ class Client:
             connection.close()
 
 
-# (tenant, resource, the id a test case holds) -> the record of the tenant made to stand for it: the same case id
-# always names the same parent, so records that must share a parent (or differ in it) still do.
+# (tenant, resource, the id a test case holds) -> (tenant, resource, made as a parent of its own kind, the id of the
+# record of the tenant made to stand for it): the same case id always names the same parent, so records that must
+# share a parent (or differ in it) still do.
 _PARENTS = {}
 
 
 def parent_for(client, tenant, resource, case_id, visiting=()):
     """The id of the tenant's record standing for case_id, created (with its own parents) on first use; each new one
-    of a resource distinct from the others on its unique fields."""
+    of a resource distinct from the others on its unique fields. One made as a parent of its own kind (a team a
+    player needs, made for a team) takes spare values: the tests' own records of it take the distinct ones."""
+    own_kind = resource in visiting
     key = (tenant, resource, case_id)
     if key not in _PARENTS:
         cases = load_cases(resource)
-        made = sum(1 for other in _PARENTS if other[:2] == (tenant, resource))
-        body = {**cases["valid"], **cases["distinct"][made % len(cases["distinct"])]}
-        _PARENTS[key] = create_record(client, tenant, resource, body, visiting)["id"]
-    return _PARENTS[key]
+        values = cases["spare"] if own_kind and cases["spare"] else cases["distinct"]
+        made = sum(1 for other in _PARENTS.values() if other[:3] == (tenant, resource, own_kind))
+        body = {**cases["valid"], **values[made % len(values)]}
+        _PARENTS[key] = (tenant, resource, own_kind, create_record(client, tenant, resource, body, visiting)["id"])
+    return _PARENTS[key][3]
 
 
 def with_parents(client, tenant, resource, body, visiting=()):
@@ -123,12 +127,22 @@ def with_parents(client, tenant, resource, body, visiting=()):
     return body
 
 
+# (tenant, resource) -> the ids of the records create_record made, in order: the tenant's list when a test made
+# its records with it (and deleted none), records made as parents of their own kind included.
+_CREATED = {}
+
+
+def created(tenant, resource):
+    return list(_CREATED.get((tenant, resource), ()))
+
+
 def create_record(client, tenant, resource, body=None, visiting=()):
     """A new record of the resource for this tenant (the valid case by default), its parents created first."""
     cases = load_cases(resource)
     payload = with_parents(client, tenant, resource, cases["valid"] if body is None else body, visiting)
     response = client.request("POST", f"/api/v1/{resource}", payload, tenant=tenant)
     assert response.status == 201, response.raw
+    _CREATED.setdefault((tenant, resource), []).append(response.json["id"])
     return response.json
 
 

@@ -4,7 +4,7 @@ reference between resources walked across two tenants."""
 import uuid
 
 import pytest
-from conftest import create_record, load_cases, load_contract, parent_for, with_parents
+from conftest import create_record, created, load_cases, load_contract, parent_for, with_parents
 
 CONTRACT = load_contract()
 RESOURCES = [path.split("/")[3] for path in CONTRACT["paths"] if path.startswith("/api/v1/") and path.count("/") == 3]
@@ -31,8 +31,10 @@ def test_two_tenants_full_flow(client, tenant, other_tenant):
         assert mine["id"] != theirs["id"]
 
         for who, record in ((me, mine), (them, theirs)):
+            # The record, after any record of its own kind made as its parent (a team a player needs).
             listed = client.request("GET", base, tenant=who).json
-            assert [item["id"] for item in listed["items"]] == [record["id"]]
+            assert [item["id"] for item in listed["items"]] == created(who, resource)
+            assert created(who, resource)[-1] == record["id"]
 
         changes = with_parents(client, me, resource, cases["update"])
         updated = client.request("PATCH", f"{base}/{mine['id']}", changes, tenant=me)
@@ -42,8 +44,8 @@ def test_two_tenants_full_flow(client, tenant, other_tenant):
 
         assert client.request("DELETE", f"{base}/{theirs['id']}", tenant=me).status == 404
         assert client.request("DELETE", f"{base}/{mine['id']}", tenant=me).status == 204
-        assert client.request("GET", base, tenant=me).json["total"] == 0
-        assert client.request("GET", base, tenant=them).json["total"] == 1
+        assert client.request("GET", base, tenant=me).json["total"] == len(created(me, resource)) - 1
+        assert client.request("GET", base, tenant=them).json["total"] == len(created(them, resource))
 
 
 def conflict_field(response):
@@ -61,8 +63,9 @@ def test_reference_walked_across_two_tenants(client, tenant, other_tenant, resou
     body = with_parents(client, tenant, resource, cases["valid"])
     if reference["resource"] == resource:  # a self-reference, cut where it comes back: a parent distinct from it
         body[field] = create_record(client, tenant, resource, {**cases["valid"], **cases["distinct"][1]})["id"]
-    else:  # a parent of its own, so another reference to the same resource (and its rule) is not in the way
-        body[field] = parent_for(client, tenant, reference["resource"], f"walked {field}")
+    else:  # a parent of its own, so another reference to the same resource (and its rule) is not in the way; its
+        # own references back to this resource are cut (or made apart from the child) as the child's parents' are
+        body[field] = parent_for(client, tenant, reference["resource"], f"walked {field}", (resource,))
     parent = client.request("GET", f"{parent_base}/{body[field]}", tenant=tenant).json
 
     # Another tenant's record is no record: referring to it is the same 409 as referring to nothing.
