@@ -14,7 +14,7 @@ from factory.layout import Layout
 from factory.stages.inputs import owned_record, written_record
 
 
-def _listed(path: Path) -> list[str]:
+def listed(path: Path) -> list[str]:
     try:
         paths = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -27,7 +27,7 @@ def slice_records(layout: Layout, agent: str) -> dict[str, list[str]]:
     prefix = f"{agent}."
     folder = written_record(layout.logs_dir, agent, "x").parent
     found = sorted(folder.glob(f"{prefix}*.json")) if folder.is_dir() else []
-    return {path.name[len(prefix) : -len(".json")]: _listed(path) for path in found}
+    return {path.name[len(prefix) : -len(".json")]: listed(path) for path in found}
 
 
 def stale(previous: Iterable[str], records: dict[str, list[str]], slices: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -40,7 +40,7 @@ def stale(previous: Iterable[str], records: dict[str, list[str]], slices: Iterab
     return gone, sorted(owned - kept)
 
 
-def _remove(build_dir: Path, relative: str, roots: tuple[str, ...]) -> bool:
+def remove_written(build_dir: Path, relative: str, roots: tuple[str, ...]) -> bool:
     """Delete one file the factory wrote, never through a link or outside the build; prune emptied folders."""
     try:
         path = resolve_inside(build_dir, safe_relative_path(relative, allowed_roots=roots))
@@ -61,8 +61,8 @@ def forget_stale(layout: Layout, agent: str, slices: list[str], roots: tuple[str
     """Remove what the agent's slices no longer write, and a gone slice's record, raw reply and stage record
     (the evidence lists those); then remember what the current slices own."""
     records = slice_records(layout, agent)
-    gone, files = stale(_listed(owned_record(layout.logs_dir, agent)), records, slices)
-    removed = [relative for relative in files if _remove(layout.build_dir, relative, roots)]
+    gone, files = stale(listed(owned_record(layout.logs_dir, agent)), records, slices)
+    removed = [relative for relative in files if remove_written(layout.build_dir, relative, roots)]
     for name in gone:
         for path in (
             written_record(layout.logs_dir, agent, name),
