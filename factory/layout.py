@@ -18,6 +18,11 @@ class Layout:
         return self.out / "pack0" / pack0_dirname(self.module)
 
     @property
+    def pack0_relative(self) -> str:
+        """The Pack0 folder's path in the output folder, as the evidence and verify spell it."""
+        return f"pack0/{pack0_dirname(self.module)}"
+
+    @property
     def build_dir(self) -> Path:
         return self.out / "build"
 

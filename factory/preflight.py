@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from contextlib import suppress
+from pathlib import Path
 
 from factory import __version__
 from factory.config import BuildConfig, code_digest
 from factory.errors import InputError
 from factory.fsutil import write_text_atomic
 from factory.pack0.names import source_file_names
+from factory.pec.coverage import walk
 from factory.trust import seal, sealed
 
 MEMO_FILE = ".lai-pack.preflight"
@@ -33,8 +36,25 @@ def _key(config: BuildConfig) -> str | None:
     return digest.hexdigest()
 
 
+def check_pack0_source(source: Path, shown: str) -> list[str]:
+    """The user's Pack0 folder (auto-build) as its copy takes it: a link, FIFO, socket, device or bytecode in it
+    is refused (a Pack0 is read where it is, never through a link to elsewhere, and a copy of bytecode could
+    not be evidence). Returns what the copy leaves behind, each as verify would name it (a run bit, a second
+    name, an empty folder): every file is copied as a plain file of its own, mode 644. Run every time, memo or
+    not: it reads no file, and a link may replace a file with the same bytes. shown: how paths start in what
+    it says (the folder as the user gave it; in a log, only its name)."""
+    tree = walk(Path(os.path.realpath(source)), shown)  # the folder itself may be a link to it
+    if tree.not_plain:
+        raise InputError(
+            f"{tree.not_plain[0]}: a Pack0 is copied as plain files only; put the file itself there, or remove it"
+        )
+    return [problem for problem in tree.problems if problem.split(": ", 1)[0] != "not UTF-8"]
+
+
 def preflight(config: BuildConfig) -> None:
     """Raises InputError for an input that cannot build; remembers a pass in the output folder."""
+    if config.pack0_source is not None and config.pack0_source.is_dir():
+        check_pack0_source(config.pack0_source, f"{config.pack0_source}/")
     memo = config.out / MEMO_FILE
     key = _key(config)
     try:

@@ -122,21 +122,32 @@ class SharedResults:
 
     @contextlib.contextmanager
     def one_at_a_time(
-        self, kind: str, key: str, wait_seconds: float, say: Callable[[str], None] | None = None, what: str = ""
+        self,
+        kind: str,
+        key: str,
+        wait_seconds: float,
+        say: Callable[[str], None] | None = None,
+        what: str = "",
+        why: str = "",
     ) -> Iterator[None]:
         """While this process works out the result for a key (and keeps it), another process of this machine
         that wants the same one waits, up to wait_seconds, then finds it kept instead of doing the same work
         at the same time: two builds of one module started together fuzz its code once. Without a lock (a
         folder that cannot be written, a link in a lock file's or the locks folder's place, the wait over)
-        nobody waits. A wait is said (through say): the user sees why nothing moves, and for how long at most."""
-        descriptor = self._lock(kind, key, wait_seconds, say or (lambda _line: None), what or kind)
+        nobody waits. A wait is said (through say): the user sees why nothing moves, and for how long at most
+        (why: what that limit is made of). A holder that is stopped (SIGSTOP) keeps its lock: the wait ends at
+        the limit all the same; one that is killed frees it at once."""
+        limit = f"at most {wait_seconds:.0f} s" + (f": {why}" if why else "")
+        descriptor = self._lock(kind, key, wait_seconds, say or (lambda _line: None), what or kind, limit)
         try:
             yield
         finally:
             if descriptor is not None:
                 os.close(descriptor)  # and with it the lock; the OS drops it too if this process is killed
 
-    def _lock(self, kind: str, key: str, wait_seconds: float, say: Callable[[str], None], what: str) -> int | None:
+    def _lock(
+        self, kind: str, key: str, wait_seconds: float, say: Callable[[str], None], what: str, limit: str
+    ) -> int | None:
         if self._damaged():
             return None
         entry = _entry(kind, key)
@@ -162,7 +173,7 @@ class SharedResults:
                     break
                 if not waiting:
                     waiting = True
-                    say(f"waiting (at most {wait_seconds:.0f} s) for another build of this code: its {what}")
+                    say(f"waiting ({limit}) for another build of this code: its {what}")
                 time.sleep(0.1)
             except OSError:
                 break

@@ -20,7 +20,7 @@ def creators(config: BuildConfig) -> dict:
     @create_after(executed="deploy" if config.auto_deploy else "gates")
     def task_pec() -> dict:
         signed = ("manifest.json.sig", "provenance.dsse.json") if config.sign_key else ()
-        inputs, not_evidence = chain_inputs(layout.build_dir, layout.pack0_dir)
+        inputs, not_evidence = chain_inputs(layout.out, layout.pack0_relative)
         return {
             "doc": "PEC evidence: the report, the approval decision, the manifest of every artifact, provenance",
             "actions": [(run_stage, (config, "pec", Deferred("pec", "evidence")))],

@@ -185,3 +185,117 @@ def test_what_cannot_be_evidence_blocks_approval_until_it_goes(output: Path, pla
     again = run_cli(*command)  # gone: the evidence is derived again, and approves
     assert again.returncode == 0, again.stdout + again.stderr
     assert run_cli("verify", output).returncode == 0
+
+
+PACK0 = "pack0/pack0-crm-contacts-0.0.1"
+
+
+def _plant_in(pack0: Path, kind: str, elsewhere: Path) -> None:
+    """One thing that cannot be evidence, in a Pack0 folder (elsewhere: a folder outside it, for a second name)."""
+    if kind == "bytecode":
+        (pack0 / "docs/x.pyc").write_bytes(b"\0")
+    elif kind == "symlink":
+        (pack0 / "docs/link.md").symlink_to("SRS.md")
+    elif kind == "fifo":
+        os.mkfifo(pack0 / "docs/fifo.md")
+    elif kind == "hard link":
+        os.link(pack0 / "docs/PLAN.md", elsewhere / "PLAN.md")
+    elif kind == "run bit":
+        (pack0 / "docs/SRS.md").chmod(0o755)
+    elif kind == "empty folder":
+        (pack0 / "empty").mkdir()
+
+
+def _remove_from(pack0: Path, kind: str, elsewhere: Path) -> None:
+    if kind == "hard link":
+        (elsewhere / "PLAN.md").unlink()
+    elif kind == "run bit":
+        (pack0 / "docs/SRS.md").chmod(0o644)
+    elif kind == "empty folder":
+        (pack0 / "empty").rmdir()
+    elif kind == "another pack0":
+        shutil.rmtree(pack0.parent / "pack0-crm-contacts-0.0.2")
+    else:
+        next(path for path in (pack0 / "docs").iterdir() if path.name in ("x.pyc", "link.md", "fifo.md")).unlink()
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("bytecode", f"bytecode: {PACK0}/docs/x.pyc"),
+        ("symlink", f"not a regular file: {PACK0}/docs/link.md (a symbolic link)"),
+        ("fifo", f"not a regular file: {PACK0}/docs/fifo.md (a FIFO)"),
+        ("hard link", f"not a regular file: {PACK0}/docs/PLAN.md (a hard link with 2 names"),
+        ("run bit", f"executable: {PACK0}/docs/SRS.md (mode 755"),
+        ("empty folder", f"extra: {PACK0}/empty/ (a folder with no file in it"),
+        ("another pack0", "extra: pack0/pack0-crm-contacts-0.0.2 (not the Pack0 build/run_report.json names)"),
+    ],
+)
+def test_what_cannot_be_evidence_in_the_pack0_folder_blocks_approval_until_it_goes(
+    output: Path, tmp_path: Path, kind: str, problem: str
+):
+    # Planted before or during a run: before, the run approved and only logged it, and verify then rejected it.
+    pack0 = output / PACK0
+    if kind == "another pack0":
+        shutil.copytree(pack0, pack0.parent / "pack0-crm-contacts-0.0.2")
+    _plant_in(pack0, kind, tmp_path)
+    command = ("auto-full", "--module", "crm-contacts", "--out", output, "--waive", "docker-build")
+    stopped = run_cli(*command)
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "Traceback" not in stopped.stdout + stopped.stderr
+    reasons = read_json(output / "build/approval.json")["reasons"]
+    blocking = [reason.removeprefix("not evidence: ") for reason in reasons if reason.startswith("not evidence: ")]
+    assert len(blocking) == 1 and blocking[0].startswith(problem), reasons
+    checked = run_cli("verify", output)  # and verify says the same, no more
+    assert checked.returncode == 1 and checked.stdout.strip().splitlines() == blocking
+    _remove_from(pack0, kind, tmp_path)
+    again = run_cli(*command)  # gone: the evidence is derived again, and approves
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run_cli("verify", output).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("symlink", "docs/link.md (a symbolic link)"),
+        ("fifo", "docs/fifo.md (a FIFO)"),
+        ("bytecode", "docs/x.pyc (Python may run it instead of its source)"),
+    ],
+)
+def test_a_users_pack0_holding_a_link_a_fifo_or_bytecode_is_refused_in_one_line(
+    crm_output: Path, tmp_path: Path, kind: str, problem: str
+):
+    # auto-build copies the user's Pack0 into the output: before, a link was read through (its target copied, from
+    # wherever it pointed), a FIFO left out, and bytecode copied, then approved with it.
+    source = tmp_path / "mine/pack0-crm-contacts-0.0.1"
+    shutil.copytree(crm_output / PACK0, source)
+    _plant_in(source, kind, tmp_path)
+    out = tmp_path / "out"
+    result = run_cli("auto-build", "--module", "crm-contacts", "--pack0", source, "--out", out, env=STRICT)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = _clean(result).strip()
+    assert len(line.splitlines()) == 1 and f"{source}/{problem}" in line, line
+    assert "a Pack0 is copied as plain files only" in line
+    assert not out.exists()
+
+
+def test_a_users_pack0_with_a_run_bit_a_second_name_and_an_empty_folder_is_copied_plain_and_approved(
+    output: Path, tmp_path: Path
+):
+    source = tmp_path / "mine/pack0-crm-contacts-0.0.1"
+    shutil.copytree(output / PACK0, source)
+    for kind in ("run bit", "hard link", "empty folder"):
+        _plant_in(source, kind, tmp_path)
+    command = ("auto-build", "--module", "crm-contacts", "--pack0", source, "--out", output, "--waive", "docker-build")
+    result = run_cli(*command)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The user is told what the copy left behind, their folder named from its name down (a log names no machine).
+    log = (output / "build/.factory_logs/pipeline.log").read_text(encoding="utf-8")
+    told = next(line for line in log.splitlines() if "copied as plain files" in line)
+    for part in ("executable: pack0-crm-contacts-0.0.1/docs/SRS.md", "docs/PLAN.md (a hard link", "empty/ (a folder"):
+        assert part in told, told
+    assert str(tmp_path) not in log
+    copy = output / PACK0
+    assert (copy / "docs/SRS.md").stat().st_mode & 0o777 == 0o644 and (copy / "docs/PLAN.md").stat().st_nlink == 1
+    assert not (copy / "empty").exists()
+    assert run_cli("verify", output).returncode == 0

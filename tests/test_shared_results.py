@@ -269,3 +269,104 @@ def test_a_file_name_that_is_not_utf8_is_keyed_not_a_crash(crm_output: Path, tmp
     commands = json.loads((build / ".test_commands.json").read_text())["commands"]
     plans = slicing.plans(build, commands, "none", ["sqlite"])
     assert plans and not slicing.all_reusable(plans)  # the new file counts
+
+
+def _plans(crm_output: Path, tmp_path: Path):
+    """The crm build's test slices as run_heal plans them (a copy: nothing is built or run)."""
+    from factory.runner.test_slices import Slicing
+
+    build = tmp_path / "out/build"
+    shutil.copytree(crm_output / "build", build)
+    pack0 = load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1")
+    slicing = Slicing.from_report(build / ".factory_logs", pack0.entities, build / ".factory_logs/test_report.json")
+    commands = json.loads((build / ".test_commands.json").read_text())["commands"]
+    return pack0, commands, slicing.plans(build, commands, "none", ["sqlite"])
+
+
+def test_the_wait_for_a_test_run_covers_its_tests_heal_tries_and_fuzzing_by_the_same_settings(
+    crm_output: Path, tmp_path: Path, monkeypatch
+):
+    from factory.config import BuildConfig
+    from factory.gates.contracts_fuzz import FuzzSettings, longest_fuzz_seconds
+    from factory.runner.stores import TEST_DATABASE_ENV
+    from factory.stages.run_heal import hold_limit
+
+    monkeypatch.delenv(TEST_DATABASE_ENV, raising=False)
+    monkeypatch.setenv("LAI_FUZZ_SECONDS_PER_OPERATION", "1")
+    pack0, commands, _plans_now = _plans(crm_output, tmp_path)
+    config = BuildConfig(module="crm-contacts", out=tmp_path / "out", test_timeout=1)
+    fuzz = longest_fuzz_seconds(pack0, FuzzSettings(seconds_per_operation=1))
+    seconds, why = hold_limit(config, pack0, commands, tries=0)
+    # One test run within the one-second limit, lint and one fuzz run within its budget: no more, no less.
+    assert fuzz + len(commands) <= seconds < fuzz + len(commands) + 300
+    assert why.startswith(f"1 x (tests {len(commands)} s + lint ") and f"contract fuzzing {fuzz} s" in why
+    # Each heal try may add a run of all of it and the fix; a longer test limit or fuzz budget, that much more.
+    healing, healing_why = hold_limit(config, pack0, commands, tries=2)
+    assert healing >= 3 * seconds and healing_why.startswith("3 x (") and "+ 2 heal tries x " in healing_why
+    longer = hold_limit(BuildConfig(module="crm-contacts", out=tmp_path / "out", test_timeout=50), pack0, commands, 0)
+    assert longer[0] == seconds + 49 * len(commands)
+    monkeypatch.setenv("LAI_FUZZ_SECONDS_PER_OPERATION", "2")
+    assert hold_limit(config, pack0, commands, 0)[0] == seconds + (longest_fuzz_seconds(pack0) - fuzz)
+    model = BuildConfig(module="crm-contacts", out=tmp_path / "out", test_timeout=1, provider="anthropic")
+    monkeypatch.setenv("LAI_FUZZ_SECONDS_PER_OPERATION", "1")
+    assert hold_limit(model, pack0, commands, 2)[0] > healing  # a model's reply may take longer than ruff's fix
+
+
+def test_a_build_waits_past_the_test_time_limit_for_the_holder_of_the_same_test_run(
+    crm_output: Path, tmp_path: Path, monkeypatch
+):
+    # Before, the wait was one test run's limit (here 1 s): the holder, still fuzzing or healing, was given up on
+    # and its work done a second time.
+    import threading
+
+    from factory.config import BuildConfig
+    from factory.runner.test_slices import SEAL_KIND, run_key
+    from factory.stages.run_heal import _one_build_at_a_time, hold_limit
+
+    monkeypatch.setenv("LAI_FUZZ_SECONDS_PER_OPERATION", "1")
+    pack0, commands, plans = _plans(crm_output, tmp_path)
+    hold = hold_limit(BuildConfig(module="crm-contacts", out=tmp_path / "out", test_timeout=1), pack0, commands, 0)
+    holding, said = threading.Event(), []
+
+    def other_build():
+        with SharedResults(tmp_path / "cache").one_at_a_time(SEAL_KIND, run_key(plans), wait_seconds=1):
+            holding.set()
+            time.sleep(2.5)
+
+    thread = threading.Thread(target=other_build)
+    thread.start()
+    holding.wait(10)
+    started = time.monotonic()
+    with _one_build_at_a_time(plans, SharedResults(tmp_path / "cache"), hold, said.append):
+        waited = time.monotonic() - started
+    thread.join()
+    assert 2 <= waited < 10, said
+    assert said[0] == f"waiting (at most {hold[0]} s: {hold[1]}) for another build of this code: its test run"
+    assert said[1].startswith("waited ") and said[1].endswith(" s for the other build's test run")
+
+
+def test_a_stopped_holder_is_waited_for_up_to_the_limit_and_a_killed_one_not_at_all(tmp_path: Path):
+    import signal
+
+    holds = (
+        "import sys, time\nfrom pathlib import Path\nfrom factory.results_cache import SharedResults\n"
+        "with SharedResults(Path(sys.argv[1])).one_at_a_time('kind', 'key', 1):\n"
+        "    print('held', flush=True)\n    time.sleep(600)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", holds, str(tmp_path)], stdout=subprocess.PIPE, cwd=ROOT)
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        holder.send_signal(signal.SIGSTOP)  # stuck for good: it keeps the lock, and never ends its work
+        said = []
+        started = time.monotonic()
+        with SharedResults(tmp_path).one_at_a_time("kind", "key", 1.5, say=said.append):
+            waited = time.monotonic() - started
+        assert 1.5 <= waited < 5 and said[-1] == "the other build's kind not done after 2 s: going on without them"
+        holder.kill()  # a killed holder's lock is the OS's to drop: the next build does not wait
+        holder.wait(10)
+        started = time.monotonic()
+        with SharedResults(tmp_path).one_at_a_time("kind", "key", 30):
+            assert time.monotonic() - started < 2
+    finally:
+        holder.kill()
+        holder.wait(10)

@@ -49,6 +49,11 @@ class FuzzSettings:
         return BASE_SECONDS + self.seconds_per_operation * operations
 
 
+def longest_fuzz_seconds(pack0: Pack0, settings: FuzzSettings | None = None) -> int:
+    """How long one run of the fuzzer on this Pack0's service may take, start and stop included."""
+    return (settings or fuzz_settings()).max_seconds(operation_count(pack0)) + STARTUP_SECONDS
+
+
 def fuzz_settings(environ: dict[str, str] | None = None) -> FuzzSettings:
     """The settings, each from its LAI_FUZZ_* variable when set; a bad value is a one-line error."""
     environ = os.environ if environ is None else environ
@@ -229,7 +234,7 @@ def fuzz_service_once(
 
         plans = fuzz_plans(build_dir, owned, pack0, _fuzzer_setting(sandbox, settings))
     cache = _cache(cache_dir)
-    longest = settings.max_seconds(operation_count(pack0)) + STARTUP_SECONDS
+    longest = longest_fuzz_seconds(pack0, settings)
     with cache.one_at_a_time(RUN_KIND, key, wait_seconds=longest, say=say, what="contract fuzzing"):
         stored = cache.recall(RUN_KIND, [key]).get(key)
         run = _stored_run(stored, key) if isinstance(stored, dict) else None

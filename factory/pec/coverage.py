@@ -50,6 +50,9 @@ class Tree:
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     not_utf8: list[str] = field(default_factory=list)
+    # Of the problems, the ones that are no plain file's content (a link, FIFO, socket, device, bytecode), as
+    # opposed to a plain file's run bit or second name, or an empty folder: a copy of the folder cannot take them.
+    not_plain: list[str] = field(default_factory=list)
 
 
 def _kind(mode: int) -> str:
@@ -84,7 +87,8 @@ def walk(root: Path, prefix: str, executable: frozenset[str] = frozenset()) -> T
     empty folder under src/ as a namespace package."""
     tree = Tree()
     if root.is_symlink():
-        tree.problems.append(f"not a regular file: {prefix.rstrip('/') or root.name} (a symbolic link)")
+        tree.not_plain.append(f"not a regular file: {prefix.rstrip('/') or root.name} (a symbolic link)")
+        tree.problems += tree.not_plain
         return tree
     if not root.is_dir():
         return tree
@@ -102,20 +106,22 @@ def walk(root: Path, prefix: str, executable: frozenset[str] = frozenset()) -> T
                 mode = status.st_mode
                 if stat.S_ISDIR(mode):
                     if entry.name == "__pycache__":
-                        tree.problems.append(f"bytecode: {prefix}{relative}/ (Python runs what is cached here)")
+                        tree.not_plain.append(f"bytecode: {prefix}{relative}/ (Python runs what is cached here)")
                     stack.append(f"{relative}/")
                     folders.append(relative)
                     continue
                 filled.update(_parents(relative))
                 if not stat.S_ISREG(mode):
-                    tree.problems.append(f"not a regular file: {prefix}{relative} ({_kind(mode)})")
+                    tree.not_plain.append(f"not a regular file: {prefix}{relative} ({_kind(mode)})")
                 elif is_bytecode(relative):
-                    tree.problems.append(f"bytecode: {prefix}{relative} (Python may run it instead of its source)")
+                    tree.not_plain.append(f"bytecode: {prefix}{relative} (Python may run it instead of its source)")
                 else:
                     # Listed all the same: its content is checked too.
                     tree.files.append(relative)
                     if problem := _file_problem(f"{prefix}{relative}", status, executable):
                         tree.problems.append(problem)
+    tree.not_plain.sort()  # (scandir's order is the file system's)
+    tree.problems = sorted(tree.problems) + tree.not_plain
     tree.problems += [
         f"extra: {prefix}{folder}/ (a folder with no file in it: Python imports one as a namespace package)"
         for folder in sorted(set(folders) - filled)
@@ -153,13 +159,28 @@ def build_walk(build: Path) -> Tree:
     return walk(build, "build/", frozenset(f"build/{path}" for path in RUN_BITS))
 
 
-def chain_inputs(build: Path, pack0_dir: Path) -> tuple[list[Path], list[str]]:
+def pack0_walk(out: Path, relative: str) -> Tree:
+    """The Pack0 folder (relative: its path in the output folder, 'pack0/pack0-NAME-0.0.1') as the evidence stage
+    and verify walk it: no file in it may have a run bit, and pack0/ holds nothing else (one more Pack0 there
+    is not the one the evidence covers)."""
+    tree = walk(out / relative, f"{relative}/")
+    parent, name = out / "pack0", relative.rsplit("/", 1)[-1]
+    if parent.is_symlink():
+        tree.problems.append("not a regular file: pack0 (a symbolic link)")
+    elif parent.is_dir():
+        others = sorted(one_line(entry.name) for entry in parent.iterdir() if entry.name != name)
+        tree.problems += [f"extra: pack0/{other} (not the Pack0 build/run_report.json names)" for other in others]
+    return tree
+
+
+def chain_inputs(out: Path, pack0_relative: str) -> tuple[list[Path], list[str]]:
     """Every file the evidence stage reads (the Pack0, the artifacts, the usage ledger, the stage records),
     minus what it writes itself: doit re-derives the evidence when any of them changes, appears or goes. And
-    what in the build cannot be evidence (bytecode, links, run bits, empty folders, names that are not UTF-8):
-    no file_dep can name most of it, yet it blocks approval."""
-    tree = build_walk(build)
+    what in the build or the Pack0 folder cannot be evidence (bytecode, links, run bits, empty folders, names
+    that are not UTF-8): no file_dep can name most of it, yet it blocks approval."""
+    build = out / "build"
+    tree, pack0 = build_walk(build), pack0_walk(out, pack0_relative)
     built = [path for path in tree.files if in_chain(path) and path not in EVIDENCE_FILES]
     records = [path for path in tree.files if stage_record(path) not in (None, *STAGES_AFTER_MANIFEST)]
-    pack0 = [pack0_dir / path for path in walk(pack0_dir, "").files]
-    return [*pack0, *(build / path for path in built + records)], tree.problems
+    pack0_files = [out / pack0_relative / path for path in pack0.files]
+    return [*pack0_files, *(build / path for path in built + records)], tree.problems + pack0.problems

@@ -13,6 +13,7 @@ from factory.fsutil import list_files, not_utf8
 from factory.trust import distrust_unsealed_folder, seal_folder
 
 LINT_TARGETS = ("src", "tests")
+LINT_TIMEOUT_S = 120  # one ruff run, check or fix
 # ruff's own per-file cache, beside build/ with the factory's other state (never in the evidence): an
 # unchanged file is not linted again. ruff keys each entry by the file's path, mtime and mode and the settings.
 RUFF_CACHE = ".lai-pack.ruff-cache"
@@ -48,7 +49,13 @@ def run_ruff(build_dir: Path, *, fix: bool = False) -> LintResult | None:
     argv = [*command, "check", *cache, "--output-format", "concise", *(["--fix"] if fix else []), *targets]
     # backslashreplace: ruff prints a name that is not UTF-8 as its bytes.
     result = subprocess.run(
-        argv, cwd=build_dir, capture_output=True, text=True, errors="backslashreplace", timeout=120, check=False
+        argv,
+        cwd=build_dir,
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        timeout=LINT_TIMEOUT_S,
+        check=False,
     )
     seal_folder(cache_dir)
     output = (result.stdout + result.stderr).strip()

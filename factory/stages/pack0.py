@@ -15,6 +15,7 @@ from factory.pack0.generate import META_FILE, generate_pack0
 from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_files
 from factory.pack0.models import Budgets
 from factory.pack0.names import DERIVED_FILES
+from factory.preflight import check_pack0_source
 
 ORIGIN_FILE = ".lai-pack-origin.json"
 
@@ -110,6 +111,8 @@ def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
 def copy_from_source(config: BuildConfig, say: Callable[[str], None]) -> str:
     """auto-build: the user's Pack0, validated, mirrored into the output (so evidence covers it)."""
     source: Path = config.pack0_source
+    # preflight checked it: this is for a link made since. In the log its files are named from its name down.
+    left_behind = check_pack0_source(source, f"{source.name}/")
     load_pack0(source)
     files = read_source_files(source)
     target = config.layout.pack0_dir
@@ -118,6 +121,8 @@ def copy_from_source(config: BuildConfig, say: Callable[[str], None]) -> str:
         (target / path).unlink()
     written = [path for path, text in files.items() if write_if_changed(target / path, text)]
     say(f"{len(written)} of {len(files)} files copied from {source.name}, {len(stale)} removed")
+    if left_behind:
+        say(f"copied as plain files (mode 644, one name each; no empty folder), unlike: {'; '.join(left_behind)}")
     return f"Pack0 from {source.name}"
 
 

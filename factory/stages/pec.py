@@ -17,7 +17,7 @@ from factory.llm.gateway import read_ledger, summarize
 from factory.pack0.generate import INVENTORY_FILE
 from factory.pack0.load import load_pack0
 from factory.pec import provenance
-from factory.pec.coverage import artifacts, build_walk
+from factory.pec.coverage import artifacts, build_walk, pack0_walk
 from factory.pec.evidence import build_approval, build_manifest, build_run_report, file_entry, render
 from factory.pec.signing import SIGNATURE_SUFFIX, key_id, sign_bytes, sign_file
 
@@ -115,7 +115,10 @@ def _write_evidence(
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
     usage = summarize(read_ledger(layout.usage_ledger))
-    pack0_files = _entries(layout.pack0_dir, layout.pack0_dir)
+    # The Pack0's files as verify walks them (bytecode, links and names JSON cannot spell are not listed: they
+    # block approval below).
+    pack0_tree = pack0_walk(layout.out, layout.pack0_relative)
+    pack0_files = [file_entry(layout.pack0_dir, layout.pack0_dir / path) for path in pack0_tree.files]
     run_report = build_run_report(
         module=pack0.module,
         pack0_version=pack0.meta.version,
@@ -133,11 +136,12 @@ def _write_evidence(
     run_report_text = render("run_report", run_report)
     write_text_atomic(layout.evidence("run_report"), run_report_text)
 
-    tree = build_walk(layout.build_dir)
-    # No waiver lifts these: the evidence cannot vouch for what runs (bytecode Python may run instead of its
-    # source, a link, a second name, a run bit, a name JSON cannot spell), and verify would reject the output.
+    # No waiver lifts these, under build/ or in the Pack0 folder: the evidence cannot vouch for what runs or
+    # what it was built from (bytecode Python may run instead of its source, a link, a second name, a run bit,
+    # an empty folder, a name JSON cannot spell), and verify would reject the output.
+    problems = build_walk(layout.build_dir).problems + pack0_tree.problems
     blocked = [failed] if failed else []
-    blocked += [f"not evidence: {problem}" for problem in tree.problems]
+    blocked += [f"not evidence: {problem}" for problem in problems]
     approval = build_approval(pack0.module, run_report_text, run_report, config.waivers, blocked)
     approval_text = render("approval", approval)
     write_text_atomic(layout.evidence("approval"), approval_text)
@@ -160,7 +164,7 @@ def _write_evidence(
     }
     write_text_atomic(layout.evidence("pipeline_result"), render("pipeline_result", pipeline_result))
 
-    for problem in tree.problems:
+    for problem in problems:
         say(f"not evidence, verify will report it: {problem}")
     listed = [file_entry(layout.build_dir, layout.build_dir / path) for path in artifacts(layout.build_dir)]
     manifest = build_manifest(pack0.module, approval["approved"], approval_text, listed)

@@ -10,16 +10,18 @@ from factory.agents.call import remember_heal_fixes
 from factory.config import BuildConfig
 from factory.engine.codegen import code_files
 from factory.fsutil import write_json_atomic
-from factory.gates.contracts_fuzz import fuzz_service_once
+from factory.gates.contracts_fuzz import fuzz_service_once, longest_fuzz_seconds
 from factory.layout import Layout
+from factory.llm.anthropic_provider import REQUEST_TIMEOUT_S
 from factory.pack0.load import load_pack0
 from factory.pack0.models import Pack0
 from factory.results_cache import SharedResults
 from factory.runner.heal_loop import run_with_heal
+from factory.runner.lint import LINT_TIMEOUT_S
 from factory.runner.run import DEFAULT_TIMEOUT_S, TestRun, load_test_commands
 from factory.runner.sandbox import resolve_sandbox
 from factory.runner.slices import SlicePlan
-from factory.runner.stores import migrations_digest, store_names
+from factory.runner.stores import DEPLOY_TIMEOUT_S, migrations_digest, store_names
 from factory.runner.test_slices import SEAL_KIND, Slicing, owned_files, run_key
 
 
@@ -68,15 +70,37 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
     return fuzz
 
 
+def longest_hold(
+    commands: list[dict], stores: list[str], test_timeout: int | None, tries: int, fuzz_s: int, heal_s: int
+) -> tuple[int, str]:
+    """How long a build may legitimately hold the test run's lock, and what that is made of: it runs the tests
+    (every command on every store, each within its time limit; PostgreSQL's migrations first), lint and the
+    contract fuzzer up to tries + 1 times, and heals up to tries times (heal_s: a model's reply, or ruff's fix)."""
+    tests = len(stores) * sum(test_timeout or command.get("timeout_s", DEFAULT_TIMEOUT_S) for command in commands)
+    tests += DEPLOY_TIMEOUT_S if "postgres" in stores else 0
+    seconds = (tries + 1) * (tests + LINT_TIMEOUT_S + fuzz_s) + tries * heal_s
+    why = f"{tries + 1} x (tests {tests} s + lint {LINT_TIMEOUT_S} s + contract fuzzing {fuzz_s} s)"
+    return seconds, why + (f" + {tries} heal tr{'y' if tries == 1 else 'ies'} x {heal_s} s" if tries else "")
+
+
+def hold_limit(config: BuildConfig, pack0: Pack0, commands: list[dict], tries: int) -> tuple[int, str]:
+    """longest_hold from this build's own settings: --test-timeout and the stores (in the lock's key, so the
+    holder's too), the heal tries, the LAI_FUZZ_* budget and whether a model heals (taken to be the holder's)."""
+    heal_s = LINT_TIMEOUT_S if config.provider == "offline" else max(LINT_TIMEOUT_S, int(REQUEST_TIMEOUT_S))
+    return longest_hold(commands, store_names(), config.test_timeout, tries, longest_fuzz_seconds(pack0), heal_s)
+
+
 def _one_build_at_a_time(
-    config: BuildConfig, plans: list[SlicePlan] | None, shared: SharedResults, say: Callable[[str], None]
+    plans: list[SlicePlan] | None, shared: SharedResults, hold: tuple[int, str], say: Callable[[str], None]
 ):
     """Two builds of the same code at once (`lai-pack many`, two terminals, a CI matrix): the second waits while
-    the first runs the tests, then reuses its results from the shared cache instead of running them too."""
+    the first runs the tests, heals and fuzzes (as long as that may take: hold, from longest_hold), then reuses
+    its results from the shared cache instead of doing the same work. A holder stopped for good is waited for
+    no longer than that; a killed one frees the lock at once."""
     if plans is None:
         return contextlib.nullcontext()
-    limit = config.test_timeout or DEFAULT_TIMEOUT_S
-    return shared.one_at_a_time(SEAL_KIND, run_key(plans), wait_seconds=limit, say=say, what="test run")
+    seconds, why = hold
+    return shared.one_at_a_time(SEAL_KIND, run_key(plans), wait_seconds=seconds, say=say, what="test run", why=why)
 
 
 def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
@@ -98,7 +122,7 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
     provider = config.make_provider(pack0.budgets, say)
     fuzz = contract_fuzzer(config, pack0, sandbox, say)
-    with _one_build_at_a_time(config, plans, shared, say):
+    with _one_build_at_a_time(plans, shared, hold_limit(config, pack0, commands, tries), say):
         result = run_with_heal(
             layout.build_dir, layout.logs_dir, pack0, provider, tries, say, sandbox, config.test_timeout, fuzz, slicing
         )
