@@ -179,7 +179,8 @@ class SharedResults:
                     break
                 waited = time.monotonic() - started
                 if waited >= wait.seconds:
-                    wait.say(f"the other build's {wait.what} not done after {wait.seconds:.0f} s: going on without them")
+                    done = f"the other build's {wait.what} not done after {wait.seconds:.0f} s"
+                    wait.say(f"{done}: going on without them")
                     break
                 # Silent as long as this one has waited, at least: a lock just taken is renewed as it is named.
                 silent = min(waited, _silent_for(descriptor))
