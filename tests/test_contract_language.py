@@ -72,6 +72,14 @@ def load_error(tmp_path: Path, field_spec: dict, name: str = "thing") -> str:
         ({"type": "string", "format": "phone"}, "value.format"),
         ({"type": "number", "uniqueItems": True}, "'uniqueItems' does not apply to type 'number'"),
         ({"type": "array", "items": {"type": "boolean"}, "uniqueItems": True, "minItems": 3}, "valid sample"),
+        # Values the service accepts but neither store keeps (each built NOT APPROVED, found by an outside attack):
+        ({"type": "integer", "minimum": 2**63}, "no 64-bit integer"),
+        ({"type": "integer", "exclusiveMaximum": -(2**63)}, "no 64-bit integer"),
+        ({"type": "integer", "enum": [1, 2, 2**63]}, "enum value 9223372036854775808 is outside the 64-bit"),
+        ({"type": "integer", "default": -(2**63) - 1}, "default -9223372036854775809 is outside the 64-bit"),
+        ({"type": "string", "format": "date-time", "default": "9999-12-31T23:59:60Z"}, "default '9999-12-31T23:59"),
+        ({"type": "string", "format": "date-time", "examples": ["0001-01-01T00:30:00+01:00"]}, "outside years 1-9999"),
+        ({"type": "integer", "enum": [1, 1.0, 2]}, "enum lists 1.0 twice"),
     ],
 )
 def test_unsupported_or_impossible_field_is_one_line_naming_file_and_field(tmp_path: Path, spec: dict, expected):

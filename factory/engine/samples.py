@@ -14,6 +14,7 @@ from factory.engine.regex_sample import regex_samples
 from factory.engine.templates import service_validation
 from factory.errors import InputError
 from factory.pack0.models import Entity, base_type, is_nullable, unique_sets
+from factory.pack0.stores import store_problem
 
 _FORMAT_SAMPLES = {
     "email": ("ada@example.com", "grace@example.org", "a@b.io"),
@@ -47,7 +48,7 @@ MAX_UNIQUE_TRIES = 20_000
 
 
 def _check(spec: dict, value: object) -> str | None:
-    return service_validation().check_value(spec, value)
+    return service_validation().check_value(spec, value) or store_problem(spec, value)
 
 
 def _unique(values: list) -> list:

@@ -14,6 +14,7 @@ from factory.fsutil import DEVICE_NAMES
 
 # Names and their rule live without pydantic (a no-op build checks a module name); used here, and re-exported.
 from factory.pack0.names import MODULE_NAME_PATTERN, NAME_RULE_BROKEN, PACK0_VERSION, name_problem  # noqa: F401 - re-exported
+from factory.pack0.stores import int64_range_problem, store_problem
 
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 ENTITY_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
@@ -182,6 +183,9 @@ class PropertySchema(_Strict):
         _check_range(self.minimum, self.maximum, "minimum", "maximum")
         _check_range(self.exclusiveMinimum, self.exclusiveMaximum, "exclusiveMinimum", "exclusiveMaximum")
         _check_range(self.minItems, self.maxItems, "minItems", "maxItems")
+        problem = int64_range_problem(self.model_dump(exclude_unset=True)) if kind == "integer" else None
+        if problem:
+            raise ValueError(problem)
         _check_values(self.model_dump(exclude_unset=True), self.model_fields_set)
         self._reference_fits()
         return self
@@ -211,7 +215,16 @@ def _check_values(spec: dict, declared: set[str]) -> None:
     """enum, const, default and examples must each be a value the service itself would accept."""
     from factory.engine.templates import service_validation  # the service's own rules, not a second copy
 
-    check_value = service_validation().check_value
+    def check_value(spec: dict, value: object) -> str | None:
+        return service_validation().check_value(spec, value) or store_problem(spec, value)
+
+    for index, value in enumerate(spec.get("enum") or []):  # a repeat is the same value to the service, not to a fuzzer
+        same = (
+            service_validation().check_value({"type": spec["type"], "const": old}, value)
+            for old in spec["enum"][:index]
+        )
+        if not all(same):
+            raise ValueError(f"enum lists {value!r} twice (JSON equality: 1 == 1.0)")
     for word in ("enum", "const"):
         others = {key: value for key, value in spec.items() if key != word}
         values = spec.get(word, []) if word == "enum" else [spec.get("const")]

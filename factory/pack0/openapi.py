@@ -7,6 +7,10 @@ import re
 
 from factory.pack0.models import Entity
 
+# Both stores keep an integer field in a signed 64-bit column (storage.py refuses what does not fit, 422): the
+# document declares that range on every integer field whose own bounds are wider; and every date-time's range.
+from factory.pack0.stores import DATE_TIME_RANGE_PATTERN, INT64_MAX, INT64_MIN
+
 # What the generated service enforces on HTTP. The OpenAPI document below declares these numbers and the
 # service imports them from the limits.py rendered by service_limits_module(): one source for both.
 API_PREFIX = "/api/v1"
@@ -19,10 +23,6 @@ MAX_PAGE_OFFSET = 1_000_000_000
 MAX_BODY_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 1000
-# Both stores keep an integer field in a signed 64-bit column (storage.py refuses what does not fit, 422):
-# the document declares that range on every integer field whose own bounds are wider.
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 SERVICE_LIMITS = (
     "API_PREFIX",
     "TENANT_HEADER",
@@ -60,12 +60,6 @@ _SYSTEM_PROPERTIES = {
 
 # Neither store keeps a NUL character (storage.py refuses it, 422): the document says so on every free string.
 NO_NUL_PATTERN = "^[^\\u0000]*$"
-
-
-# Both stores keep a date-time as its UTC instant, through Python's datetime: years 1-9999. storage.py refuses (422)
-# what could leave that range, and the document says so on every date-time: on the first day no offset ahead of UTC,
-# on the last none behind it, nor its leap second (kept as the next second, as PostgreSQL keeps one).
-DATE_TIME_RANGE_PATTERN = "^(?!0001-01-01[Tt][^+]*[+](?!00:00)|9999-12-31[Tt]([^-]*-(?!00:00)|23:59:60))"
 
 
 def _types(field: dict) -> list:
