@@ -120,6 +120,27 @@ def test_bad_entity_file_name_is_refused(tmp_path: Path):
         load_pack0(root)
 
 
+@pytest.mark.parametrize(
+    ("entity", "change", "field", "message"),
+    [
+        # Each built NOT APPROVED before: the OpenAPI document's schema of that name was overwritten, or two slices
+        # wrote one test file.
+        ("project", {"title": "TaskList"}, "title", "'TaskList' is the OpenAPI document's name for the list of task"),
+        ("project", {"title": "TaskInput"}, "title", "'TaskInput' is the OpenAPI document's name for what a create"),
+        ("task", {"title": "Error"}, "title", "'Error' is the OpenAPI document's name for an error body"),
+        ("task", {"title": "Health"}, "title", "'Health' is the OpenAPI document's name for the /health answer"),
+        ("task", {"x-plural": "service"}, "x-plural", "'service' names the generated tests' own"),
+    ],
+)
+def test_a_name_the_generated_files_use_already_is_refused(tmp_path: Path, entity, change, field, message):
+    root = write_pack0(tmp_path, "team-tasks")
+    _edit_contract(root, entity, lambda d: d.update(change))
+    with pytest.raises(InputError) as caught:
+        load_pack0(root)
+    assert str(caught.value).startswith(f"{root}/contracts/{entity}.schema.json: {field}: ")
+    assert message in str(caught.value)
+
+
 def test_duplicate_plural_is_refused(tmp_path: Path):
     root = write_pack0(tmp_path, "team-tasks")
     _edit_contract(root, "project", lambda d: d.update({"x-plural": "tasks"}))

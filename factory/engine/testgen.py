@@ -84,23 +84,35 @@ def test_commands() -> dict:
     }
 
 
+# The core slice's service-wide contract test, beside the entities' tests/contract/test_<plural>_contract.py.
+CORE_CONTRACT_TEST = "tests/contract/test_service_contract.py"
+
+
+def entity_test_paths(plural: str) -> list[str]:
+    """The test files an entity's slice writes (its plural names them)."""
+    return [
+        f"tests/cases/{plural}.json",
+        *(f"tests/{kind}/{name.format(plural=plural)}" for kind, (_, name) in _PER_ENTITY.items()),
+    ]
+
+
 def generate_core_tests(pack0: Pack0) -> dict[str, str]:
     """The core slice's tests: fixtures, the service-wide contract test, the E2E flow, the commands."""
     return {
         "tests/conftest.py": read_template("tests/conftest.py", PACKAGE=pack0.package),
         "tests/pytest.ini": GENERATED_PYTEST_INI,
         "tests/e2e/test_two_tenants_flow.py": read_template("tests/test_e2e_two_tenants.py"),
-        "tests/contract/test_service_contract.py": read_template("tests/test_contract_service.py"),
+        CORE_CONTRACT_TEST: read_template("tests/test_contract_service.py"),
         ".test_commands.json": dumps_json(test_commands()),
     }
 
 
 def generate_entity_tests(pack0: Pack0, entity: Entity) -> dict[str, str]:
     """One entity's tests: its cases, and its unit, integration and contract test files."""
-    files = {f"tests/cases/{entity.plural}.json": dumps_json(_checked_cases(pack0, entity))}
-    for kind, (template, name) in _PER_ENTITY.items():
-        text = read_template(f"tests/{template}", RESOURCE=entity.plural, NAME=entity.name)
-        files[f"tests/{kind}/{name.format(plural=entity.plural)}"] = text
+    cases_path, *paths = entity_test_paths(entity.plural)
+    files = {cases_path: dumps_json(_checked_cases(pack0, entity))}
+    for path, (template, _) in zip(paths, _PER_ENTITY.values(), strict=True):
+        files[path] = read_template(f"tests/{template}", RESOURCE=entity.plural, NAME=entity.name)
     return files
 
 

@@ -32,6 +32,7 @@ from factory.pack0.models import (
     unique_problem,
 )
 from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
+from factory.pack0.openapi import schema_name_taken
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_PACK0_FILE_BYTES = 1_000_000
@@ -181,8 +182,32 @@ def _load_pack0(root: Path) -> Pack0:
                     field="x-plural" if key == entity.plural else "title",
                 )
             seen[key] = entity.name
+    _check_generated_names(root, entities)
     _check_references(root, entities)
     return Pack0(meta=meta, budgets=budgets, entities=entities, documents=_documents(root))
+
+
+def _check_generated_names(root: Path, entities: tuple[Entity, ...]) -> None:
+    """No title is a name the OpenAPI document gives another schema, and no plural names a core test file: the
+    one would overwrite the other."""
+    from factory.engine.testgen import CORE_CONTRACT_TEST, entity_test_paths
+
+    names_by_title = {entity.title: entity.name for entity in entities}
+    for entity in entities:
+        where = str(root / "contracts" / f"{entity.name}{SCHEMA_SUFFIX}")
+        taken = schema_name_taken(entity.title, names_by_title)
+        if taken:
+            raise InputError(
+                f"'{entity.title}' is the OpenAPI document's name for {taken}: choose another title",
+                file=where,
+                field="title",
+            )
+        if CORE_CONTRACT_TEST in entity_test_paths(entity.plural):
+            raise InputError(
+                f"'{entity.plural}' names the generated tests' own {CORE_CONTRACT_TEST}: choose another plural",
+                file=where,
+                field="x-plural",
+            )
 
 
 def _check_references(root: Path, entities: tuple[Entity, ...]) -> None:

@@ -62,6 +62,26 @@ _SYSTEM_PROPERTIES = {
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 
+# The document's schemas besides each entity's own (its title): no entity may be titled like one of them.
+SHARED_SCHEMAS = {"Error": "an error body", "Health": "the /health answer"}
+ENTITY_SCHEMAS = {
+    "Input": "what a create of {name} sends",
+    "Patch": "what an update of {name} sends",
+    "List": "the list of {name} records",
+}
+
+
+def schema_name_taken(title: str, names_by_title: dict[str, str]) -> str | None:
+    """What the document already names `title` (another entity's Input, Patch or List schema, or a shared one)."""
+    if title in SHARED_SCHEMAS:
+        return SHARED_SCHEMAS[title]
+    for suffix, what in ENTITY_SCHEMAS.items():
+        base = title.removesuffix(suffix)
+        if base != title and base in names_by_title:
+            return what.format(name=names_by_title[base])
+    return None
+
+
 def _types(field: dict) -> list:
     types = field.get("type")
     return types if isinstance(types, list) else [types]
