@@ -102,6 +102,21 @@ class BuildConfig:
         return self
 
 
+def other_module_pack0(out: Path, module: str) -> Path | None:
+    """A Pack0 folder of another module in out/pack0/ (an earlier build of it into this folder), or None. (Any
+    other thing there, e.g. another version of this module's Pack0, is for the evidence stage to refuse.)"""
+    try:
+        names = sorted(entry.name for entry in os.scandir(out / "pack0") if entry.is_dir(follow_symlinks=False))
+    except OSError:  # no such folder yet (or not one): nothing built here
+        return None
+    others = [
+        name
+        for name in names
+        if name.startswith("pack0-") and name.removeprefix("pack0-").rpartition("-")[0] not in ("", module)
+    ]
+    return out / "pack0" / others[0] if others else None
+
+
 def config_from_settings(settings: dict[str, object], **build: object) -> BuildConfig:
     """A checked BuildConfig: the layered settings (factory/settings.py effective values) plus what only a
     build has (module, out, pack0_source, ...). lai-pack's flags and doit's variables both come through here.
@@ -110,7 +125,7 @@ def config_from_settings(settings: dict[str, object], **build: object) -> BuildC
     for name in ("out", "pack0_source", "sign_key"):
         if build.get(name) is not None:
             build[name] = Path(build[name]).resolve()
-    return BuildConfig(
+    config = BuildConfig(
         max_heal=settings["max_heal"],
         provider=resolve_provider_name(settings["provider"]),
         model=settings["model"],
@@ -121,6 +136,15 @@ def config_from_settings(settings: dict[str, object], **build: object) -> BuildC
         sandbox=settings["sandbox"],
         **build,
     ).check()
+    other = other_module_pack0(config.out, config.module)
+    if other is not None:
+        # build/ holds one module's files and its evidence names one Pack0 (verify calls another one extra).
+        raise InputError(
+            "the output folder holds another module's Pack0, and one folder builds one module: use another "
+            "--out (several --module flags build each in OUT/<module>/)",
+            file=str(other),
+        )
+    return config
 
 
 @cache

@@ -16,8 +16,10 @@ import os
 import sqlite3
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from factory.trust import seal, sealed
@@ -26,6 +28,10 @@ RESULTS_FOLDER = "results"
 SIZE_LIMIT_BYTES = 2**30
 LOCKS_FOLDER = "locks"
 LOCK_STRIPES = 64  # lock files, whatever the number of keys (two keys sharing one do not wait: see _holder)
+# A holder renews its lock file's mtime this often while it works; one silent for SILENT_SECONDS is not working
+# (stopped by SIGSTOP or a suspended terminal, Ctrl-Z): nobody waits for it any longer.
+HEARTBEAT_SECONDS = 1.0
+SILENT_SECONDS = 30.0
 # What a damaged store raises: sqlite3's errors, OSError (a folder that cannot be made or opened), and
 # UnicodeDecodeError (a large value's own file holding other bytes).
 UNUSABLE = (sqlite3.Error, OSError, UnicodeDecodeError)
@@ -129,25 +135,28 @@ class SharedResults:
         say: Callable[[str], None] | None = None,
         what: str = "",
         why: str = "",
+        silent_seconds: float = SILENT_SECONDS,
     ) -> Iterator[None]:
         """While this process works out the result for a key (and keeps it), another process of this machine
         that wants the same one waits, up to wait_seconds, then finds it kept instead of doing the same work
         at the same time: two builds of one module started together fuzz its code once. Without a lock (a
         folder that cannot be written, a link in a lock file's or the locks folder's place, the wait over)
         nobody waits. A wait is said (through say): the user sees why nothing moves, and for how long at most
-        (why: what that limit is made of). A holder that is stopped (SIGSTOP) keeps its lock: the wait ends at
-        the limit all the same; one that is killed frees it at once."""
+        (why: what that limit is made of). A killed holder frees the lock at once; a stopped one (SIGSTOP,
+        Ctrl-Z) keeps it, but stops renewing it: it is waited for silent_seconds more at most."""
         limit = f"at most {wait_seconds:.0f} s" + (f": {why}" if why else "")
-        descriptor = self._lock(kind, key, wait_seconds, say or (lambda _line: None), what or kind, limit)
+        wait = _Wait(wait_seconds, silent_seconds, say or (lambda _line: None), what or kind, limit)
+        descriptor = self._lock(kind, key, wait)
+        beat = _Heartbeat(descriptor) if descriptor is not None else None
         try:
             yield
         finally:
+            if beat is not None:
+                beat.stop()  # before the file is closed: its number may be another file's next
             if descriptor is not None:
                 os.close(descriptor)  # and with it the lock; the OS drops it too if this process is killed
 
-    def _lock(
-        self, kind: str, key: str, wait_seconds: float, say: Callable[[str], None], what: str, limit: str
-    ) -> int | None:
+    def _lock(self, kind: str, key: str, wait: _Wait) -> int | None:
         if self._damaged():
             return None
         entry = _entry(kind, key)
@@ -163,22 +172,68 @@ class SharedResults:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 _name_holder(descriptor, entry)
                 if waiting:
-                    say(f"waited {time.monotonic() - started:.0f} s for the other build's {what}")
+                    wait.say(f"waited {time.monotonic() - started:.0f} s for the other build's {wait.what}")
                 return descriptor
             except BlockingIOError:
                 if _holder(descriptor) not in (b"", entry.encode()):  # another key's work on this lock file
                     break
-                if time.monotonic() - started >= wait_seconds:
-                    say(f"the other build's {what} not done after {wait_seconds:.0f} s: going on without them")
+                waited = time.monotonic() - started
+                if waited >= wait.seconds:
+                    done = f"the other build's {wait.what} not done after {wait.seconds:.0f} s"
+                    wait.say(f"{done}: going on without them")
+                    break
+                # Silent as long as this one has waited, at least: a lock just taken is renewed as it is named.
+                silent = min(waited, _silent_for(descriptor))
+                if silent >= wait.silent_seconds:
+                    wait.say(
+                        f"the other build's {wait.what} has shown no sign of work for {silent:.0f} s (stopped?): "
+                        "going on without them"
+                    )
                     break
                 if not waiting:
                     waiting = True
-                    say(f"waiting ({limit}) for another build of this code: its {what}")
+                    wait.say(f"waiting ({wait.limit}) for another build of this code: its {wait.what}")
                 time.sleep(0.1)
             except OSError:
                 break
         os.close(descriptor)
         return None
+
+
+@dataclass(frozen=True)
+class _Wait:
+    seconds: float  # at most, in all
+    silent_seconds: float  # at most since the holder last renewed its lock
+    say: Callable[[str], None]
+    what: str
+    limit: str  # the limit as said
+
+
+class _Heartbeat:
+    """While a lock is held: its file's mtime renewed every HEARTBEAT_SECONDS (a thread: it stops with the whole
+    process, SIGSTOP included), so a waiter can tell a holder at work from one that is not."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(descriptor,), name="lock-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self, descriptor: int) -> None:
+        while not self._done.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(OSError):
+                os.utime(descriptor)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _silent_for(descriptor: int) -> float:
+    """Seconds since the lock file was last renewed (0 when that cannot be told)."""
+    try:
+        return max(0.0, time.time() - os.fstat(descriptor).st_mtime)
+    except OSError:
+        return 0.0
 
 
 def _name_holder(descriptor: int, entry: str) -> None:

@@ -6,7 +6,7 @@ from doit import create_after
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.stages.inputs import contract_paths
+from factory.stages.inputs import contract_paths, owned_record, recorded_files
 from factory.stages.record import Deferred, run_stage
 
 TASK_NAMES = ("deploy", "deploy_apply")
@@ -19,15 +19,24 @@ def creators(config: BuildConfig) -> dict:
     # In pipeline order, after the gates (it reads only the contracts, but runs once the build is judged).
     @create_after(executed="gates")
     def task_deploy() -> dict:
+        record = owned_record(layout.logs_dir, "deployer")
         return {
             "doc": "Deploy: PostgreSQL migrations, deploy.sh, rollback.sh and health checks",
             "actions": [(run_stage, (config, "deploy", Deferred("deploy", "generate")))],
             "file_dep": [str(path) for path in contract_paths(layout.pack0_dir)],
-            "targets": [
-                str(deploy_dir / "deploy.sh"),
-                str(deploy_dir / "rollback.sh"),
-                str(layout.raw_reply("deployer")),
-            ],
+            # Every file it wrote last time (migrations, health checks, ...): deleting one re-runs it.
+            "targets": list(
+                dict.fromkeys(
+                    str(path)
+                    for path in (
+                        deploy_dir / "deploy.sh",
+                        deploy_dir / "rollback.sh",
+                        layout.raw_reply("deployer"),
+                        record,
+                        *recorded_files(layout.build_dir, record),
+                    )
+                )
+            ),
             "uptodate": [
                 config_changed(
                     {

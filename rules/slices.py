@@ -9,7 +9,7 @@ from pathlib import Path
 from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
-from factory.stages.inputs import slice_inputs, written_files, written_record
+from factory.stages.inputs import owned_record, slice_inputs, written_files, written_record
 from factory.stages.record import Deferred, run_stage
 
 
@@ -51,5 +51,5 @@ def slice_tasks(
         "name": "raw",
         "actions": [(run_stage, (config, f"{agent}.raw", Deferred("generate", "collect_raw", (agent,))))],
         "file_dep": [str(layout.raw_reply(agent, name)) for name in names],
-        "targets": [str(layout.raw_reply(agent))],
+        "targets": [str(layout.raw_reply(agent)), str(owned_record(layout.logs_dir, agent))],
     }

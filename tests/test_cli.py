@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import read_json, run_cli
+from conftest import read_json, run_cli, run_doit
 
 from factory.gates.docker_build import engine_answers
 
@@ -208,3 +208,20 @@ def test_status_summarises_a_build(crm_output: Path):
     assert "evidence: intact" in lines
     missing = run_cli("status", crm_output / "nowhere")
     assert missing.returncode == 2 and "not a finished lai-pack output" in missing.stderr
+
+
+def test_building_another_module_into_an_output_folder_is_refused_and_changes_nothing(tmp_path: Path):
+    # One output folder builds one module: a second module built into it replaced the first one's build (or,
+    # before stale files were removed, failed on the mix of both), in whichever order they were built.
+    out = tmp_path / "out"
+    (out / "pack0/pack0-crm-contacts-0.0.1").mkdir(parents=True)
+    (out / "pack0/pack0-crm-contacts-0.0.1/pack0.json").write_text("{}\n")
+    before = sorted(out.rglob("*"))
+    expected = f"{out}/pack0/pack0-crm-contacts-0.0.1: the output folder holds another module's Pack0"
+    for result in (
+        run_cli("auto-full", "--module", "crm", "--out", out, "--waive", "docker-build"),
+        run_doit("auto_full", "module=tasks", f"out={out}", "waive=docker-build"),
+    ):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr, result.stderr
+        assert sorted(out.rglob("*")) == before

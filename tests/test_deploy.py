@@ -51,6 +51,28 @@ def test_auto_deploy_writes_the_deploy_artifacts(tmp_path: Path):
     assert {"deploy/deploy.sh", "deploy/rollback.sh", "deploy/migrations/0002_create_contacts.up.sql"} <= listed
 
 
+def test_a_deleted_deploy_file_is_written_again_and_another_targets_files_go(tmp_path: Path):
+    out = tmp_path / "out"
+    build = ("auto-full", "--module", "crm-contacts", "--out", out, "--auto-deploy", "--waive", "docker-build")
+    assert run_cli(*build).returncode == 0
+    deploy = out / "build/deploy"
+    files = {path: path.read_bytes() for path in deploy.rglob("*") if path.is_file() and path.name != "applied.json"}
+    for path in (deploy / "migrations/0002_create_contacts.up.sql", deploy / "healthcheck.sh"):
+        path.unlink()
+        # Only deploy.sh and rollback.sh were the deploy task's targets: the evidence was derived again without
+        # the file, and approved a deploy that creates no contacts table.
+        again = run_cli(*build)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert path.read_bytes() == files[path]
+    assert run_cli(*build, "--deploy-target", "supabase").returncode == 0
+    assert (deploy / "supabase").is_dir()
+    assert run_cli(*build).returncode == 0
+    assert {path: path.read_bytes() for path in files} == files and not (deploy / "supabase").exists()
+    listed = {item["path"] for item in read_json(out / "build/manifest.json")["artifacts"]}
+    assert not [path for path in listed if path.startswith("deploy/supabase")]
+    assert run_cli("verify", out).returncode == 0
+
+
 def test_deploy_script_without_database_url_says_so(tmp_path: Path):
     build = deploy_files(tmp_path, "tasks", "compose")
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}

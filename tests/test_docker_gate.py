@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import machine_docker, read_json, run_cli
+from conftest import factory_env, machine_docker, read_json, run_cli
 
 from factory.gates.docker_build import BASE_IMAGE_ENV, docker_build_gate, engine_answers
 from factory.pack0.load import load_pack0
@@ -39,7 +39,10 @@ def test_every_example_is_approved_with_the_docker_gate_passing(tmp_path: Path, 
     # crm-contacts runs its tests and fuzzer in the docker sandbox too (auto picks it: an engine and an image);
     # the others in bwrap where it works, whose results the suite has (a container per run costs ~3x the CPU).
     sandbox = ("--sandbox", "bwrap") if module != "crm-contacts" and bwrap_works() else ()
-    result = run_cli("auto-full", "--module", module, "--out", out, "--base-image", BASE_IMAGE, *sandbox)
+    # The sandbox's image comes from the environment only (not --base-image): the image found above, also when
+    # the machine's engine runs without LAI_BASE_IMAGE set (auto would pick bwrap then).
+    env = factory_env(LAI_BASE_IMAGE=BASE_IMAGE)
+    result = run_cli("auto-full", "--module", module, "--out", out, "--base-image", BASE_IMAGE, *sandbox, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     expected_sandbox = "docker" if not sandbox else "bwrap"
     assert read_json(out / "build/run_report.json")["tests"]["sandbox"] == expected_sandbox

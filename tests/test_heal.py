@@ -107,3 +107,21 @@ def test_max_heal_zero_means_no_try(tasks_output: Path):
     assert report["heal"]["stop_reason"] == "heal budget exhausted after 0 of 0 tries"
     assert report["heal"]["heal_log"] == []
     assert "WHERE (tenant_id = ? OR 1)" in (tasks_output / "build" / STORAGE).read_text()
+
+
+def test_a_clean_run_after_a_healed_one_keeps_no_log_of_the_old_tries(tasks_output: Path):
+    break_file(tasks_output, STORAGE, "WHERE tenant_id = ? AND id = ?", "WHERE (tenant_id = ? OR 1) AND id = ?")
+    assert rerun(tasks_output).returncode == 0
+    logs = tasks_output / "build/.factory_logs"
+    assert (logs / "healer_raw.1.txt").is_file() and (logs / "test_output.1.txt").is_file()
+    # Another budget: the tests run again, and pass with no try. The old run's try logs used to stay, listed in
+    # the new evidence beside a heal log of no tries.
+    result = rerun(tasks_output, "--max-heal", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "run_heal" in executed_stages(result.stdout)
+    assert read_json(tasks_output / "build/run_report.json")["heal"]["tries"] == 0
+    numbered = re.compile(r"\.factory_logs/(test_output|fuzz_output|healer_raw)\.\d+\.txt")
+    on_disk = {f".factory_logs/{path.name}" for path in logs.iterdir()}
+    listed = {artifact["path"] for artifact in read_json(tasks_output / "build/manifest.json")["artifacts"]}
+    for names in (on_disk, listed):
+        assert {name for name in names if numbered.fullmatch(name)} == {".factory_logs/test_output.0.txt"}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from conftest import executed_stages, read_json, run_cli, run_doit
 
+from factory.stages.stale import stale
+
 
 def test_immediate_rerun_runs_no_stage(tmp_path: Path):
     out = tmp_path / "out"
@@ -62,3 +64,43 @@ def test_doit_in_a_checkout_runs_the_same_tasks(tmp_path: Path):
     built = run_doit("-n", "2", "-P", "process", "auto_full", "module=tasks", f"out={out}", "waive=docker-build")
     assert built.returncode == 0, built.stdout + built.stderr
     assert read_json(out / "build/approval.json")["approved"] is True
+
+
+def _generated(build: Path) -> dict[str, bytes]:
+    """The files the slices wrote and their records (what an edit and a clean build must agree on)."""
+    roots = [build / "src", build / "tests", build / ".factory_logs/raw", build / ".factory_logs/written"]
+    return {
+        path.relative_to(build).as_posix(): path.read_bytes()
+        for root in roots
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_an_entity_removed_from_the_pack0_leaves_what_a_clean_build_of_it_has(tmp_path: Path):
+    out = tmp_path / "out"
+    assert run_cli("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build").returncode == 0
+    pack0 = out / "pack0/pack0-crm-contacts-0.0.1"
+    (pack0 / "contracts/contact.schema.json").unlink()
+    edited = run_cli("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
+    # The contact slices' module and tests used to stay behind: collected, failing, and never approved.
+    assert edited.returncode == 0, edited.stdout + edited.stderr
+    assert "slices gone: contact" in edited.stdout
+    fresh = tmp_path / "fresh"
+    clean = run_cli(
+        "auto-build", "--module", "crm-contacts", "--pack0", pack0, "--out", fresh, "--waive", "docker-build"
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert _generated(out / "build") == _generated(fresh / "build")
+    stages = [
+        {stage["name"] for stage in read_json(root / "build/pipeline_result.json")["stages"]} for root in (out, fresh)
+    ]
+    assert stages[0] == stages[1]
+    assert not any("contact." in name for name in stages[0])
+
+
+def test_a_file_a_slice_wrote_before_and_no_slice_writes_now_is_stale():
+    records = {"core": ["src/m/server.py"], "a": ["src/m/resources/a.py"], "gone": ["src/m/resources/gone.py"]}
+    previous = ["src/m/server.py", "src/m/old_helper.py", "src/m/resources/a.py"]
+    assert stale(previous, records, ["core", "a"]) == (["gone"], ["src/m/old_helper.py", "src/m/resources/gone.py"])
+    assert stale(previous[::2], {name: records[name] for name in ("core", "a")}, ["core", "a"]) == ([], [])

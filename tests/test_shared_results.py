@@ -345,28 +345,46 @@ def test_a_build_waits_past_the_test_time_limit_for_the_holder_of_the_same_test_
     assert said[1].startswith("waited ") and said[1].endswith(" s for the other build's test run")
 
 
-def test_a_stopped_holder_is_waited_for_up_to_the_limit_and_a_killed_one_not_at_all(tmp_path: Path):
-    import signal
-
+def _holder(cache: Path, seconds: float) -> subprocess.Popen:
+    """Another build holding the lock of ('kind', 'key') for seconds, then ending; it says 'held' once it has it."""
     holds = (
         "import sys, time\nfrom pathlib import Path\nfrom factory.results_cache import SharedResults\n"
         "with SharedResults(Path(sys.argv[1])).one_at_a_time('kind', 'key', 1):\n"
-        "    print('held', flush=True)\n    time.sleep(600)\n"
+        "    print('held', flush=True)\n    time.sleep(float(sys.argv[2]))\n"
     )
-    holder = subprocess.Popen([sys.executable, "-c", holds, str(tmp_path)], stdout=subprocess.PIPE, cwd=ROOT)
+    holder = subprocess.Popen([sys.executable, "-c", holds, str(cache), str(seconds)], stdout=subprocess.PIPE, cwd=ROOT)
+    assert holder.stdout.readline() == b"held\n"
+    return holder
+
+
+def test_a_holder_at_work_is_waited_for_a_stopped_one_only_briefly_and_a_killed_one_not_at_all(tmp_path: Path):
+    import signal
+
+    said = []
+    working = _holder(tmp_path, 5)  # longer than the silence a waiter accepts: it shows it works all along
+    started = time.monotonic()
+    with SharedResults(tmp_path).one_at_a_time("kind", "key", 60, say=said.append, silent_seconds=3):
+        assert time.monotonic() - started >= 4 and said[-1].startswith("waited "), said
+    assert working.wait(10) == 0
+    stopped = _holder(tmp_path, 600)
     try:
-        assert holder.stdout.readline() == b"held\n"
-        holder.send_signal(signal.SIGSTOP)  # stuck for good: it keeps the lock, and never ends its work
-        said = []
+        stopped.send_signal(signal.SIGSTOP)  # Ctrl-Z: it keeps the lock, and does no work
         started = time.monotonic()
-        with SharedResults(tmp_path).one_at_a_time("kind", "key", 1.5, say=said.append):
+        with SharedResults(tmp_path).one_at_a_time("kind", "key", 60, say=said.append, silent_seconds=3):
             waited = time.monotonic() - started
-        assert 1.5 <= waited < 5 and said[-1] == "the other build's kind not done after 2 s: going on without them"
-        holder.kill()  # a killed holder's lock is the OS's to drop: the next build does not wait
-        holder.wait(10)
+        assert 3 <= waited < 10, said
+        assert said[-1].startswith("the other build's kind has shown no sign of work for ")
+        assert said[-1].endswith(" s (stopped?): going on without them")
+        # Stopped for good, with a wait limit shorter than the silence: the limit ends it.
+        started = time.monotonic()
+        with SharedResults(tmp_path).one_at_a_time("kind", "key", 1, say=said.append):
+            assert 1 <= time.monotonic() - started < 5
+        assert said[-1] == "the other build's kind not done after 1 s: going on without them"
+        stopped.kill()  # a killed holder's lock is the OS's to drop: the next build does not wait
+        stopped.wait(10)
         started = time.monotonic()
         with SharedResults(tmp_path).one_at_a_time("kind", "key", 30):
             assert time.monotonic() - started < 2
     finally:
-        holder.kill()
-        holder.wait(10)
+        stopped.kill()
+        stopped.wait(10)

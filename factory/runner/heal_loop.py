@@ -204,6 +204,18 @@ def _heal_lint(number: int, lint_output: str, context: _Context) -> HealTry:
     return attempt
 
 
+_NUMBERED_LOG = re.compile(r"(test_output|fuzz_output|healer_raw)\.(\d+)\.txt")
+
+
+def _forget_later_tries(logs_dir: Path, kept: int) -> None:
+    """An earlier run's logs of what this run redoes (its tests and fuzzing after try `kept`, its later tries):
+    the evidence lists every file here, and a clean run's logs must not sit beside an old run's heal tries."""
+    for path in logs_dir.glob("*.txt") if logs_dir.is_dir() else []:
+        found = _NUMBERED_LOG.fullmatch(path.name)
+        if found and int(found[2]) >= kept + (found[1] == "healer_raw"):
+            path.unlink(missing_ok=True)
+
+
 def run_with_heal(
     build_dir: Path,
     logs_dir: Path,
@@ -222,6 +234,7 @@ def run_with_heal(
     if tries:
         say(f"resuming after try {len(tries)} of an earlier run (the build is as that try left it)")
     write_json_atomic(heal_log_path, [asdict(each) for each in tries])
+    _forget_later_tries(logs_dir, len(tries))
     run = context.run_tests(len(tries))
     say(f"tests ({'sandbox ' + sandbox if sandbox != 'none' else 'no sandbox'}): {run.summary()}{run.reuse_summary()}")
     fuzz_failure = None  # not fuzzed since the last change

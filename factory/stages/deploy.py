@@ -11,8 +11,10 @@ from factory.agents import call
 from factory.config import BuildConfig
 from factory.deploy.migrations import generate_migrations
 from factory.deploy.scripts import EXECUTABLE_SCRIPTS
-from factory.fsutil import write_file_set, write_json_atomic
+from factory.fsutil import write_file_set, write_json_atomic, write_text_atomic
 from factory.pack0.load import load_pack0
+from factory.stages.inputs import owned_record
+from factory.stages.stale import listed, remove_written
 
 DEPLOY_ROOTS = ("deploy",)
 APPLY_TIMEOUT_S = 300
@@ -27,7 +29,18 @@ def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     # schema source, whatever the Deployer wrote for them.
     files = {**reply.as_dict(), **generate_migrations(pack0, config.deploy_target)}
     written = write_file_set(layout.build_dir, files, allowed_roots=DEPLOY_ROOTS, executable=EXECUTABLE_SCRIPTS)
+    # Listed, they are the task's targets (a deleted one is written again); one the last run wrote and this one
+    # does not (another --deploy-target) goes, as a clean build would not have it.
+    record = owned_record(layout.logs_dir, "deployer")
+    gone = [
+        path
+        for path in sorted(set(listed(record)) - set(files))
+        if remove_written(layout.build_dir, path, DEPLOY_ROOTS)
+    ]
+    write_text_atomic(record, json.dumps(sorted(files), indent=1) + "\n")
     say(f"{len(files)} deploy files for target {config.deploy_target}, {len(written)} written or changed")
+    if gone:
+        say(f"removed {len(gone)} deploy files this target does not have")
     return f"deploy artifacts for {config.deploy_target}"
 
 

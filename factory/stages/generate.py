@@ -13,6 +13,7 @@ from factory.engine.testgen import contract_copy_for_tests
 from factory.fsutil import write_file_set, write_text_atomic
 from factory.pack0.load import load_pack0
 from factory.stages.inputs import known_slices, written_record
+from factory.stages.stale import forget_stale
 
 CODEGEN_ROOTS = ("src", "Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 TESTGEN_ROOTS = ("tests", ".test_commands.json")
@@ -62,11 +63,15 @@ def testgen_slice(slice_name: str) -> Work:
 
 
 def collect_raw(agent: str) -> Work:
-    """{agent}_raw.txt: every slice's raw reply, in slice order, for whoever reads the logs."""
+    """{agent}_raw.txt: every slice's raw reply, in slice order, for whoever reads the logs. It runs after
+    every slice: what a slice wrote and no slice writes now (an entity removed from the Pack0) goes."""
 
     def work(config: BuildConfig, say: Callable[[str], None]) -> str:
         layout = config.layout
         names = known_slices(layout.pack0_dir)
+        removed = forget_stale(layout, agent, names, CODEGEN_ROOTS if agent == "codegen" else TESTGEN_ROOTS)
+        if removed:
+            say(removed)
         parts = [f"===== slice {name}\n{layout.raw_reply(agent, name).read_text(encoding='utf-8')}" for name in names]
         write_text_atomic(layout.raw_reply(agent), "\n".join(parts) + "\n")
         return f"{len(parts)} slices"

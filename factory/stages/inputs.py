@@ -55,12 +55,22 @@ def written_record(logs_dir: Path, agent: str, slice_name: str) -> Path:
     return logs_dir / "written" / f"{agent}.{slice_name}.json"
 
 
+def owned_record(logs_dir: Path, agent: str) -> Path:
+    """Every file the agent's slices wrote when they were last gathered (factory/stages/stale.py)."""
+    return logs_dir / "written" / f"{agent}.json"
+
+
 def written_files(build_dir: Path, logs_dir: Path, agent: str, slice_name: str) -> list[Path]:
     """The files a slice wrote last time, as doit targets: deleting any of them re-runs the slice (from the
     reply cache). Read without the stage's code; a record that is unreadable or names a path outside the
     build lists nothing (the slice then runs only when its inputs change, as before it was written)."""
+    return recorded_files(build_dir, written_record(logs_dir, agent, slice_name))
+
+
+def recorded_files(build_dir: Path, record: Path) -> list[Path]:
+    """The build files a stage's record lists (see written_files)."""
     try:
-        paths = json.loads(written_record(logs_dir, agent, slice_name).read_text(encoding="utf-8"))
+        paths = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):

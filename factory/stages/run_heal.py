@@ -95,8 +95,8 @@ def _one_build_at_a_time(
 ):
     """Two builds of the same code at once (`lai-pack many`, two terminals, a CI matrix): the second waits while
     the first runs the tests, heals and fuzzes (as long as that may take: hold, from longest_hold), then reuses
-    its results from the shared cache instead of doing the same work. A holder stopped for good is waited for
-    no longer than that; a killed one frees the lock at once."""
+    its results from the shared cache instead of doing the same work. A stopped holder (SIGSTOP, Ctrl-Z) is given
+    up on once it shows no sign of work (results_cache.SILENT_SECONDS); a killed one frees the lock at once."""
     if plans is None:
         return contextlib.nullcontext()
     seconds, why = hold
