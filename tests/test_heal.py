@@ -125,3 +125,16 @@ def test_a_clean_run_after_a_healed_one_keeps_no_log_of_the_old_tries(tasks_outp
     listed = {artifact["path"] for artifact in read_json(tasks_output / "build/manifest.json")["artifacts"]}
     for names in (on_disk, listed):
         assert {name for name in names if numbered.fullmatch(name)} == {".factory_logs/test_output.0.txt"}
+
+
+def test_a_failing_test_is_the_entity_s_whose_plural_names_it_not_one_whose_plural_is_a_prefix():
+    from factory.engine.testgen import entity_of_test_file
+    from factory.pack0.models import Entity, Pack0, Pack0Meta
+
+    schema = {"type": "object", "properties": {"x": {"type": "string"}}}
+    order = Entity("order", "orders", "Order", schema)
+    line = Entity("orders_line", "orders_lines", "OrdersLine", schema)
+    pack0 = Pack0(meta=Pack0Meta(module="shop", title="Shop", brief=""), budgets=None, entities=(order, line))
+    assert entity_of_test_file(pack0, "tests/integration/test_orders_lines_api.py") is line
+    assert entity_of_test_file(pack0, "tests/unit/test_orders_validation.py") is order
+    assert entity_of_test_file(pack0, "tests/e2e/test_two_tenants_flow.py") is None

@@ -399,11 +399,11 @@ def test_generated_tests_pass_where_a_record_is_made_as_a_parent_of_its_own_kind
         write_text_atomic(tmp_path / "build" / path, text)
     env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
     argv = [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
-    argv += ["-k", "team or tenants_full"]
+    argv += ["-k", "tenants_full or walked or list_pages or sorts or duplicate"]  # the ones that failed
     done = subprocess.run(
         argv,
         cwd=tmp_path / "build",
-        env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},  # as the factory runs it
         capture_output=True,
         text=True,
         timeout=120,

@@ -131,7 +131,5 @@ def generate_tests(pack0: Pack0) -> dict[str, str]:
 
 def entity_of_test_file(pack0: Pack0, test_path: str) -> Entity | None:
     """Which entity a generated test file is about (None for the shared E2E and conftest)."""
-    for entity in pack0.entities:
-        if f"/test_{entity.plural}_" in test_path:
-            return entity
-    return None
+    # By the exact file names: a plural may begin another's (orders, orders_lines).
+    return next((entity for entity in pack0.entities if test_path in entity_test_paths(entity.plural)), None)
