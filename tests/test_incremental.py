@@ -115,6 +115,10 @@ DELETED_OUTPUTS = (
     "build/.factory_logs/junit.xml",
     "build/.factory_logs/gates/lint.json",
     "pack0/pack0-crm-contacts-0.0.1/contracts/openapi.json",
+    # The Pack0 made again wrote its own copy of the derived files, which pack0_index (up to date) kept: the
+    # build deleted next was made again from the contracts and failed the contracts gate against that copy.
+    "pack0",
+    "build",
 )
 
 
@@ -136,3 +140,18 @@ def test_a_deleted_output_is_made_again_and_the_evidence_lists_what_a_clean_buil
         assert path.exists(), relative
         assert listed() == clean, relative
     assert run_cli("verify", out).returncode == 0
+
+
+def test_a_hand_edit_of_the_derived_openapi_document_is_judged_again_not_approved(tmp_path: Path):
+    out = tmp_path / "out"
+    build = ("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
+    assert run_cli(*build).returncode == 0
+    path = out / "pack0/pack0-crm-contacts-0.0.1/contracts/openapi.json"
+    document = json.loads(path.read_text())
+    del document["paths"]["/health"]
+    path.write_text(json.dumps(document))
+    # Only the evidence ran again, and approved a Pack0 whose document the contracts gate never saw.
+    edited = run_cli(*build)
+    assert edited.returncode == 1, edited.stdout + edited.stderr
+    assert "gates:contracts" in executed_stages(edited.stdout)
+    assert "differs from Pack0's contract" in read_json(out / "build/.factory_logs/gates/contracts.json")["reason"]
