@@ -39,6 +39,8 @@ def creators(config: BuildConfig) -> dict:
     def task_gates():
         file_dep = [
             *contract_paths(layout.pack0_dir),
+            # The contracts gate compares the service's document with it: a hand edit must re-judge, not pass.
+            layout.pack0_dir / "contracts/openapi.json",
             *watched_files(layout.build_dir),
             layout.test_report,
             layout.build_dir / "Dockerfile",

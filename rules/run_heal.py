@@ -24,7 +24,9 @@ def creators(config: BuildConfig) -> dict:
             "doc": "Run + self-heal: the tests, and surgical fixes until they pass or max-heal is reached",
             "actions": [(run_stage, (config, "run_heal", Deferred("run_heal", "run_heal")))],
             "file_dep": [str(path) for path in file_dep],
-            "targets": [str(layout.test_report)],
+            # The heal log and the JUnit file are evidence: deleted, the run makes them again. (A run that could
+            # not make its test database writes no JUnit file: it runs again next time, as it should.)
+            "targets": [str(layout.test_report), str(layout.logs_dir / "heal_log.json"), str(layout.junit_xml)],
             "uptodate": [
                 config_changed(
                     {

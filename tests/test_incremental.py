@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from conftest import executed_stages, read_json, run_cli, run_doit
@@ -104,3 +105,53 @@ def test_a_file_a_slice_wrote_before_and_no_slice_writes_now_is_stale():
     previous = ["src/m/server.py", "src/m/old_helper.py", "src/m/resources/a.py"]
     assert stale(previous, records, ["core", "a"]) == (["gone"], ["src/m/old_helper.py", "src/m/resources/gone.py"])
     assert stale(previous[::2], {name: records[name] for name in ("core", "a")}, ["core", "a"]) == ([], [])
+
+
+DELETED_OUTPUTS = (
+    "build/src/crm_contacts/listing.py",
+    "build/tests",
+    "build/run_report.json",
+    "build/.factory_logs/heal_log.json",
+    "build/.factory_logs/junit.xml",
+    "build/.factory_logs/gates/lint.json",
+    "pack0/pack0-crm-contacts-0.0.1/contracts/openapi.json",
+    # The Pack0 made again wrote its own copy of the derived files, which pack0_index (up to date) kept: the
+    # build deleted next was made again from the contracts and failed the contracts gate against that copy.
+    "pack0",
+    "build",
+)
+
+
+def test_a_deleted_output_is_made_again_and_the_evidence_lists_what_a_clean_build_lists(tmp_path: Path):
+    out = tmp_path / "out"
+    build = ("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
+    assert run_cli(*build).returncode == 0
+
+    def listed() -> set[str]:
+        return {artifact["path"] for artifact in read_json(out / "build/manifest.json")["artifacts"]}
+
+    clean = listed()
+    for relative in DELETED_OUTPUTS:
+        path = out / relative
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        again = run_cli(*build)
+        assert again.returncode == 0, again.stdout + again.stderr
+        # The heal log and junit.xml were no stage's targets: the evidence was derived again without them.
+        assert path.exists(), relative
+        assert listed() == clean, relative
+    assert run_cli("verify", out).returncode == 0
+
+
+def test_a_hand_edit_of_the_derived_openapi_document_is_judged_again_not_approved(tmp_path: Path):
+    out = tmp_path / "out"
+    build = ("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
+    assert run_cli(*build).returncode == 0
+    path = out / "pack0/pack0-crm-contacts-0.0.1/contracts/openapi.json"
+    document = json.loads(path.read_text())
+    del document["paths"]["/health"]
+    path.write_text(json.dumps(document))
+    # Only the evidence ran again, and approved a Pack0 whose document the contracts gate never saw.
+    edited = run_cli(*build)
+    assert edited.returncode == 1, edited.stdout + edited.stderr
+    assert "gates:contracts" in executed_stages(edited.stdout)
+    assert "differs from Pack0's contract" in read_json(out / "build/.factory_logs/gates/contracts.json")["reason"]

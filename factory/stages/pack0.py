@@ -66,6 +66,13 @@ def _new_files(config: BuildConfig, budgets: Budgets | None, say: Callable[[str]
     return design_pack0(provider, config.module, config.brief, budgets, raw_log), "model"
 
 
+def _sources(files: dict[str, str]) -> dict[str, str]:
+    """The Pack0 without its derived files: those are pack0_index's targets, derived from the files as written
+    (a copy made here, from the catalog's own objects, differed in order; after a deleted Pack0 was made again,
+    pack0_index was up to date and kept it, and the contracts gate then failed a rebuilt build)."""
+    return {path: text for path, text in files.items() if path not in DERIVED_FILES}
+
+
 def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     """Write a new Pack0 once: a file the user already edited is kept, a missing one added. A changed brief
     rewrites it whole when nothing in it was edited by hand (check_brief refused otherwise)."""
@@ -77,7 +84,7 @@ def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     if exists and not rewrite:
         origin = read_origin(target)
         files = generate_pack0(config.module, config.brief, budgets) if origin.get("designed_by") != "model" else {}
-        missing = {path: text for path, text in files.items() if not (target / path).exists()}
+        missing = {path: text for path, text in _sources(files).items() if not (target / path).exists()}
         for path, text in missing.items():
             write_if_changed(target / path, text)
         say(f"{len(missing)} files added to the existing Pack0 in {target.relative_to(config.out).as_posix()}")
@@ -90,12 +97,12 @@ def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
                 path: sha256_bytes(text.encode("utf-8")) for path, text in files.items() if path not in DERIVED_FILES
             },
         }
-        with_origin = {**files, ORIGIN_FILE: dumps_json(origin)}
+        with_origin = {**_sources(files), ORIGIN_FILE: dumps_json(origin)}
         if target.exists():
             shutil.rmtree(target)
         write_new_tree(target, with_origin)
         # Paths in logs are relative to the output folder: an absolute one would leak the build machine's layout.
-        say(f"{len(files)} files written to {target.relative_to(config.out).as_posix()}")
+        say(f"{len(with_origin) - 1} files written to {target.relative_to(config.out).as_posix()}")
     origin = read_origin(target)
     who = (
         f"designed by the model {origin.get('model')}"

@@ -51,6 +51,8 @@ def _kept(layout: Layout, slicing: Slicing, commands: list[dict], plans: list[Sl
     junit = [layout.build_dir / command["junit_xml"] for command in commands]
     if not junit or not all(path.is_file() for path in junit):  # the gates read every case from it
         return None
+    if not (layout.logs_dir / "heal_log.json").is_file():  # evidence: a run writes it again
+        return None
     return report if slicing.all_reusable(plans) else None
 
 
