@@ -1,5 +1,7 @@
 """Hand-written Pack0s in the judges' domains (benchmarks/pack0s/: clinic, warehouse, event tickets, fleet
-maintenance, lending, and an edge case of names and references): build each offline and print whether it was
+maintenance, lending, a veterinary hospital, a sports league (two: cycles of references through a required one),
+airline operations, and edge cases of names (keywords, stdlib and core module names as entities, a 39-character
+module), cycles and quirky values (quotes, emoji, SQL in enums)): build each offline and print whether it was
 approved, with its build time. References (chains, two to one entity, self-references, every delete rule),
 x-unique fields and sets (with references), patterns, enums, defaults, nullable fields, formats.
 

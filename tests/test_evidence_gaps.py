@@ -369,3 +369,17 @@ def test_generated_code_in_the_bwrap_sandbox_cannot_read_the_machine_key(tmp_pat
         assert code != 0 and "No such file" in output, output
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_verify_reports_a_deploy_script_without_its_run_bit_or_with_a_set_id_bit(tmp_path: Path):
+    # Found tampering an approved output: chmod -x (or 4755) on deploy.sh verified intact.
+    from factory.pec.coverage import walk
+
+    script = tmp_path / "deploy/deploy.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    for mode, kept in ((0o755, True), (0o700, True), (0o644, False), (0o4755, False), (0o2755, False)):
+        script.chmod(mode)
+        problems = walk(tmp_path, "build/", frozenset({"build/deploy/deploy.sh"})).problems
+        assert (problems == []) is kept, (oct(mode), problems)
+        assert kept or problems == [f"mode: build/deploy/deploy.sh (mode {mode:o}; the factory writes it 755)"]

@@ -69,6 +69,28 @@ def test_an_entity_key_moves_with_its_own_files_and_its_part_of_the_contract_onl
     assert _keys(_files(**{"src/m/openapi.json": json.dumps(error_edit)}))["cat"] != before["cat"]
 
 
+def test_an_edit_of_a_parent_moves_the_keys_of_the_entities_references_link_to_it_and_no_other():
+    # A puppy's tests make its dog (and the dog's cat) through their endpoints, with their cases: the puppy's
+    # result depends on their files and contract parts. The cat is linked through the dog; a fish is not.
+    def entity(name: str, refers_to: str | None = None) -> Entity:
+        field = {"parent_id": {"type": "string", "format": "uuid", "x-references": refers_to}} if refers_to else {}
+        return Entity(name, f"{name}s", name.title(), {"properties": {"name": {"type": "string"}, **field}})
+
+    entities = [entity("cat"), entity("dog", "cat"), entity("puppy", "dog"), entity("fish")]
+    owned = {each.name: {f"src/m/{each.name}.py", f"tests/cases/{each.name}s.json"} for each in entities}
+    files = {"src/m/server.py": "server", **{path: "v1" for paths in owned.values() for path in paths}}
+
+    def keys(**changes: str) -> dict[str, str]:
+        return {each.name: each.key for each in plan({**files, **changes}, owned, entities, {})}
+
+    before = keys()
+    for edited in ("src/m/cat.py", "tests/cases/dogs.json"):
+        after = keys(**{edited: "v2"})
+        assert {name for name in before if after[name] != before[name]} == {"core", "cat", "dog", "puppy"}, edited
+    after = keys(**{"src/m/fish.py": "v2"})
+    assert {name for name in before if after[name] != before[name]} == {"core", "fish"}
+
+
 def test_a_core_file_or_a_setting_moves_every_key():
     before = _keys(_files())
     after = _keys(_files(**{"src/m/server.py": "server 2"}))

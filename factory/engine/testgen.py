@@ -32,7 +32,7 @@ def _checked_cases(pack0: Pack0, entity: Entity) -> dict:
     }
     validate = service_validation().validate_body
     records = [cases["valid"], cases["valid_alt"], cases["minimal"]]
-    records += [{**cases["valid"], **variant} for variant in cases["distinct"]]
+    records += [{**cases["valid"], **variant} for variant in (*cases["distinct"], *cases["spare"])]
     for record in records:
         problems = validate(entity.schema, record)
         if problems:

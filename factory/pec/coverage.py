@@ -73,11 +73,19 @@ def is_bytecode(relative: str) -> bool:
 
 def _file_problem(relative: str, status: os.stat_result, executable: frozenset[str]) -> str | None:
     """Why a regular file cannot be evidence: a second name (a hard link: whoever holds the other name changes
-    it unseen), or a run bit the factory never sets (only its deploy scripts are executable)."""
+    it unseen), a run bit the factory never sets (only its deploy scripts are executable), or a deploy script
+    without its run bit or with a set-id bit."""
     if status.st_nlink > 1:
         return f"not a regular file: {relative} (a hard link with {status.st_nlink} names: another one changes it)"
-    if status.st_mode & 0o7111 and relative not in executable:
-        return f"executable: {relative} (mode {stat.S_IMODE(status.st_mode):o}; the factory writes it 644)"
+    mode = stat.S_IMODE(status.st_mode)
+    if relative in executable:  # a deploy script: it runs only with its owner's run bit, and needs no set-id bit
+        return (
+            f"mode: {relative} (mode {mode:o}; the factory writes it 755)"
+            if mode & 0o7000 or not mode & 0o100
+            else None
+        )
+    if mode & 0o7111:
+        return f"executable: {relative} (mode {mode:o}; the factory writes it 644)"
     return None
 
 

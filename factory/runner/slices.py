@@ -8,6 +8,10 @@ is reused instead of re-run (as Bazel reuses test results). Pure: file contents 
 - The service's table document (tables.json: every table's DDL, checks and references) is cut the same way:
   an entity's tests see its own table and the tables linked to it by references (a delete can cascade
   through them), so a one-field edit changes only the keys of the entities it touches.
+- References link entities: a child's tests make its parents through the parents' endpoints (their resource
+  module, their test cases), and a delete can reach the children. An entity's key therefore covers the own
+  files and contract part of every entity a chain of references links it to, either way; an entity that
+  nothing links keeps its key as it was.
 - The core slice owns every other file (E2E across every entity, the fixtures): its key covers every file,
   so its tests re-run after any change, and a change to the core re-runs every slice.
 """
@@ -124,6 +128,27 @@ def table_parts(document: dict, plurals: list[str]) -> dict[str, dict]:
     return parts
 
 
+def linked_entities(entities: list[Entity]) -> dict[str, list[str]]:
+    """For each entity, the others a chain of references links it to, either way (sorted; itself left out)."""
+    links: dict[str, set[str]] = {entity.name: set() for entity in entities}
+    for entity in entities:
+        for spec in entity.schema.get("properties", {}).values():
+            target = spec.get("x-references") if isinstance(spec, dict) else None
+            if target in links and target != entity.name:
+                links[entity.name].add(target)
+                links[target].add(entity.name)
+    closure = {}
+    for name in links:
+        seen, pending = set(), [name]
+        while pending:
+            current = pending.pop()
+            if current not in seen:
+                seen.add(current)
+                pending += links[current]
+        closure[name] = sorted(seen - {name})
+    return closure
+
+
 def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entity], setting: object) -> list[SlicePlan]:
     """The slices of a build. files: every src/ and tests/ file (and the test commands) by path; owned: the
     files each entity slice wrote; setting: whatever else a result depends on (commands, sandbox)."""
@@ -148,15 +173,22 @@ def plan(files: dict[str, str], owned: dict[str, set[str]], entities: list[Entit
             {"all_files": everything},
         )
     ]
+    by_name = {entity.name: entity for entity in entities}
+
+    def own_files(name: str) -> dict[str, str]:
+        return {path: files[path] for path, owner in claimed.items() if owner == name}
+
+    def contract_part(name: str) -> str:
+        return _digest({path: openapi_part(doc, by_name[name].plural) for path, doc in documents.items()})
+
+    links = linked_entities(entities)
     for entity in entities:
-        own = {path: files[path] for path, name in claimed.items() if name == entity.name}
-        parts = {
-            "own_files": _digest(own),
-            "core_files": shared,
-            "openapi_part": _digest({path: openapi_part(doc, entity.plural) for path, doc in documents.items()}),
-        }
+        own, linked = own_files(entity.name), links[entity.name]
+        parts = {"own_files": _digest(own), "core_files": shared, "openapi_part": contract_part(entity.name)}
         if table_docs:
             parts["tables_part"] = _digest({path: by_plural[entity.plural] for path, by_plural in table_docs.items()})
+        if linked:
+            parts["linked_entities"] = _digest({name: [own_files(name), contract_part(name)] for name in linked})
         tests = tuple(sorted(path for path in own if _is_test_module(path)))
         slices.append(SlicePlan(entity.name, tests, _digest([parts, setting]), parts))
     return slices
