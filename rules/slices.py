@@ -28,8 +28,12 @@ def slice_tasks(
     settings = {
         "provider": config.provider,
         "model": config.model,
-        # deploy/schema.py and pack0/openapi.py write the service's tables.json and openapi.json copies.
-        "code": code_digest("engine", "agents", "llm", "deploy", "pack0/openapi.py", "stages/generate.py"),
+        # deploy/schema.py and pack0/openapi.py (with the field limits and list queries it declares, from the
+        # stores' limits) write the service's tables.json and openapi.json copies.
+        "code": code_digest(
+            *("engine", "agents", "llm", "deploy", "stages/generate.py"),
+            *("pack0/openapi.py", "pack0/field_schemas.py", "pack0/list_query.py", "pack0/stores.py"),
+        ),
     }
     claimed: set[Path] = set()
     for name in names:

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from factory.engine.templates import TEMPLATES
+from factory.pack0.list_query import list_parameters
 from factory.pack0.models import Entity
-from factory.pack0.openapi import list_parameters
 
 
 def _service_module(name: str):

@@ -16,9 +16,10 @@ import urllib.request
 import pytest
 
 from factory.engine.codegen import generate_source
+from factory.pack0.field_schemas import NO_NUL_PATTERN
 from factory.pack0.generate import generate_pack0
 from factory.pack0.load import load_pack0
-from factory.pack0.openapi import INT64_MAX, INT64_MIN, NO_NUL_PATTERN
+from factory.pack0.stores import INT64_MAX, INT64_MIN
 
 PROBE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -192,6 +193,6 @@ def test_a_leap_second_is_kept_as_the_next_second_as_postgresql_does(probe_port:
 
 def test_the_service_refuses_date_times_by_the_very_pattern_the_document_declares():
     from factory.engine.templates import read_template
-    from factory.pack0.openapi import DATE_TIME_RANGE_PATTERN
+    from factory.pack0.stores import DATE_TIME_RANGE_PATTERN
 
     assert f'DATE_TIME_RANGE = re.compile("{DATE_TIME_RANGE_PATTERN}")' in read_template("service/storage.py")

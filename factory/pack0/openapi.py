@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import copy
-import re
 
+from factory.pack0.field_schemas import with_date_time_range, with_int64_bounds, without_nul
+from factory.pack0.list_query import list_parameters
 from factory.pack0.models import Entity
-
-# Both stores keep an integer field in a signed 64-bit column (storage.py refuses what does not fit, 422): the
-# document declares that range on every integer field whose own bounds are wider; and every date-time's range.
-from factory.pack0.stores import DATE_TIME_RANGE_PATTERN, INT64_MAX, INT64_MIN
 
 # What the generated service enforces on HTTP. The OpenAPI document below declares these numbers and the
 # service imports them from the limits.py rendered by service_limits_module(): one source for both.
@@ -58,10 +55,6 @@ _SYSTEM_PROPERTIES = {
 }
 
 
-# Neither store keeps a NUL character (storage.py refuses it, 422): the document says so on every free string.
-NO_NUL_PATTERN = "^[^\\u0000]*$"
-
-
 # The document's schemas besides each entity's own (its title): no entity may be titled like one of them.
 SHARED_SCHEMAS = {"Error": "an error body", "Health": "the /health answer"}
 ENTITY_SCHEMAS = {
@@ -82,46 +75,12 @@ def schema_name_taken(title: str, names_by_title: dict[str, str]) -> str | None:
     return None
 
 
-def _types(field: dict) -> list:
-    types = field.get("type")
-    return types if isinstance(types, list) else [types]
-
-
-def _without_nul(field: dict) -> dict:
-    """A string field (or array of strings) that could hold a NUL, declared without it."""
-    if "array" in _types(field) and isinstance(field.get("items"), dict):
-        return {**field, "items": _without_nul(field["items"])}
-    if "string" not in _types(field) or "format" in field or "enum" in field or "const" in field:
-        return field  # a format, enum or const value has no NUL already
-    if "pattern" not in field:
-        return {**field, "pattern": NO_NUL_PATTERN}
-    return {**field, "allOf": [*field.get("allOf", []), {"pattern": NO_NUL_PATTERN}]}
-
-
-def _with_date_time_range(field: dict) -> dict:
-    # In allOf, beside the format: schemathesis' coverage phase loses a pattern next to a format (see below).
-    if field.get("format") != "date-time" or "string" not in _types(field):
-        return field
-    return {**field, "allOf": [*field.get("allOf", []), {"pattern": DATE_TIME_RANGE_PATTERN}]}
-
-
-def _with_int64_bounds(field: dict) -> dict:
-    if "integer" not in _types(field):
-        return field
-    bounded = dict(field)
-    if not isinstance(field.get("minimum"), int | float) or field["minimum"] < INT64_MIN:
-        bounded["minimum"] = INT64_MIN
-    if not isinstance(field.get("maximum"), int | float) or field["maximum"] > INT64_MAX:
-        bounded["maximum"] = INT64_MAX
-    return bounded
-
-
 def input_schema(entity: Entity) -> dict:
     """What a client may send on create: the contract's fields, nothing else."""
     schema = copy.deepcopy({key: value for key, value in entity.schema.items() if not key.startswith(("$", "x-"))})
     properties = schema["properties"].items()
     schema["properties"] = {
-        name: _with_date_time_range(_without_nul(_with_int64_bounds(field))) for name, field in properties
+        name: with_date_time_range(without_nul(with_int64_bounds(field))) for name, field in properties
     }
     return schema
 
@@ -231,62 +190,6 @@ def page_parameters() -> list[dict]:
             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PAGE_OFFSET, "default": 0},
         },
     ]
-
-
-_SCALARS = ("string", "integer", "number", "boolean")
-_LIST_WORDS = ("limit", "offset", "sort")
-
-
-def _scalar_type(field: dict) -> str | None:
-    types = field.get("type")
-    types = [kind for kind in (types if isinstance(types, list) else [types]) if kind != "null"]
-    return types[0] if len(types) == 1 and types[0] in _SCALARS else None
-
-
-def query_fields(entity: Entity) -> list[str]:
-    """The fields a list filters and sorts by (the service's listing.py applies the same rule)."""
-    return [name for name, field in entity.properties.items() if _scalar_type(field) and name not in _LIST_WORDS]
-
-
-def list_parameters(entity: Entity) -> list[dict]:
-    """An equality filter per scalar field (its value valid as the field is, without NUL: the service refuses
-    one there as in a body) and sort=field,-other."""
-    parameters = []
-    for name in query_fields(entity):
-        field = _with_int64_bounds(copy.deepcopy(entity.properties[name]))
-        field["type"] = _scalar_type(field)
-        for key in ("default", "readOnly", "writeOnly", "examples"):
-            field.pop(key, None)
-        if "enum" in field:
-            field["enum"] = [value for value in field["enum"] if value is not None]
-        if "const" in field and field["const"] is None:
-            field.pop("const")
-        # A pattern gets the no-NUL one beside it in allOf, as a free string's does in the bodies, a format's
-        # too (no date or email holds a NUL): schemathesis 4's coverage phase pins a bare query pattern to its
-        # length bounds and then loses the pattern or the format ("[aeiou]" with minLength 2, maxLength 186
-        # gave 000...0; an email with "[0-9]" gave 00000) and calls the service's 422 a wrong rejection.
-        # A schema with allOf is built whole and checked.
-        patterned = "pattern" in field and "string" in _types(field)
-        field = _without_nul(field)
-        if patterned and "allOf" not in field:
-            field["allOf"] = [{"pattern": NO_NUL_PATTERN}]
-        field = _with_date_time_range(field)
-        parameters.append(
-            {"name": name, "in": "query", "description": f"Only records whose {name} equals this", "schema": field}
-        )
-    fields = query_fields(entity)
-    if fields:
-        key = "-?(" + "|".join(re.escape(name) for name in fields) + ")"
-        parameters.append(
-            {
-                "name": "sort",
-                "in": "query",
-                "description": "Comma-separated fields, a leading - for descending; id breaks ties "
-                "(default: creation order)",
-                "schema": {"type": "string", "pattern": f"^{key}(,{key})*$"},
-            }
-        )
-    return parameters
 
 
 def tenant_parameter() -> dict:
