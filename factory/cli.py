@@ -281,10 +281,11 @@ def leak_check_command(path: Path) -> int:
 
     if not path.exists():
         raise InputError("no such file or folder", file=str(path))
-    findings, scanned = leak_scan(path, shared=existing_shared_results())
+    files = files_to_check(path)
+    findings, scanned = leak_scan(path, files, existing_shared_results())
     for finding in findings:
         print(finding)
-    checked = len(files_to_check(path))
+    checked = len(files)
     known = f"; {scanned} file contents scanned now, the others' findings known" if scanned < checked else ""
     print(
         f"leak-check: {len(findings)} finding(s) in {checked} files{known}",

@@ -11,10 +11,8 @@ from fractions import Fraction
 from itertools import chain, islice, product
 
 from factory.engine.regex_sample import regex_samples
-from factory.engine.templates import service_validation
 from factory.errors import InputError
-from factory.pack0.models import Entity, base_type, is_nullable, unique_sets
-from factory.pack0.stores import store_problem
+from factory.pack0.models import Entity, base_type, is_nullable, unique_sets, value_problem
 
 _FORMAT_SAMPLES = {
     "email": ("ada@example.com", "grace@example.org", "a@b.io"),
@@ -45,10 +43,6 @@ DISTINCT_RECORDS = 3
 # tests' own records: such parents take these further values of every unique set.
 SPARE_RECORDS = 3
 MAX_UNIQUE_TRIES = 20_000
-
-
-def _check(spec: dict, value: object) -> str | None:
-    return service_validation().check_value(spec, value) or store_problem(spec, value)
 
 
 def _unique(values: list) -> list:
@@ -124,7 +118,7 @@ def candidates(name: str, spec: dict) -> list:
         }[kind]()
     if is_nullable(spec):
         drawn.append(None)
-    valid = _unique([value for value in drawn if _check(spec, value) is None])
+    valid = _unique([value for value in drawn if value_problem(spec, value) is None])
     non_null = [value for value in valid if value is not None]
     if not valid:
         raise InputError(
@@ -148,7 +142,7 @@ def valid_record(entity: Entity, variant: int = 0) -> dict:
 def _breaks_only(spec: dict, rule: str, value: object) -> bool:
     """The value is refused, and would be accepted without this one keyword."""
     without = {key: item for key, item in spec.items() if key != rule}
-    return _check(spec, value) is not None and _check(without, value) is None
+    return value_problem(spec, value) is not None and value_problem(without, value) is None
 
 
 def _rule_breakers(name: str, spec: dict) -> dict[str, list]:
@@ -195,7 +189,7 @@ def invalid_values(name: str, spec: dict) -> list[tuple[str, object]]:
         cases += [(rule, found[0])] if found else []
     if kind == "array":
         cases.append(("items", [_WRONG_TYPE[base_type(spec["items"])]]))
-    return [(rule, value) for rule, value in cases if _check(spec, value) is not None]
+    return [(rule, value) for rule, value in cases if value_problem(spec, value) is not None]
 
 
 def accepted_values(name: str, spec: dict) -> list[tuple[str, object]]:
@@ -214,7 +208,7 @@ def accepted_values(name: str, spec: dict) -> list[tuple[str, object]]:
     for rule in ("exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern", "format", "uniqueItems"):
         if rule in spec:
             edges.append((rule, found[-1]))
-    return [(rule, value) for rule, value in edges if _check(spec, value) is None]
+    return [(rule, value) for rule, value in edges if value_problem(spec, value) is None]
 
 
 def _stored(spec: dict, value: object) -> object:

@@ -211,12 +211,16 @@ def _check_range(low: float | None, high: float | None, low_name: str, high_name
         raise ValueError(f"'{low_name}' ({low}) is greater than '{high_name}' ({high})")
 
 
-def _check_values(spec: dict, declared: set[str]) -> None:
-    """enum, const, default and examples must each be a value the service itself would accept."""
+def value_problem(spec: dict, value: object) -> str | None:
+    """Why the service would refuse this value of a field, or neither store could keep it (None: both would)."""
     from factory.engine.templates import service_validation  # the service's own rules, not a second copy
 
-    def check_value(spec: dict, value: object) -> str | None:
-        return service_validation().check_value(spec, value) or store_problem(spec, value)
+    return service_validation().check_value(spec, value) or store_problem(spec, value)
+
+
+def _check_values(spec: dict, declared: set[str]) -> None:
+    """enum, const, default and examples must each be a value the service itself would accept."""
+    from factory.engine.templates import service_validation
 
     for index, value in enumerate(spec.get("enum") or []):  # a repeat is the same value to the service, not to a fuzzer
         same = (
@@ -229,13 +233,13 @@ def _check_values(spec: dict, declared: set[str]) -> None:
         others = {key: value for key, value in spec.items() if key != word}
         values = spec.get(word, []) if word == "enum" else [spec.get("const")]
         for value in values if word in declared else []:
-            problem = check_value(others, value)
+            problem = value_problem(others, value)
             if problem:
                 raise ValueError(f"{word} value {value!r} {problem}")
     checks = [("default", spec.get("default"))] if "default" in declared else []
     checks += [(f"examples[{index}]", value) for index, value in enumerate(spec.get("examples") or [])]
     for where, value in checks:
-        problem = check_value(spec, value)
+        problem = value_problem(spec, value)
         if problem:
             raise ValueError(f"{where} {value!r} {problem}")
 

@@ -130,8 +130,8 @@ def build_run_report(
 def build_approval(
     module: str, run_report_text: str, run_report: dict, waivers: tuple[str, ...], blocked: Sequence[str] = ()
 ) -> dict:
-    """blocked: reasons no waiver lifts (a stage failed and the run stopped early; something under build/ that
-    cannot be evidence)."""
+    """blocked: reasons no waiver lifts (a stage failed and the run stopped early; something under build/ or in
+    the Pack0 folder that cannot be evidence)."""
     tests_passed = run_report["tests"]["passed"]
     approved, verdicts, used, reasons = decide_approval(tests_passed, run_report["gates"], waivers)
     approved, reasons = approved and not blocked, [*blocked, *reasons]

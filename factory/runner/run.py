@@ -77,10 +77,15 @@ def _child_env(store: TestStore) -> dict[str, str]:
     return env
 
 
+def time_limit(command: dict, timeout_s: int | None) -> int:
+    """A test command's time limit: --test-timeout when given, else the command's own, else the default."""
+    return timeout_s or command.get("timeout_s", DEFAULT_TIMEOUT_S)
+
+
 def _run_one(
     command: dict, build_dir: Path, sandbox: str, timeout_s: int | None, store: TestStore
 ) -> tuple[int | None, bool, str]:
-    limit = timeout_s or command.get("timeout_s", DEFAULT_TIMEOUT_S)
+    limit = time_limit(command, timeout_s)
     cwd = build_dir / command.get("cwd", ".")
     return run_sandboxed(command["argv"], cwd, sandbox, limit, _child_env(store), binds=store.binds)
 
@@ -129,8 +134,7 @@ def _run_commands(
         elif not command_timed_out:
             outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": problem})
         if command_timed_out:
-            limit = timeout_s or command.get("timeout_s", DEFAULT_TIMEOUT_S)
-            message = f"timed out after {limit}s: killed with everything it started"
+            message = f"timed out after {time_limit(command, timeout_s)}s: killed with everything it started"
             outcome.failures.append({"test": command["name"], "file": "", "outcome": "error", "message": message})
     return outcome
 

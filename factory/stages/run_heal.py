@@ -18,7 +18,7 @@ from factory.pack0.models import Pack0
 from factory.results_cache import SharedResults
 from factory.runner.heal_loop import run_with_heal
 from factory.runner.lint import LINT_TIMEOUT_S
-from factory.runner.run import DEFAULT_TIMEOUT_S, TestRun, load_test_commands
+from factory.runner.run import TestRun, load_test_commands, time_limit
 from factory.runner.sandbox import resolve_sandbox
 from factory.runner.slices import SlicePlan
 from factory.runner.stores import DEPLOY_TIMEOUT_S, migrations_digest, store_names
@@ -78,7 +78,7 @@ def longest_hold(
     """How long a build may legitimately hold the test run's lock, and what that is made of: it runs the tests
     (every command on every store, each within its time limit; PostgreSQL's migrations first), lint and the
     contract fuzzer up to tries + 1 times, and heals up to tries times (heal_s: a model's reply, or ruff's fix)."""
-    tests = len(stores) * sum(test_timeout or command.get("timeout_s", DEFAULT_TIMEOUT_S) for command in commands)
+    tests = len(stores) * sum(time_limit(command, test_timeout) for command in commands)
     tests += DEPLOY_TIMEOUT_S if "postgres" in stores else 0
     seconds = (tries + 1) * (tests + LINT_TIMEOUT_S + fuzz_s) + tries * heal_s
     why = f"{tries + 1} x (tests {tests} s + lint {LINT_TIMEOUT_S} s + contract fuzzing {fuzz_s} s)"
