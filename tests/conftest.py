@@ -69,23 +69,27 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 # The longest test files first (the docker gate's ~100 s of wall time, mostly in the engine's containers; then by
-# CPU seconds per file, measured on 2 cores on 2026-11-26: 46, 45, 34, 32, 29, 20, 19, 18, 17, 17, 17): xdist
-# hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder: by default it sorts them
-# by their number of tests, which put these few-test files last), and a long file handed out last ends last,
-# with the other workers idle. The rest keep their order.
+# CPU seconds per file, measured on 2 cores on 2026-11-27: 39, 36, 26, 24, 19, 19, 18, 16, 15, 15, 14, 13; the
+# last two wait on their services more than they compute):
+# xdist hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder: by default it sorts
+# them by their number of tests, which put these few-test files last), and a long file handed out last ends
+# last, with the other workers idle. The rest keep their order.
 LONGEST_FIRST = (
     "test_docker_gate.py",
     "test_llm_mode.py",
     "test_fuzz_gate.py",
-    "test_leak_and_export.py",
-    "test_verify.py",
-    "test_heal.py",
     "test_odd_file_names.py",
-    "test_crash_safety.py",
+    "test_heal.py",
+    "test_leak_and_export.py",
+    "test_incremental.py",
+    "test_verify.py",
     "test_evidence_gaps.py",
+    "test_crash_safety.py",
+    "test_shared_results.py",
+    "test_deploy.py",
+    "test_evidence_state_machine.py",
     "test_hostile.py",
     "test_many.py",
-    "test_evidence_state_machine.py",
 )
 
 
