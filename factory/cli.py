@@ -155,6 +155,7 @@ def run_pipeline(config: BuildConfig) -> int:
     from factory.fsutil import remove_stale_temp_files
     from factory.lock import lock_output
     from factory.pec.memo import evidence_verifies
+    from factory.pec.ownership import quarantine_planted
     from factory.preflight import remember
     from rules import namespace
     from rules.reporter import run_doit
@@ -164,6 +165,8 @@ def run_pipeline(config: BuildConfig) -> int:
     if config.output == "normal":
         shown = f"{config.module} -> {_shown(config.out)} (provider {config.provider})"
         print(f"lai-pack {__version__}: {shown}", flush=True)
+    for line in quarantine_planted(config.out):
+        print(f"lai-pack: {line}", file=sys.stderr, flush=True)
     started = time.time()
     status = run_doit(namespace(config), ["auto_full"])
     approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")
