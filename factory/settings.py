@@ -25,6 +25,9 @@ DEFAULTS: dict[str, object] = {
     "cache_dir": "cache",
     "sandbox": "auto",
     "base_image": None,
+    # The Ed25519 public key verify and status check signatures with (factory/pec/pinning.py): pinned here, a
+    # stripped or foreign signature fails.
+    "public_key": None,
 }
 # The settings by name: each is a lai-pack flag (--max-heal), a doit variable (max_heal=) and a key here.
 SETTINGS = tuple(DEFAULTS)
@@ -37,6 +40,7 @@ ENV = {
     "cache_dir": CACHE_DIR_ENV,
     "sandbox": "LAI_SANDBOX",
     "base_image": "LAI_BASE_IMAGE",
+    "public_key": "LAI_PUBLIC_KEY",
 }
 TYPES = {"max_heal": int, "waive": list}
 

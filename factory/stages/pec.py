@@ -20,7 +20,8 @@ from factory.pec import provenance
 from factory.pec.coverage import artifacts, build_walk, pack0_walk
 from factory.pec.evidence import build_approval, build_manifest, build_run_report, file_entry, render
 from factory.pec.ownership import foreign
-from factory.pec.signing import SIGNATURE_SUFFIX, key_id, sign_bytes, sign_file
+from factory.pec.pinning import remember_evidence
+from factory.pec.signing import SIGNATURE_SUFFIX, key_id, public_pem, sign_bytes, sign_file
 
 
 def _read_json(path: Path) -> dict:
@@ -187,6 +188,10 @@ def _write_evidence(
     statement_text = render("provenance", statement)
     write_text_atomic(layout.build_dir / "provenance.json", statement_text)
     _sign(config, statement_text.encode("utf-8"), say)
+    # This machine remembers the evidence it wrote here (an older output put back is stale) and the key it first
+    # signed it with (verify checks with that key when none is given: a stripped or foreign signature fails).
+    pem = public_pem(config.sign_key) if config.sign_key is not None else None
+    remember_evidence(layout.out, sha256_bytes(manifest_text.encode("utf-8")), run_report["generated_at"], pem)
     verdict = "APPROVED" if approval["approved"] else "NOT APPROVED: " + "; ".join(approval["reasons"])
     say(verdict)
     return verdict
