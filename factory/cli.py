@@ -13,7 +13,15 @@ from factory import __version__
 from factory.config import DEFAULT_MODEL, DEPLOY_TARGETS, BuildConfig, config_from_settings
 from factory.errors import FactoryError, InputError
 from factory.gates.result import GATE_ORDER
-from factory.settings import CACHE_DIR_ENV, PROVIDERS, SANDBOXES, SETTINGS, effective_settings, effective_values
+from factory.settings import (
+    CACHE_DIR_ENV,
+    PROVIDERS,
+    SANDBOXES,
+    SETTINGS,
+    effective_settings,
+    effective_values,
+    settings_files_notice,
+)
 
 if TYPE_CHECKING:
     from factory.many import ManyBuild
@@ -168,6 +176,8 @@ def run_pipeline(config: BuildConfig) -> int:
         print(f"lai-pack {__version__}: {shown}", flush=True)
     for line in quarantine_planted(config.out):
         print(f"lai-pack: {line}", file=sys.stderr, flush=True)
+    if notice := settings_files_notice(Path.cwd()):
+        print(f"lai-pack: {notice}", file=sys.stderr, flush=True)
     started = time.time()
     status = run_doit(namespace(config), ["auto_full"])
     approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")

@@ -119,3 +119,23 @@ def resolve_provider_name(requested: str) -> str:
     if os.environ.get("LAI_OPENAI_BASE_URL"):
         return "openai-compatible"
     return "offline"
+
+
+# Settings that weaken what a build proves: a gate waived, the sandbox changed, the cache (whose results a build
+# reuses) moved. From a file in the working folder they apply without a word on the command line.
+WEAKENING = ("waive", "sandbox", "cache_dir")
+
+
+def settings_files_notice(folder: Path) -> str | None:
+    """One line naming the settings files in folder that set a weakening setting, and what they set."""
+    try:
+        settings = effective_settings(folder, {})
+    except InputError:
+        return None  # a broken settings file is reported by the build itself
+    found = []
+    for key in WEAKENING:
+        value, source = settings[key]
+        if source.startswith(str(folder)) and value not in (None, [], DEFAULTS[key]):
+            shown = ",".join(value) if isinstance(value, list) else value
+            found.append(f"{key}={shown} ({source})")
+    return f"settings from files in {folder} weaken this build: {'; '.join(found)}" if found else None

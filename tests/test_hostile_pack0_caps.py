@@ -58,3 +58,33 @@ def test_json_depth_counts_brackets_outside_strings_only():
     assert json_depth('{"a": [1, {"b": "[[[[{{{{"}]}') == 3
     assert json_depth("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)) == MAX_JSON_DEPTH + 1
     assert json_depth('"\\"[[["') == 0
+
+
+def _contents(folder: Path) -> list[tuple[str, bytes]]:
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    return sorted((path.relative_to(folder).as_posix(), path.read_bytes()) for path in files)
+
+
+def test_out_on_a_folder_that_is_not_a_lai_pack_output_is_refused_unchanged(tmp_path: Path):
+    mine = tmp_path / "mine"
+    (mine / "docs").mkdir(parents=True)
+    (mine / "docs/.notes.abcdefgh.tmp").write_text("my draft\n")
+    (mine / "thesis.md").write_text("mine\n")
+    before = sorted(
+        (path.relative_to(mine).as_posix(), path.read_bytes()) for path in mine.rglob("*") if path.is_file()
+    )
+    result = run_cli("auto-full", "--module", "crm-contacts", "--out", mine, "--waive", "docker-build")
+    _refused(result, "--out", "not a lai-pack output")
+    assert _contents(mine) == before
+
+
+def test_a_settings_file_that_weakens_the_build_is_named_in_its_first_lines(crm_output: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    shutil.copytree(crm_output, out)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "lai-factory.toml").write_text('waive = ["docker-build", "secret-scan"]\n')
+    result = run_cli("auto-full", "--module", "crm-contacts", "--out", out, cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    notice = result.stderr.splitlines()[0]
+    assert "weaken this build: waive=docker-build,secret-scan" in notice and "lai-factory.toml" in notice
