@@ -85,3 +85,39 @@ def test_stale_temp_files_are_removed_only_where_and_as_the_factory_names_them(t
     assert not any(path.exists() for path in ours)
     assert all(path.exists() for path in users)
     assert not (tmp_path / "pack0/.pack0-a-0.0.1.staging").exists()
+
+
+def _deploy_files(crm_output: Path, target: Path) -> Path:
+    from factory.deploy.migrations import generate_migrations
+    from factory.deploy.scripts import EXECUTABLE_SCRIPTS, generate_scripts
+    from factory.fsutil import write_file_set
+    from factory.pack0.load import load_pack0
+
+    pack0 = load_pack0(crm_output / "pack0/pack0-crm-contacts-0.0.1")
+    files = {**generate_migrations(pack0, "compose"), **generate_scripts(pack0)}
+    write_file_set(target, files, allowed_roots=("deploy",), executable=EXECUTABLE_SCRIPTS)
+    return target / "deploy"
+
+
+def _deploy(deploy: Path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}  # nothing listens there
+    return subprocess.run([str(deploy / "deploy.sh")], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="deploy.sh needs psql (postgresql-client)")
+def test_deploy_sh_applies_only_the_migrations_the_factory_wrote(crm_output: Path, tmp_path: Path):
+    deploy = _deploy_files(crm_output, tmp_path)
+    as_written = _deploy(deploy)  # the check passes: it goes on to the database, which is not there
+    assert "not one the factory wrote" not in as_written.stderr and "psql" in as_written.stderr
+    (deploy / "migrations/0009_zz_ops.up.sql").write_text(MIGRATION)
+    planted = _deploy(deploy)
+    assert planted.returncode == 1
+    assert "migrations/0009_zz_ops.up.sql is not one the factory wrote" in planted.stderr
+    (deploy / "migrations/0009_zz_ops.up.sql").unlink()
+    first = sorted((deploy / "migrations").glob("*.up.sql"))[0]
+    first.write_text(first.read_text() + MIGRATION)
+    changed = _deploy(deploy)
+    assert changed.returncode == 1 and "not as the factory wrote it" in changed.stderr
