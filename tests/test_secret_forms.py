@@ -106,3 +106,21 @@ def test_a_declared_value_or_pattern_sample_is_not_a_finding_but_an_undeclared_o
     assert declared.allows("Hex High Entropy String", "CD98765432")  # a sample of the pattern
     assert not declared.allows("Hex High Entropy String", "ab12345678cd")
     assert not declared.allows("AWS Access Key", "AB12345678")  # only generic guesses are judged
+
+
+def test_a_false_positive_recorded_in_the_pack0_is_excused_and_listed_but_never_a_key_format(tmp_path: Path):
+    import hashlib
+
+    pack0 = _clinic(tmp_path, "AB12345678")
+    build = tmp_path / "build"
+    (build / "src").mkdir(parents=True)
+    guess = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"
+    (build / "src/ids.json").write_text(f'{{"token": "{guess}",\n "client": "{KEY}"}}\n')
+    before = secret_scan_gate(build, pack0)
+    assert before.status == "failed" and any("src/ids.json:1: Hex High Entropy String" in d for d in before.details)
+    allow = [{"sha256": hashlib.sha256(value.encode()).hexdigest(), "reason": "a fixture id"} for value in (guess, KEY)]
+    (pack0 / "secrets.allow.json").write_text(json.dumps({"allow": allow}))
+    after = secret_scan_gate(build, pack0)
+    assert not any("src/ids.json:1:" in line for line in after.details)
+    assert any("src/ids.json:2: Anthropic API Key" in line for line in after.details)  # a format is never excused
+    assert sum("allowed by the Pack0's secrets.allow.json" in line for line in after.details) == 2

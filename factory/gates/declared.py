@@ -18,21 +18,33 @@ _VALUE_KEYS = ("examples", "example", "enum", "default", "const")
 MAX_VALUE = 200  # longer declared strings are not taken as values (a high-entropy blob is no example)
 
 
+ALLOW_FILE = "secrets.allow.json"  # a Pack0 file: {"allow": [{"sha256": <of the value>, "reason": "..."}]}
+
+
 @dataclass(frozen=True)
 class Declared:
     values: frozenset[str] = frozenset()
     patterns: tuple[str, ...] = ()
+    # The user's recorded false positives (ALLOW_FILE), by the sha256 of the value: sha256 -> reason.
+    recorded: tuple[tuple[str, str], ...] = ()
 
     def digest(self) -> str:
         """What a cached scan result depends on: the same file scans differently against another Pack0."""
-        text = json.dumps([sorted(self.values), list(self.patterns)], separators=(",", ":"))
+        text = json.dumps([sorted(self.values), list(self.patterns), list(self.recorded)], separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def allows(self, rule: str, value: str) -> bool:
-        """A generic finding whose whole value the Pack0 declares, or one of its patterns matches whole."""
+        """A generic finding whose whole value the Pack0 declares, or one of its patterns matches whole, or
+        whose sha256 the user recorded as a false positive."""
         if rule not in GENERIC_RULES or not value:
             return False
+        if hashlib.sha256(value.encode("utf-8")).hexdigest() in dict(self.recorded):
+            return True
         return value in self.values or any(_whole_match(pattern, value) for pattern in self.patterns)
+
+    def listed(self) -> list[str]:
+        """The recorded false positives, as the gate's report (evidence) lists them."""
+        return [f"allowed by the Pack0's {ALLOW_FILE}: sha256 {digest[:16]}...: {why}" for digest, why in self.recorded]
 
 
 NOTHING_DECLARED = Declared()
@@ -81,7 +93,25 @@ def declared_values(pack0_dirs: list[Path]) -> Declared:
                 _walk(json.loads(path.read_text(encoding="utf-8")), values, patterns)
             except (OSError, ValueError, RecursionError):
                 continue
-    return Declared(frozenset(values), tuple(sorted(patterns)))
+    recorded = {entry for folder in pack0_dirs for entry in _recorded(folder / ALLOW_FILE)}
+    return Declared(frozenset(values), tuple(sorted(patterns)), tuple(sorted(recorded)))
+
+
+def _recorded(path: Path) -> list[tuple[str, str]]:
+    """The entries of an allow file that name a sha256 and a reason (the others allow nothing)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return []
+    entries = data.get("allow") if isinstance(data, dict) else None
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
+            continue
+        digest = entry.get("sha256")
+        if isinstance(digest, str) and re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+            found.append((digest.lower(), " ".join(entry["reason"].split())[:200]))
+    return found
 
 
 def pack0_folders(root: Path) -> list[Path]:

@@ -235,6 +235,9 @@ def secret_scan_gate(
     status = "failed" if findings else "passed"
     checked = f"{len(paths)} files" + (f" and the {len(sources)} Pack0 files of its OpenAPI copies" if sources else "")
     reason = f"{len(findings)} secret(s) found" if findings else f"no secrets in {checked}"
+    if declared.recorded:
+        reason += f"; {len(declared.recorded)} value(s) recorded as false positives in the Pack0 (details)"
+    findings += declared.listed()  # (the user's recorded false positives: the evidence lists each)
     if say is not None:
         say(f"scanned {scanned} file contents not scanned before; the others' findings are known")
     return GateResult("secret-scan", status, reason, "detect-secrets", tool_version, findings)
