@@ -48,6 +48,12 @@ def remember_evidence(out: Path, manifest_sha256: str, built_at: str, public_pem
         return
 
 
+def forget_output(out: Path) -> None:
+    """Forget what this machine recorded for an output folder (its pin and last evidence), as for a new one."""
+    _record_path(out).unlink(missing_ok=True)
+    _record_path(out).with_suffix(".pub").unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class Pin:
     key: Path | None  # the public key verify checks with, or None
