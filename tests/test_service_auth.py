@@ -94,3 +94,26 @@ def test_forged_tokens_are_refused(port: int, crm_output: Path, attack: str):
     status, challenge, body = call(port, "GET", _collection(crm_output), token)
     assert status == 401, (attack, body)
     assert challenge and challenge.startswith('Bearer error="invalid_token"')
+
+
+def _raw(port, request: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_browser_headers_and_non_canonical_targets(port: int):
+    answer = _raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    head = answer.split(b"\r\n\r\n")[0].decode().lower()
+    assert "frame-ancestors 'none'" in head and "x-frame-options: deny" in head
+    assert "x-content-type-options: nosniff" in head and "referrer-policy: no-referrer" in head
+    server = next(line for line in head.splitlines() if line.startswith("server:"))
+    assert "python" not in server, server
+    for target in (b"//health", b"http://127.0.0.1/health"):
+        answer = _raw(port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400"), (target, answer[:200])

@@ -19,6 +19,7 @@ SERVICE_TEMPLATES = (
     "routing.py",
     "identity.py",
     "auth.py",
+    "browser_safety.py",
     "handlers.py",
     "listing.py",
     "validation.py",

@@ -16,7 +16,7 @@ import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
-from . import limits
+from . import browser_safety, limits
 from .errors import json_bytes
 from .http_io import ClientGone, DeadlineReader, FramingError, read_body
 from .resources import MODULE_NAME
@@ -33,6 +33,7 @@ class Handler(BaseHTTPRequestHandler):
     """One connection: requests read with deadlines and exact framing; every answer JSON with a length."""
 
     server_version = f"{MODULE_NAME}/0.0.1"
+    sys_version = ""  # Server: names the module only, not the Python version
     protocol_version = "HTTP/1.1"
 
     def setup(self):
@@ -56,6 +57,10 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if self.request_version == "HTTP/0.9":
                 self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
+                return
+            # The target as sent: parse_request() folds a leading "//" into "/" in self.path.
+            if problem := browser_safety.target_problem(self.requestline.split(" ")[1]):
+                self.send_error(HTTPStatus.BAD_REQUEST, problem)
                 return
             if self.headers.defects or self.headers.get_payload():
                 # The header parser stops at a line that is not "Name: value" and hides the rest (a
@@ -110,7 +115,7 @@ class Handler(BaseHTTPRequestHandler):
         if status != HTTPStatus.NO_CONTENT:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
+        for name, value in {**browser_safety.SECURITY_HEADERS, **headers}.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
