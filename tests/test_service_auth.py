@@ -117,3 +117,10 @@ def test_browser_headers_and_non_canonical_targets(port: int):
     for target in (b"//health", b"http://127.0.0.1/health"):
         answer = _raw(port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 400"), (target, answer[:200])
+
+
+def test_sqlite_file_is_private(port: int, tmp_path: Path):
+    call(port, "GET", "/health")
+    for name in ("db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm"):
+        if (tmp_path / name).exists():
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
