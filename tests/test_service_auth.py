@@ -124,3 +124,14 @@ def test_sqlite_file_is_private(port: int, tmp_path: Path):
     for name in ("db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm"):
         if (tmp_path / name).exists():
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_oversized_headers_are_refused_and_health_answers(port: int):
+    # 99 header lines of 4 KB (~400 KB): accepted by http.server alone; the head's budget refuses it.
+    header = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 4096) for i in range(99))
+    answer = _raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"Connection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    small = _raw(
+        port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 20000 + b"\r\nConnection: close\r\n\r\n"
+    )
+    assert small.startswith(b"HTTP/1.1 200"), small[:200]
