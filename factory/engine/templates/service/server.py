@@ -224,7 +224,10 @@ class Api:
         fields = with_defaults(resource.SCHEMA, self._body(resource, body_bytes, partial=False))
         return self._json(HTTPStatus.CREATED, self.store.create(resource.PLURAL, tenant_id, fields))
 
-    def _get(self, resource, tenant_id, record_id, _query, _body):
+    def _get(self, resource, tenant_id, record_id, query_text, _body):
+        # A record read takes no parameters: an unknown one is refused as a list refuses it, not ignored.
+        for name, _value in _query(query_text):
+            raise _invalid_query(name, "is not a parameter of this operation (it takes none)")
         record = self.store.get(resource.PLURAL, tenant_id, self._record_id(resource, record_id))
         if record is None:
             raise _not_found(resource.NAME)
