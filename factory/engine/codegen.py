@@ -10,14 +10,22 @@ from factory.pack0.models import Entity, Pack0
 from factory.pack0.openapi import derive_openapi, service_limits_module
 
 SERVICE_TEMPLATES = (
+    # The request chain, outside in (server.py wires it): framing -> routing -> identity -> handlers -> a store.
     "__main__.py",
     "server.py",
+    "framing.py",
     "http_io.py",
+    "request.py",
+    "routing.py",
+    "identity.py",
+    "handlers.py",
     "listing.py",
-    "references.py",
+    "validation.py",
+    "errors.py",
+    "records.py",
+    "query.py",
     "storage.py",
     "storage_pg.py",
-    "validation.py",
     "static/index.html",
 )
 BUILD_ROOT_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")

@@ -1,0 +1,38 @@
+"""Who is calling: resolve_identity(request) -> Identity(tenant, role, claims), or a 400 ApiError.
+
+Today the tenant is the X-Tenant-ID header (limits.TENANT_HEADER), sent exactly once; there is no role and no
+claims. Authentication plugs in here: verify a bearer token (its limits, such as the header's size, belong to
+framing.py) and fill role and claims from it; the handlers and the stores only ever see the Identity. It is
+resolved after routing and only for the resource routes, so /health, /openapi.json, the page and an unknown
+path answer without a tenant.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import NamedTuple
+
+from . import limits
+from .errors import ApiError
+
+TENANT_PATTERN = re.compile(limits.TENANT_PATTERN)
+
+
+class Identity(NamedTuple):
+    tenant: str
+    role: object = None  # no roles yet: every caller of a tenant may do everything to its records
+    claims: tuple = ()  # (name, value) pairs from a verified token, once there is one
+
+
+def resolve_identity(request):
+    values = request.headers.get_all(limits.TENANT_HEADER) or []
+    tenant_id = values[0] if len(values) == 1 else ""
+    if not TENANT_PATTERN.fullmatch(tenant_id) or len(tenant_id) > limits.TENANT_MAX_LENGTH:
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "missing_tenant",
+            f"header {limits.TENANT_HEADER} is required exactly once "
+            f"(1-{limits.TENANT_MAX_LENGTH} of A-Z a-z 0-9 _.:-)",
+        )
+    return Identity(tenant_id)
