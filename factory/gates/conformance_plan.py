@@ -49,6 +49,9 @@ def _entity_plan(entity: Entity, table: dict) -> dict:
         "filters": query_fields(entity),
         "not_null": [name for name in entity.required if name not in table["nullable"]],
         "ruled": _ruled_columns(table["sqlite"][0]),
+        "formats": cases["formats"],
+        # The contract's SQLite DDL: what the service's database must refuse, it refuses too.
+        "ddl": table["sqlite"],
     }
 
 

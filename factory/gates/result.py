@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-GATE_ORDER = ("lint", "secret-scan", "contracts", "docker-build")
+GATE_ORDER = ("lint", "secret-scan", "contracts", "conformance", "docker-build")
 STATUSES = ("passed", "failed", "unavailable")
 
 
@@ -17,6 +17,11 @@ class GateResult:
     tool_version: str = ""
     details: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    # One dict per finding (operation, check, sent, got, expected, curl): the conformance gate's, for tools.
+    findings: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not self.findings:  # the other gates' reports stay as they were
+            data.pop("findings")
+        return data

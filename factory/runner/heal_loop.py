@@ -54,8 +54,9 @@ class _Context:
     say: Callable[[str], None]
     sandbox: str = "none"
     test_timeout: int | None = None
-    # Once tests and lint pass: the contracts fuzzer's failures as text ("" when it finds none), or None.
-    fuzz: Callable[[int], str] | None = None
+    # Once tests and lint pass: the service's judges (the contracts fuzzer, then the conformance checks):
+    # (problem, failure text) of the first that fails, ("", "") when none does.
+    fuzz: Callable[[int], tuple[str, str]] | None = None
 
     slicing: Slicing | None = None
 
@@ -64,8 +65,8 @@ class _Context:
         # Per slice: a passing result whose inputs did not change is reused, in a heal try as in a rebuild.
         return run_tests(self.build_dir, output, self.sandbox, self.test_timeout, self.slicing, pack0=self.pack0)
 
-    def fuzz_failure(self, number: int) -> str:
-        return self.fuzz(number) if self.fuzz else ""
+    def fuzz_failure(self, number: int) -> tuple[str, str]:
+        return self.fuzz(number) if self.fuzz else ("", "")
 
 
 @dataclass
@@ -168,10 +169,15 @@ def _heal_tests(number: int, run: TestRun, context: _Context) -> HealTry:
     return _heal(number, "tests", run.first_error(), _failure_text(run, context.logs_dir, context.build_dir), context)
 
 
-def _heal_fuzz(number: int, fuzz_failure: str, context: _Context) -> HealTry:
-    """A fuzz finding goes to the Healer exactly like a failing test: the whole report, then the code."""
-    failure = normalize_failure(fuzz_failure, context.build_dir)[-MAX_FAILURE_CHARS:]
-    return _heal(number, "fuzz", "contracts fuzzing: " + fuzz_failure.splitlines()[0], failure, context)
+JUDGED_BY = {"fuzz": "contracts fuzzing", "conformance": "conformance"}
+
+
+def _heal_fuzz(number: int, fuzz_failure: tuple[str, str], context: _Context) -> HealTry:
+    """A fuzz or conformance finding goes to the Healer exactly like a failing test: the whole report, then
+    the code; the heal log names which judge found it (problem "fuzz" or "conformance")."""
+    problem, text = fuzz_failure
+    failure = normalize_failure(text, context.build_dir)[-MAX_FAILURE_CHARS:]
+    return _heal(number, problem, f"{JUDGED_BY[problem]}: " + text.splitlines()[0], failure, context)
 
 
 def _heal(number: int, problem: str, summary: str, failure: str, context: _Context) -> HealTry:
@@ -204,7 +210,7 @@ def _heal_lint(number: int, lint_output: str, context: _Context) -> HealTry:
     return attempt
 
 
-_NUMBERED_LOG = re.compile(r"(test_output|fuzz_output|healer_raw)\.(\d+)\.txt")
+_NUMBERED_LOG = re.compile(r"(test_output|fuzz_output|conformance_output|healer_raw)\.(\d+)\.txt")
 
 
 def _forget_later_tries(logs_dir: Path, kept: int) -> None:
@@ -225,7 +231,7 @@ def run_with_heal(
     say: Callable[[str], None] = print,
     sandbox: str = "none",
     test_timeout: int | None = None,
-    fuzz: Callable[[int], str] | None = None,
+    fuzz: Callable[[int], tuple[str, str]] | None = None,
     slicing: Slicing | None = None,
 ) -> HealResult:
     context = _Context(build_dir, logs_dir, pack0, provider, max_tries, say, sandbox, test_timeout, fuzz, slicing)
@@ -243,11 +249,12 @@ def run_with_heal(
         clean = run.passed and lint is not None and lint.ok
         if clean:
             fuzz_failure = context.fuzz_failure(len(tries)) if fuzz_failure is None else fuzz_failure
-            if not fuzz_failure:
-                passing = "tests, lint and contract fuzzing pass" if fuzz else "tests and lint pass"
+            if not fuzz_failure[1]:
+                passing = "tests, lint, contract fuzzing and conformance pass" if fuzz else "tests and lint pass"
                 return HealResult(True, True, run, tries, passing)
         # Tests and lint passing with fuzz findings left is a pass of this stage: the contracts gate fails.
-        fuzz_left = "; contract fuzzing still fails (the contracts gate will say so)" if clean else ""
+        judge = JUDGED_BY.get(fuzz_failure[0], "contract fuzzing") if fuzz_failure else ""
+        fuzz_left = f"; {judge} still fails (its gate will say so)" if clean else ""
         if len(tries) >= max_tries:
             reason = f"heal budget exhausted after {len(tries)} of {max_tries} tries{fuzz_left}"
             return HealResult(clean, lint is not None and lint.ok, run, tries, reason)
@@ -263,8 +270,9 @@ def run_with_heal(
         if attempt.files_changed:
             say(f"  changed: {', '.join(attempt.files_changed)}")
             run = context.run_tests(number)
-            fuzz_failure = context.fuzz_failure(number) if run.passed and attempt.problem == "fuzz" else None
-            attempt.outcome = "fixed" if run.passed and not fuzz_failure else "still failing"
+            judged = attempt.problem in JUDGED_BY
+            fuzz_failure = context.fuzz_failure(number) if run.passed and judged else None
+            attempt.outcome = "fixed" if run.passed and not (fuzz_failure and fuzz_failure[1]) else "still failing"
         else:
             attempt.outcome = "no change proposed"
         attempt.tests_after = run.summary()

@@ -1,4 +1,4 @@
-"""Stage 5, Gates, in order: lint, secret scan, contracts, docker build. A crashing gate is 'failed'."""
+"""Stage 5, Gates, in order: lint, secret scan, contracts, conformance, docker build. A crashing gate is 'failed'."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from factory import reproducible
 from factory.config import BuildConfig
 from factory.fsutil import write_json_atomic
+from factory.gates.conformance import conformance_gate
 from factory.gates.contracts import contracts_gate
 from factory.gates.docker_build import docker_build_gate
 from factory.gates.lint import lint_gate
@@ -32,6 +33,10 @@ def _evaluate(config: BuildConfig, name: str, say: Callable[[str], None]) -> Gat
         owned = owned_files(layout.logs_dir, pack0.entities)  # fuzz results per slice (gates/fuzz_slices.py)
         build, junit = layout.build_dir, layout.junit_xml
         return contracts_gate(build, layout.pack0_dir, pack0, junit, sandbox, config.cache_dir, owned, say)
+    if name == "conformance":
+        pack0 = load_pack0(layout.pack0_dir)
+        sandbox = resolve_sandbox(config.sandbox)
+        return conformance_gate(layout.build_dir, layout.pack0_dir, pack0, sandbox, config.cache_dir, say)
     if name == "docker-build":
         pack0 = load_pack0(layout.pack0_dir)
         return docker_build_gate(layout.build_dir, f"lai-{config.module}:0.0.1", pack0, config.base_image)

@@ -10,6 +10,7 @@ from factory.agents.call import remember_heal_fixes
 from factory.config import BuildConfig
 from factory.engine.codegen import code_files
 from factory.fsutil import write_json_atomic
+from factory.gates.conformance import conformance_once, longest_conformance_seconds
 from factory.gates.contracts_fuzz import fuzz_service_once, longest_fuzz_seconds
 from factory.layout import Layout
 from factory.llm.anthropic_provider import REQUEST_TIMEOUT_S
@@ -59,15 +60,22 @@ def _kept(layout: Layout, slicing: Slicing, commands: list[dict], plans: list[Sl
 def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callable[[str], None]):
     """Once the tests pass: the contracts gate's fuzzer on the same code (its findings go to the Healer)."""
 
-    def fuzz(number: int) -> str:
+    def fuzz(number: int) -> tuple[str, str]:
         owned = owned_files(config.layout.logs_dir, pack0.entities)
         run = fuzz_service_once(config.layout.build_dir, pack0, sandbox, config.cache_dir, owned=owned, say=say)
         say(f"contract fuzzing: {run.summary()}")
-        if run.passed:
-            return ""
-        text = run.failure_text(code_files(pack0))
-        (config.layout.logs_dir / f"fuzz_output.{number}.txt").write_text(text, encoding="utf-8")
-        return text
+        if not run.passed:
+            text = run.failure_text(code_files(pack0))
+            (config.layout.logs_dir / f"fuzz_output.{number}.txt").write_text(text, encoding="utf-8")
+            return "fuzz", text
+        layout = config.layout
+        conformed = conformance_once(layout.build_dir, layout.pack0_dir, pack0, sandbox, config.cache_dir, say)
+        say(f"conformance: {conformed.summary()}")
+        if conformed.passed:
+            return "", ""
+        text = conformed.failure_text() + "The service's code:\n" + "".join(f"  {path}\n" for path in code_files(pack0))
+        (layout.logs_dir / f"conformance_output.{number}.txt").write_text(text, encoding="utf-8")
+        return "conformance", text
 
     return fuzz
 
@@ -89,7 +97,14 @@ def hold_limit(config: BuildConfig, pack0: Pack0, commands: list[dict], tries: i
     """longest_hold from this build's own settings: --test-timeout and the stores (in the lock's key, so the
     holder's too), the heal tries, the LAI_FUZZ_* budget and whether a model heals (taken to be the holder's)."""
     heal_s = LINT_TIMEOUT_S if config.provider == "offline" else max(LINT_TIMEOUT_S, int(REQUEST_TIMEOUT_S))
-    return longest_hold(commands, store_names(), config.test_timeout, tries, longest_fuzz_seconds(pack0), heal_s)
+    return longest_hold(
+        commands,
+        store_names(),
+        config.test_timeout,
+        tries,
+        longest_fuzz_seconds(pack0) + longest_conformance_seconds(pack0),
+        heal_s,
+    )
 
 
 def _one_build_at_a_time(
