@@ -104,7 +104,7 @@ class Judge:
 
     def __init__(self, plan, service):
         self.plan, self.service = plan, service
-        self.findings, self.checks, self.exchanges, self.seen = [], 0, [], {}
+        self.findings, self.checks, self.exchanges, self.seen, self.last = [], 0, [], {}, None
 
     def call(self, method, path, tenant, body=None, query=None, operation=None):
         url = self.service.base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
@@ -127,7 +127,7 @@ class Judge:
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = raw.decode("utf-8", "replace")[:500]
-        answer = Answer(status, parsed, " ".join(shlex.quote(part) for part in curl))
+        answer = self.last = Answer(status, parsed, " ".join(shlex.quote(part) for part in curl))
         label = operation or f"{method} {path}"
         key = (label, status)
         if self.seen.get(key, 0) < MAX_EXCHANGES_PER_ANSWER:
@@ -147,7 +147,8 @@ class Judge:
                 "sent": _short(sent),
                 "got": answer.summary() if isinstance(answer, Answer) else _short(answer),
                 "expected": wanted,
-                "curl": answer.curl if isinstance(answer, Answer) else "",
+                # A check on what was read back: the last request made is the one to repeat.
+                "curl": answer.curl if isinstance(answer, Answer) else getattr(self.last, "curl", ""),
             }
         )
         return ok
@@ -686,6 +687,7 @@ def _table_findings(entity, plan, actual, contract, judge):
         f"also {missing}",
     ):
         return
+    _foreign_key_findings(entity, plan, actual, judge)
     rows = actual.execute(f'SELECT {", ".join(_q(c) for c in columns)} FROM "{table}" LIMIT 1').fetchall()
     if not rows:
         return
@@ -706,15 +708,12 @@ def _table_findings(entity, plan, actual, contract, judge):
         if isinstance(case["value"], (str, int, float, type(None))) and not isinstance(case["value"], bool)
     ]
     trials += [(f"duplicate {'+'.join(fields)}", {}) for fields in entity["unique"]]
-    trials += [(f"dangling {field}", {field: str(uuid.uuid4())}) for field in entity["refs"]]
     for what, change in trials:
         copied = {**row, "id": str(uuid.uuid4()), **change}
-        if what.startswith("dangling"):
-            refused_by_contract = _refused(contract, table, copied, foreign_keys=True)
-            refused_by_service = _refused(actual, table, copied, foreign_keys=True)
-        else:
-            refused_by_contract = _refused(contract, table, copied)
-            refused_by_service = _refused(actual, table, copied)
+        if not what.startswith("duplicate"):  # another tenant's row: a unique set must not refuse it instead
+            copied["tenant_id"] = "conformance-trial"
+        refused_by_contract = _refused(contract, table, copied)
+        refused_by_service = _refused(actual, table, copied)
         if refused_by_contract:
             judge.expect(
                 refused_by_service,
@@ -724,6 +723,22 @@ def _table_findings(entity, plan, actual, contract, judge):
                 "the service's database kept it",
                 "refused, as the contract's DDL refuses it",
             )
+
+
+def _foreign_key_findings(entity, plan, actual, judge):
+    """Each reference is a foreign key to its parent's table, whatever the DDL's style (PRAGMA reads them all)."""
+    tables = {other["name"]: other["table"] for other in plan["entities"]}
+    keys = {(row[3], row[2]) for row in actual.execute(f'PRAGMA foreign_key_list("{entity["table"]}")')}
+    for field, ref in entity["refs"].items():
+        parent = tables.get(ref["parent"])
+        judge.expect(
+            (field, parent) in keys,
+            f"schema: {field} is a foreign key to {parent}",
+            f"table {entity['table']}",
+            field,
+            f"foreign keys: {sorted(keys)}",
+            f"a FOREIGN KEY ({field}) REFERENCES {parent}, as the contract's DDL has",
+        )
 
 
 def _q(name):
