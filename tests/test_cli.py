@@ -58,6 +58,7 @@ def test_auto_full_simulation_mode(crm_output: Path):
         "lint": "passed",
         "secret-scan": "passed",
         "contracts": "passed",
+        "conformance": "passed",
         "docker-build": "waived" if not engine_answers() else approval["gates"]["docker-build"],
     }
     assert manifest["autonomous"] is True

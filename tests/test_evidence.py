@@ -10,6 +10,7 @@ from conftest import factory_env, read_json, run_cli, seed_fuzz_results
 from fake_llm import EngineBackedModel, FakeModelServer
 
 from factory.fsutil import sha256_file
+from factory.gates.result import GATE_ORDER
 from factory.pec.evidence import decide_approval, validate_evidence
 
 KEY = "sk-ant-test-" + "Zq8Xv3Lm7Pw2Rt5Yn"
@@ -46,22 +47,23 @@ def test_run_report_covers_pack0_inventory_and_heal_log(crm_output: Path):
     report = read_json(crm_output / "build/run_report.json")
     pack0_dir = crm_output / report["pack0"]["dir"]
     assert report["pack0"]["inventory_sha256"] == sha256_file(pack0_dir / "02_INVENTORY/manifest.json")
-    passing = "tests, lint and contract fuzzing pass"
+    passing = "tests, lint, contract fuzzing and conformance pass"
     assert report["heal"] == {"max_tries": 5, "tries": 0, "stop_reason": passing, "heal_log": []}
-    assert [gate["name"] for gate in report["gates"]] == ["lint", "secret-scan", "contracts", "docker-build"]
+    assert [gate["name"] for gate in report["gates"]] == list(GATE_ORDER)
+    assert GATE_ORDER == ("lint", "secret-scan", "contracts", "conformance", "docker-build")
 
 
 def _gate(name: str, status: str) -> dict:
     return {"name": name, "status": status, "reason": f"{name} is {status}"}
 
 
-ALL_PASSED = [_gate(name, "passed") for name in ("lint", "secret-scan", "contracts", "docker-build")]
+ALL_PASSED = [_gate(name, "passed") for name in GATE_ORDER]
 
 
 def test_approval_needs_tests_and_every_gate():
     assert decide_approval(True, ALL_PASSED, ())[0] is True
     assert decide_approval(False, ALL_PASSED, ())[0] is False
-    unavailable = [*ALL_PASSED[:3], _gate("docker-build", "unavailable")]
+    unavailable = [*ALL_PASSED[:-1], _gate("docker-build", "unavailable")]
     approved, verdicts, _used, reasons = decide_approval(True, unavailable, ())
     assert (approved, verdicts["docker-build"], reasons) == (
         False,
@@ -79,7 +81,7 @@ def test_waiver_is_by_name_and_recorded():
 
 
 def test_a_gate_that_did_not_run_blocks_approval():
-    approved, verdicts, _, reasons = decide_approval(True, ALL_PASSED[:3], ())
+    approved, verdicts, _, reasons = decide_approval(True, ALL_PASSED[:-1], ())
     assert approved is False and verdicts["docker-build"] == "unavailable"
     assert reasons == ["gate docker-build unavailable: gate did not run"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import diskcache
 from conftest import ROOT, factory_env, read_json, run_cli, seed_fuzz_results
 
+from factory.gates.conformance import longest_conformance_seconds
 from factory.gates.contracts import contracts_gate
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
@@ -300,8 +301,10 @@ def test_the_wait_for_a_test_run_covers_its_tests_heal_tries_and_fuzzing_by_the_
     fuzz = longest_fuzz_seconds(pack0, FuzzSettings(seconds_per_operation=1))
     seconds, why = hold_limit(config, pack0, commands, tries=0)
     # One test run within the one-second limit, lint and one fuzz run within its budget: no more, no less.
-    assert fuzz + len(commands) <= seconds < fuzz + len(commands) + 300
+    conform = longest_conformance_seconds(pack0)
+    assert fuzz + conform + len(commands) <= seconds < fuzz + conform + len(commands) + 300
     assert why.startswith(f"1 x (tests {len(commands)} s + lint ") and f"contract fuzzing {fuzz} s" in why
+    assert why.endswith(f" + conformance {conform} s)")
     # Each heal try may add a run of all of it and the fix; a longer test limit or fuzz budget, that much more.
     healing, healing_why = hold_limit(config, pack0, commands, tries=2)
     assert healing >= 3 * seconds and healing_why.startswith("3 x (") and "+ 2 heal tries x " in healing_why

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from factory.fsutil import sha256_bytes
@@ -236,6 +237,6 @@ def conformance_gate(
     say: Callable[[str], None] | None = None,
 ) -> GateResult:
     run = conformance_once(build_dir, pack0_dir, pack0, sandbox, cache_dir, say)
-    tool = ("lai-pack conformance (Pack0-derived checks)", sha256_bytes(DRIVER.read_bytes())[:12])
+    tool = ("lai-pack conformance (Pack0-derived checks)", version("lai-factory"))
     status = "passed" if run.passed else "failed"
     return GateResult("conformance", status, run.summary(), *tool, details=run.detail_lines(), findings=run.findings)

@@ -81,15 +81,22 @@ def contract_fuzzer(config: BuildConfig, pack0: Pack0, sandbox: str, say: Callab
 
 
 def longest_hold(
-    commands: list[dict], stores: list[str], test_timeout: int | None, tries: int, fuzz_s: int, heal_s: int
+    commands: list[dict],
+    stores: list[str],
+    test_timeout: int | None,
+    tries: int,
+    fuzz_s: int,
+    heal_s: int,
+    conform_s: int = 0,
 ) -> tuple[int, str]:
     """How long a build may legitimately hold the test run's lock, and what that is made of: it runs the tests
     (every command on every store, each within its time limit; PostgreSQL's migrations first), lint and the
     contract fuzzer up to tries + 1 times, and heals up to tries times (heal_s: a model's reply, or ruff's fix)."""
     tests = len(stores) * sum(time_limit(command, test_timeout) for command in commands)
     tests += DEPLOY_TIMEOUT_S if "postgres" in stores else 0
-    seconds = (tries + 1) * (tests + LINT_TIMEOUT_S + fuzz_s) + tries * heal_s
-    why = f"{tries + 1} x (tests {tests} s + lint {LINT_TIMEOUT_S} s + contract fuzzing {fuzz_s} s)"
+    seconds = (tries + 1) * (tests + LINT_TIMEOUT_S + fuzz_s + conform_s) + tries * heal_s
+    conform = f" + conformance {conform_s} s" if conform_s else ""
+    why = f"{tries + 1} x (tests {tests} s + lint {LINT_TIMEOUT_S} s + contract fuzzing {fuzz_s} s{conform})"
     return seconds, why + (f" + {tries} heal tr{'y' if tries == 1 else 'ies'} x {heal_s} s" if tries else "")
 
 
@@ -102,8 +109,9 @@ def hold_limit(config: BuildConfig, pack0: Pack0, commands: list[dict], tries: i
         store_names(),
         config.test_timeout,
         tries,
-        longest_fuzz_seconds(pack0) + longest_conformance_seconds(pack0),
+        longest_fuzz_seconds(pack0),
         heal_s,
+        longest_conformance_seconds(pack0),
     )
 
 
