@@ -16,8 +16,8 @@ import os
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from factory.fsutil import sha256_bytes
