@@ -34,6 +34,16 @@ CONVENTIONS = """Conventions every slice follows (PACKAGE is the module's Python
   tables.json's "references"/"referenced_by"): a create or update naming any other id is a 409 naming the field;
   deleting a referenced record follows "x-on-delete" (restrict: 409 naming <resource>.<field>; cascade; set-null),
   all in one transaction.
+- The interface the factory judges the service through (its own conformance gate, derived from the contracts,
+  not from the tests you write): started as `python -m PACKAGE --host 127.0.0.1 --port 0 --port-file FILE`
+  from the build folder with src/ on PYTHONPATH (port 0: any free port; write the bound port to FILE, then
+  answer GET /health with 200); SQLite in the file DATABASE_PATH names, PostgreSQL when DATABASE_URL is a
+  postgresql:// URL; rows survive a restart on the same database. Statuses: 201 create, 200 get/list/update,
+  204 delete, 400 no tenant, 404 unknown or another tenant's id, 409 a duplicate x-unique set or a bad reference,
+  422 a body or query parameter the contract refuses (an unknown one too). Errors are
+  {"error": {"code", "message", "fields": [{"field", "message"}]}}, naming each field at fault. A list is
+  {"items", "total", "limit", "offset"}, filtered by field=value, sorted by sort=field,-other (nulls last
+  ascending, first descending).
 - Tests live in tests/unit, tests/integration, tests/contract, tests/e2e; tests/contract_openapi.json is the
   contract (written by the factory); contract tests are named test_operation_matches_contract[<operationId>].
 """
