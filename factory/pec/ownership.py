@@ -38,6 +38,7 @@ LOG_PATTERNS = (
     ".factory_logs/*_raw.*.txt",
     ".factory_logs/test_output.*.txt",
     ".factory_logs/fuzz_output.*.txt",
+    ".factory_logs/conformance_output.*.txt",
     ".factory_logs/raw/*.txt",
     ".factory_logs/raw/*.made.json",  # what a model reply made (factory/agents/call.py), beside its raw reply
     ".factory_logs/*_raw*.made.json",
