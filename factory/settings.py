@@ -13,6 +13,8 @@ CACHE_DIR_ENV = "LAI_CACHE_DIR"
 PROVIDERS = ("auto", "offline", "anthropic", "openai-compatible")
 # Where generated code runs (factory/runner/sandbox.py); named here so parsing a command loads no runner code.
 SANDBOXES = ("auto", "docker", "bwrap", "none")
+# Where a build deploys to (factory/deploy/); a plain name here so the deploy code need not import the config.
+DEPLOY_TARGETS = ("compose", "supabase")
 
 DEFAULTS: dict[str, object] = {
     "provider": "auto",

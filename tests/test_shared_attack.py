@@ -126,7 +126,7 @@ def _slice_keys(output: Path, **slicing_options) -> dict[str, str]:
 def test_a_slice_result_is_not_reused_under_another_database_server_or_environment(
     crm_output: Path, monkeypatch: pytest.MonkeyPatch, variable: str, one: str, other: str
 ):
-    """The generated tests see these (stores.py, run.py PASSED_VARIABLES): a pass under one is not a pass under
+    """The generated tests see these (stores.py, sandbox.py PASSED_VARIABLES): a pass under one is not a pass under
     the other."""
     monkeypatch.setenv(variable, one)
     first = _slice_keys(crm_output)

@@ -3,7 +3,7 @@ SQLite tables come from too. Pure: Pack0 in, SQL text out."""
 
 from __future__ import annotations
 
-from factory.config import DEPLOY_TARGETS  # one list, kept where the settings are checked
+from factory.settings import DEPLOY_TARGETS  # one list, with the other settings' plain names
 from factory.deploy.schema import (
     migration_name,
     migration_order,

@@ -26,6 +26,8 @@ from factory.runner.process import die_with_parent
 from factory.settings import SANDBOXES
 
 SANDBOX_IMAGE_ENVS = ("LAI_SANDBOX_IMAGE", "LAI_BASE_IMAGE")
+# The only variables of the factory's environment a generated test run sees (locale, time zone, programs).
+PASSED_VARIABLES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "SOURCE_DATE_EPOCH")
 OUTPUT_CAP_BYTES = 4_000_000
 CONTAINER_SITE = "/factory-site-packages"
 CONTAINER_PIDS_LIMIT = 512
@@ -46,7 +48,7 @@ def docker_sandbox_image() -> str | None:
     if image is None:
         return None
     # Asked with the standard library where it can be (a no-op re-run must not import the docker SDK).
-    from factory.gates.engine_ping import image_present_now
+    from factory.runner.engine_ping import image_present_now
 
     present = image_present_now(image)
     if present is not None:
@@ -59,6 +61,14 @@ def docker_sandbox_image() -> str | None:
     except (ImportError, DockerException):
         return None
     return image
+
+
+def check_sandbox(requested: str) -> None:
+    """Raises InputError when a sandbox named cannot work here, before a build writes anything. auto always finds
+    one (none at worst): the stages that run code resolve it then, so a no-op neither loads the runner's Docker
+    code nor starts a bwrap probe."""
+    if requested != "auto":
+        resolve_sandbox(requested)
 
 
 def resolve_sandbox(requested: str) -> str:
