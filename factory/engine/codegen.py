@@ -18,6 +18,8 @@ SERVICE_TEMPLATES = (
     "request.py",
     "routing.py",
     "identity.py",
+    "auth.py",
+    "browser_safety.py",
     "handlers.py",
     "listing.py",
     "validation.py",
@@ -124,6 +126,8 @@ REQUIREMENTS = (
     "# SQLite mode (the default) needs only the Python standard library.\n"
     "# PostgreSQL mode (DATABASE_URL=postgresql://...) needs the driver and its pool:\n"
     + "".join(line + "\n" for line in DRIVER_REQUIREMENTS)
+    + "# Bearer-token authentication (LAI_JWT_SECRET set) needs:\n"
+    "PyJWT>=2.8\n"
     + "# The generated tests need these:\n"
     "pytest>=8\n"
     "jsonschema>=4.20\n"

@@ -16,9 +16,9 @@ import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
-from . import limits
+from . import browser_safety, limits
 from .errors import json_bytes
-from .http_io import ClientGone, DeadlineReader, FramingError, read_body
+from .http_io import ClientGone, DeadlineReader, FramingError, HeadersTooLarge, read_body
 from .resources import MODULE_NAME
 
 HEADER_TIMEOUT_S = 10.0
@@ -27,12 +27,15 @@ WRITE_TIMEOUT_S = 30.0
 LINGER_S = 2.0  # at most this long reading away a refused body before closing; stop sooner once it goes idle
 LINGER_IDLE_S = 0.25
 LINGER_BYTES = 4 * limits.MAX_BODY_BYTES
+# Request line + headers: nginx's default is 32 KB of headers; one read-ahead buffer (8 KB) may hold body bytes.
+HEAD_BUDGET_BYTES = 8 * 1024 + 32 * 1024 + 8 * 1024
 
 
 class Handler(BaseHTTPRequestHandler):
     """One connection: requests read with deadlines and exact framing; every answer JSON with a length."""
 
     server_version = f"{MODULE_NAME}/0.0.1"
+    sys_version = ""  # Server: names the module only, not the Python version
     protocol_version = "HTTP/1.1"
 
     def setup(self):
@@ -43,6 +46,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_one_request(self):
         self._reader.deadline = time.monotonic() + self.server.header_timeout
+        self._reader.budget = HEAD_BUDGET_BYTES
         try:
             self.raw_requestline = self.rfile.readline(65537)
             if not self.raw_requestline:
@@ -57,12 +61,17 @@ class Handler(BaseHTTPRequestHandler):
             if self.request_version == "HTTP/0.9":
                 self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
                 return
+            # The target as sent: parse_request() folds a leading "//" into "/" in self.path.
+            if problem := browser_safety.target_problem(self.requestline.split(" ")[1]):
+                self.send_error(HTTPStatus.BAD_REQUEST, problem)
+                return
             if self.headers.defects or self.headers.get_payload():
                 # The header parser stops at a line that is not "Name: value" and hides the rest (a
                 # Content-Length among them): the body would then be read as the next request.
                 self.send_error(HTTPStatus.BAD_REQUEST, "a header line is not Name: value")
                 return
             self._reader.deadline = time.monotonic() + self.server.body_timeout
+            self._reader.budget = None
             try:
                 body = read_body(self.rfile, self.headers, self.command, limits.MAX_BODY_BYTES)
             except FramingError as error:
@@ -72,6 +81,12 @@ class Handler(BaseHTTPRequestHandler):
                 self._drain_before_close()
                 return
             self._answer(*self.server.api.handle(self.command, self.path, self.headers, body))
+        except HeadersTooLarge:
+            self.close_connection = True
+            self.request_version = "HTTP/1.1"
+            message = "the request line and headers exceed 48 KB"
+            payload = json_bytes({"error": {"code": "headers_too_large", "message": message}})
+            self._answer(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "application/json", payload, {})
         except (OSError, ClientGone):
             # A client that stalls past a deadline, resets, or leaves mid-body is dropped; others go on.
             self.close_connection = True
@@ -110,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
         if status != HTTPStatus.NO_CONTENT:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
+        for name, value in {**browser_safety.SECURITY_HEADERS, **headers}.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")

@@ -119,7 +119,10 @@ def create_record(store, request, route, identity):
     return _json(HTTPStatus.CREATED, store.create(route.resource.PLURAL, identity.tenant, fields))
 
 
-def get_record(store, _request, route, identity):
+def get_record(store, request, route, identity):
+    # A record read takes no parameters: an unknown one is refused as a list refuses it, not ignored.
+    for name, _value in _query(request.query):
+        raise invalid_query(name, "is not a parameter of this operation (it takes none)")
     record = store.get(route.resource.PLURAL, identity.tenant, _record_id(route))
     if record is None:
         raise not_found(route.resource.NAME)

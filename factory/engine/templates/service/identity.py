@@ -13,8 +13,11 @@ import re
 from http import HTTPStatus
 from typing import NamedTuple
 
-from . import limits
+from . import auth, limits
 from .errors import ApiError
+
+AUTH_CONFIG = auth.config_from_env()  # None: no LAI_JWT_SECRET, the legacy X-Tenant-ID mode
+READ_METHODS = ("GET", "HEAD")
 
 TENANT_PATTERN = re.compile(limits.TENANT_PATTERN)
 
@@ -25,7 +28,10 @@ class Identity(NamedTuple):
     claims: tuple = ()  # (name, value) pairs from a verified token, once there is one
 
 
-def resolve_identity(request):
+def resolve_identity(request, config=None):
+    config = config or AUTH_CONFIG
+    if config is not None:
+        return _from_token(request, config)
     values = request.headers.get_all(limits.TENANT_HEADER) or []
     tenant_id = values[0] if len(values) == 1 else ""
     if not TENANT_PATTERN.fullmatch(tenant_id) or len(tenant_id) > limits.TENANT_MAX_LENGTH:
@@ -36,3 +42,19 @@ def resolve_identity(request):
             f"(1-{limits.TENANT_MAX_LENGTH} of A-Z a-z 0-9 _.:-)",
         )
     return Identity(tenant_id)
+
+
+def _from_token(request, config):
+    try:
+        tenant, role, claims = auth.verify_token(
+            auth.bearer_token(request.headers.get_all("Authorization") or []), config
+        )
+    except auth.AuthError as error:
+        reason = str(error).replace('"', "'")
+        challenge = f'Bearer error="invalid_token", error_description="{reason}"'
+        raise ApiError(
+            HTTPStatus.UNAUTHORIZED, "unauthorized", reason, headers={"WWW-Authenticate": challenge}
+        ) from None
+    if role != "write" and request.method not in READ_METHODS:
+        raise ApiError(HTTPStatus.FORBIDDEN, "forbidden", f"role {role} may only read")
+    return Identity(tenant, role, tuple(sorted(claims.items())))

@@ -68,6 +68,15 @@ def _sqlite_field(table, message):
 _ANY_TABLE = {"checks": {}, "unique": {}}  # a statement on several tables: no field to name from the message
 
 
+def _create_private(path):
+    """A new database file is made 0600 (only the service's user reads the rows); SQLite gives its -wal and
+    -shm files the same mode. An existing file keeps the mode its owner chose."""
+    if str(path) == ":memory:" or os.path.exists(path):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)  # the umask could only have removed bits; make it exact
+
+
 class Store:
     """SQLite: one connection, one writer at a time; the tables made from tables.json on first use."""
 
@@ -75,6 +84,7 @@ class Store:
         self.path = path
         self.tables = {table["resource"]: table for table in TABLES["tables"]}
         self._lock = threading.Lock()
+        _create_private(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
