@@ -16,7 +16,7 @@ from factory.pack0.names import MODULE_NAME_PATTERN, name_problem
 from factory.settings import CACHE_DIR_ENV, DEFAULTS, DEPLOY_TARGETS, SANDBOXES, resolve_provider_name
 
 # A build's settings are made and checked on every run, a no-op included, and every stage imports them, so this
-# module imports plain names only: the provider (llm/select.build_provider) and the sandbox (runner/sandbox) are
+# module imports plain names only: the provider (stages/provider.py) and the sandbox (runner/sandbox) are
 # resolved by the stages that need them, and the sandbox named is tried by the command line's edges.
 
 DEFAULT_MODEL = default_model()
@@ -68,7 +68,8 @@ class BuildConfig:
             if waiver not in GATE_ORDER:
                 raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
         if self.sandbox not in SANDBOXES:
-            raise InputError(f"unknown sandbox {self.sandbox!r}; choose one of {', '.join(SANDBOXES)}", field="--sandbox")
+            choices = ", ".join(SANDBOXES)
+            raise InputError(f"unknown sandbox {self.sandbox!r}; choose one of {choices}", field="--sandbox")
         if self.model_price:
             from factory.llm.usage import parse_prices  # only a build given a price loads the price table
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from contextlib import suppress
-from pathlib import Path
 
 from factory import __version__
 from factory.config import BuildConfig, code_digest
@@ -76,10 +74,10 @@ def _check(config: BuildConfig) -> None:
     from factory.engine.testgen import generate_tests
     from factory.llm.anthropic_provider import ModelError
     from factory.llm.models import deprecation_warning
-    from factory.llm.select import build_provider
     from factory.pack0.load import load_pack0
     from factory.pack0.models import Budgets
     from factory.stages.pack0 import check_brief
+    from factory.stages.provider import build_provider
 
     existing = config.pack0_source or (config.layout.pack0_dir if config.layout.pack0_dir.is_dir() else None)
     pack0 = load_pack0(existing) if existing else None

@@ -171,13 +171,13 @@ def run_cli(
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=600, check=False)
 
 
-def run_doit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_doit(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """doit in a checkout, as a developer runs it (the dodo.py at the root; cwd is where it reads settings)."""
     return subprocess.run(
         [sys.executable, "-m", "doit", "--file", str(ROOT / "dodo.py"), "--dir", str(cwd or ROOT), *map(str, args)],
         capture_output=True,
         text=True,
-        env=factory_env(),
+        env=env or factory_env(),
         timeout=600,
         check=False,
     )

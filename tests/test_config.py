@@ -53,3 +53,15 @@ def test_a_bad_setting_is_one_line_naming_file_and_key(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"lai-pack: error: {tmp_path / 'lai-factory.toml'}: max_heal: must be int"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sandbox_named_that_cannot_run_here_is_one_line_before_anything_is_written(tmp_path: Path):
+    """The command line's edges try a sandbox named (the settings module no longer imports the runner): no
+    image of that name, so docker cannot run, whether or not an engine answers."""
+    env = factory_env(LAI_SANDBOX_IMAGE="lai-no-such-image:0")
+    expected = "lai-pack: error: --sandbox: no Docker engine with an image in LAI_SANDBOX_IMAGE or LAI_BASE_IMAGE"
+    result = run_cli("auto-full", "--module", "tasks", "--out", tmp_path / "out", "--sandbox", "docker", env=env)
+    assert (result.returncode, result.stderr.strip()) == (2, expected)
+    result = run_doit("auto_full", "module=tasks", "out=doit-out", "sandbox=docker", cwd=tmp_path, env=env)
+    assert (result.returncode, result.stderr.strip()) == (2, expected)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "doit-out").exists()

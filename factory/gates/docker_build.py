@@ -14,7 +14,6 @@ from factory.engine.samples import valid_record
 from factory.gates.compose_stack import exercise_compose_stack
 from factory.gates.result import GateResult
 from factory.pack0.models import Pack0
-from factory.runner.engine_ping import engine_answers  # noqa: F401 - re-exported: the gate's tests ask it here
 
 BASE_IMAGE_ENV = "LAI_BASE_IMAGE"
 DOCKERFILE_DEFAULT_BASE = "python:3.12-slim"

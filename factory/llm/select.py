@@ -6,12 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from factory.agents.request import Provider
-from factory.config import BuildConfig
 from factory.layout import Layout
 from factory.llm.cache import ReplyCache
 from factory.llm.gateway import ModelGateway
 from factory.llm.offline import OfflineProvider
-from factory.llm.usage import Prices, parse_prices
+from factory.llm.usage import Prices
 from factory.pack0.models import Budgets
 from factory.settings import PROVIDERS, resolve_provider_name  # noqa: F401 - re-exported: defined without imports
 
@@ -36,12 +35,3 @@ def make_provider(
 
         provider = OpenAICompatibleProvider(model)
     return ModelGateway(provider, ReplyCache(cache_dir), layout.usage_ledger, budgets, prices)
-
-
-def build_provider(
-    config: BuildConfig, budgets: Budgets, progress: Callable[[str], None] | None = None
-) -> Provider:
-    """The provider one build's agents call (the offline engine, or a model behind cache, budget and ledger).
-    progress, when given, hears how a model reply grows while it streams."""
-    prices = parse_prices(config.model_price) if config.model_price else None
-    return make_provider(config.provider, config.model, config.layout, budgets, config.cache_dir, progress, prices)

@@ -63,14 +63,6 @@ def docker_sandbox_image() -> str | None:
     return image
 
 
-def check_sandbox(requested: str) -> None:
-    """Raises InputError when a sandbox named cannot work here, before a build writes anything. auto always finds
-    one (none at worst): the stages that run code resolve it then, so a no-op neither loads the runner's Docker
-    code nor starts a bwrap probe."""
-    if requested != "auto":
-        resolve_sandbox(requested)
-
-
 def resolve_sandbox(requested: str) -> str:
     if requested not in SANDBOXES:
         raise InputError(f"unknown sandbox {requested!r}; choose one of {', '.join(SANDBOXES)}", field="--sandbox")

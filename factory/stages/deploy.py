@@ -14,8 +14,8 @@ from factory.deploy.scripts import EXECUTABLE_SCRIPTS
 from factory.fsutil import write_file_set, write_json_atomic, write_text_atomic
 from factory.pack0.load import load_pack0
 from factory.stages.inputs import owned_record
+from factory.stages.provider import build_provider
 from factory.stages.stale import listed, remove_written
-from factory.llm.select import build_provider
 
 DEPLOY_ROOTS = ("deploy",)
 APPLY_TIMEOUT_S = 300

@@ -13,8 +13,8 @@ from factory.engine.testgen import contract_copy_for_tests
 from factory.fsutil import write_file_set, write_text_atomic
 from factory.pack0.load import load_pack0
 from factory.stages.inputs import known_slices, written_record
+from factory.stages.provider import build_provider
 from factory.stages.stale import forget_stale
-from factory.llm.select import build_provider
 
 CODEGEN_ROOTS = ("src", "Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 TESTGEN_ROOTS = ("tests", ".test_commands.json")

@@ -16,7 +16,7 @@ from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_
 from factory.pack0.models import Budgets
 from factory.pack0.names import DERIVED_FILES
 from factory.stages.pack0_source import check_pack0_source
-from factory.llm.select import build_provider
+from factory.stages.provider import build_provider
 
 ORIGIN_FILE = ".lai-pack-origin.json"
 

@@ -23,7 +23,7 @@ from factory.runner.sandbox import resolve_sandbox
 from factory.runner.slices import SlicePlan
 from factory.runner.stores import DEPLOY_TIMEOUT_S, migrations_digest, store_names
 from factory.runner.test_slices import SEAL_KIND, Slicing, owned_files, run_key
-from factory.llm.select import build_provider
+from factory.stages.provider import build_provider
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
