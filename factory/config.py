@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from factory.claude_models import default_model
 from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
-from factory.llm.models import default_model
 from factory.pack0.names import MODULE_NAME_PATTERN, name_problem
 from factory.settings import CACHE_DIR_ENV, DEFAULTS, DEPLOY_TARGETS, SANDBOXES, resolve_provider_name
 

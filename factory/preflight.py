@@ -70,10 +70,10 @@ def remember(config: BuildConfig) -> None:
 
 
 def _check(config: BuildConfig) -> None:
+    from factory.claude_models import deprecation_warning
     from factory.engine.codegen import generate_source
     from factory.engine.testgen import generate_tests
     from factory.llm.anthropic_provider import ModelError
-    from factory.llm.models import deprecation_warning
     from factory.pack0.load import load_pack0
     from factory.pack0.models import Budgets
     from factory.stages.pack0 import check_brief

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from factory.claude_models import default_model
 from factory.errors import InputError
-from factory.llm.models import default_model
 
 CACHE_DIR_ENV = "LAI_CACHE_DIR"
 PROVIDERS = ("auto", "offline", "anthropic", "openai-compatible")
