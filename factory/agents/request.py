@@ -10,6 +10,8 @@ from factory.pack0.models import Pack0
 
 @dataclass(frozen=True)
 class Usage:
+    """The tokens one reply took, as its provider counts them (llm/usage.py prices them)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_write_tokens: int = 0
