@@ -56,7 +56,7 @@ def imported_modules(node: ast.AST, package: str, modules: Set[str]) -> set[str]
 
 
 def import_graph(sources: dict[str, tuple[str, bool]]) -> tuple[dict[str, set[str]], dict[tuple[str, str], str]]:
-    """({module: the factory modules it imports}, {(module, imported): file:line of its first such import})."""
+    """({module: the factory modules it imports}, {(module, imported): file:line of an import of it})."""
     modules = frozenset(sources)
     graph: dict[str, set[str]] = {}
     lines: dict[tuple[str, str], str] = {}
