@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import factory_env, read_json, run_cli, run_doit
 
 
@@ -15,6 +16,7 @@ def settings(output: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
+@pytest.mark.quick
 def test_each_layer_overrides_the_one_before(tmp_path: Path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.lai-factory]\nmax_heal = 2\nmodel = "from-pyproject"\nsandbox = "none"\n'
@@ -47,6 +49,7 @@ def test_doit_reads_the_same_settings_and_its_variables_override_them(tmp_path: 
     assert read_json(tmp_path / "out/build/approval.json")["gates"]["docker-build"] in ("waived", "passed")
 
 
+@pytest.mark.quick
 def test_a_bad_setting_is_one_line_naming_file_and_key(tmp_path: Path):
     (tmp_path / "lai-factory.toml").write_text("max_heal = 'lots'\n")
     result = run_cli("auto-full", "--module", "tasks", "--out", tmp_path / "out", cwd=tmp_path)
