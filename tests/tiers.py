@@ -17,6 +17,7 @@ QUICK = (
     "test_dependencies.py",
     "test_fuzz_pack0.py",
     "test_hostile_http.py",
+    "test_import_graph.py",
     "test_llm_calls.py",
     "test_pack0.py",
     "test_references.py",
