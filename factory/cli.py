@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from factory import __version__
-from factory.config import DEFAULT_MODEL, DEPLOY_TARGETS, BuildConfig, config_from_settings
+from factory.config import DEFAULT_MODEL, BuildConfig, config_from_settings
 from factory.errors import FactoryError, InputError
 from factory.gates.result import GATE_ORDER
 from factory.settings import (
     CACHE_DIR_ENV,
+    DEPLOY_TARGETS,
     PROVIDERS,
     SANDBOXES,
     SETTINGS,
@@ -138,7 +139,7 @@ def setting_flags(args: argparse.Namespace) -> dict[str, object]:
 
 
 def config_from_args(args: argparse.Namespace, module: str, out: Path) -> BuildConfig:
-    return config_from_settings(
+    config = config_from_settings(
         effective_values(Path.cwd(), setting_flags(args)),
         module=module,
         out=out,
@@ -150,6 +151,17 @@ def config_from_args(args: argparse.Namespace, module: str, out: Path) -> BuildC
         test_timeout=args.test_timeout,
         output="json" if args.json else "quiet" if args.quiet else "normal",
     )
+    check_sandbox(config.sandbox)
+    return config
+
+
+def check_sandbox(sandbox: str) -> None:
+    """A sandbox named must work here: one line now, before a build writes anything. auto always finds one (none
+    at worst), so the stages that run code resolve it then, and a no-op neither loads the runner nor probes bwrap."""
+    if sandbox != "auto":
+        from factory.runner.sandbox import resolve_sandbox
+
+        resolve_sandbox(sandbox)
 
 
 def _shown(path: Path) -> str:

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from factory.claude_models import default_model
 from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
 from factory.layout import Layout
-from factory.llm.models import default_model
 from factory.pack0.names import MODULE_NAME_PATTERN, name_problem
-from factory.settings import CACHE_DIR_ENV, DEFAULTS, resolve_provider_name
+from factory.settings import CACHE_DIR_ENV, DEFAULTS, DEPLOY_TARGETS, SANDBOXES, resolve_provider_name
 
-# Only for type hints: a build's settings are made and checked on every run, a no-op included, so this
-# module imports no model, agent or provider code (make_provider imports it when a stage needs it).
-if TYPE_CHECKING:
-    from factory.agents.request import Provider
-    from factory.pack0.models import Budgets
+# A build's settings are made and checked on every run, a no-op included, and every stage imports them, so this
+# module imports plain names only: the provider (stages/provider.py) and the sandbox (runner/sandbox) are
+# resolved by the stages that need them, and the sandbox named is tried by the command line's edges.
 
 DEFAULT_MODEL = default_model()
-DEPLOY_TARGETS = ("compose", "supabase")
 FACTORY_DIR = Path(__file__).parent
 
 
@@ -57,15 +52,6 @@ class BuildConfig:
     def layout(self) -> Layout:
         return Layout(self.out, self.module)
 
-    def make_provider(self, budgets: Budgets, progress: Callable[[str], None] | None = None) -> Provider:
-        """The provider the agents call (the offline engine, or a model behind cache, budget and ledger).
-        progress, when given, hears how a model reply grows while it streams."""
-        from factory.llm.select import make_provider
-        from factory.llm.usage import parse_prices
-
-        prices = parse_prices(self.model_price) if self.model_price else None
-        return make_provider(self.provider, self.model, self.layout, budgets, self.cache_dir, progress, prices)
-
     def check(self) -> BuildConfig:
         """Raises InputError for a setting that cannot work, before anything is written."""
         if name_problem(self.module, MODULE_NAME_PATTERN) or not 2 <= len(self.module) <= 40:
@@ -81,12 +67,9 @@ class BuildConfig:
         for waiver in self.waivers:
             if waiver not in GATE_ORDER:
                 raise InputError(f"cannot waive {waiver!r}: gates are {', '.join(GATE_ORDER)}", field="--waive")
-        if self.sandbox != "auto":
-            from factory.runner.sandbox import resolve_sandbox
-
-            # A sandbox named must work here. auto always finds one (none at worst): the stages that run code
-            # resolve it then, so a no-op neither loads the runner nor starts a bwrap probe.
-            resolve_sandbox(self.sandbox)
+        if self.sandbox not in SANDBOXES:
+            choices = ", ".join(SANDBOXES)
+            raise InputError(f"unknown sandbox {self.sandbox!r}; choose one of {choices}", field="--sandbox")
         if self.model_price:
             from factory.llm.usage import parse_prices  # only a build given a price loads the price table
 

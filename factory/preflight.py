@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from contextlib import suppress
-from pathlib import Path
 
 from factory import __version__
 from factory.config import BuildConfig, code_digest
 from factory.errors import InputError
 from factory.fsutil import write_text_atomic
 from factory.pack0.names import source_file_names
-from factory.pec.coverage import walk
+from factory.stages.pack0_source import check_pack0_source
 from factory.trust import seal, sealed
 
 MEMO_FILE = ".lai-pack.preflight"
@@ -34,21 +32,6 @@ def _key(config: BuildConfig) -> str | None:
     for name in source_file_names(existing):
         digest.update(name.encode() + b"\0" + (existing / name).read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def check_pack0_source(source: Path, shown: str) -> list[str]:
-    """The user's Pack0 folder (auto-build) as its copy takes it: a link, FIFO, socket, device or bytecode in it
-    is refused (a Pack0 is read where it is, never through a link to elsewhere, and a copy of bytecode could
-    not be evidence). Returns what the copy leaves behind, each as verify would name it (a run bit, a second
-    name, an empty folder): every file is copied as a plain file of its own, mode 644. Run every time, memo or
-    not: it reads no file, and a link may replace a file with the same bytes. shown: how paths start in what
-    it says (the folder as the user gave it; in a log, only its name)."""
-    tree = walk(Path(os.path.realpath(source)), shown)  # the folder itself may be a link to it
-    if tree.not_plain:
-        raise InputError(
-            f"{tree.not_plain[0]}: a Pack0 is copied as plain files only; put the file itself there, or remove it"
-        )
-    return [problem for problem in tree.problems if problem.split(": ", 1)[0] != "not UTF-8"]
 
 
 def preflight(config: BuildConfig) -> None:
@@ -87,13 +70,14 @@ def remember(config: BuildConfig) -> None:
 
 
 def _check(config: BuildConfig) -> None:
+    from factory.claude_models import deprecation_warning
     from factory.engine.codegen import generate_source
     from factory.engine.testgen import generate_tests
     from factory.llm.anthropic_provider import ModelError
-    from factory.llm.models import deprecation_warning
     from factory.pack0.load import load_pack0
     from factory.pack0.models import Budgets
     from factory.stages.pack0 import check_brief
+    from factory.stages.provider import build_provider
 
     existing = config.pack0_source or (config.layout.pack0_dir if config.layout.pack0_dir.is_dir() else None)
     pack0 = load_pack0(existing) if existing else None
@@ -104,7 +88,7 @@ def _check(config: BuildConfig) -> None:
     if config.provider != "offline":
         # A missing key or endpoint is reported now, before any work.
         try:
-            config.make_provider(pack0.budgets if pack0 else Budgets())
+            build_provider(config, pack0.budgets if pack0 else Budgets())
         except ModelError as error:
             raise InputError(str(error)) from None
     if pack0 is None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from factory.claude_models import default_model
 from factory.errors import InputError
-from factory.llm.models import default_model
 
 CACHE_DIR_ENV = "LAI_CACHE_DIR"
 PROVIDERS = ("auto", "offline", "anthropic", "openai-compatible")
 # Where generated code runs (factory/runner/sandbox.py); named here so parsing a command loads no runner code.
 SANDBOXES = ("auto", "docker", "bwrap", "none")
+# Where a build deploys to (factory/deploy/); a plain name here so the deploy code need not import the config.
+DEPLOY_TARGETS = ("compose", "supabase")
 
 DEFAULTS: dict[str, object] = {
     "provider": "auto",

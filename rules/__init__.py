@@ -83,6 +83,10 @@ def _namespace_from_doit_vars(get_var: Callable[[str, str | None], str | None]) 
     configs = tuple(
         config_from_settings(settings, module=module, out=out if alone else out / module, **build) for module in modules
     )
+    if settings["sandbox"] != "auto":  # one named must work here; auto is resolved by the stages that run code
+        from factory.runner.sandbox import resolve_sandbox
+
+        resolve_sandbox(settings["sandbox"])
     # One run per output folder (this also creates it: doit opens its database there before any task runs).
     lock_output(out)
     if alone:

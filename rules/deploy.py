@@ -42,7 +42,7 @@ def creators(config: BuildConfig) -> dict:
                     {
                         "target": config.deploy_target,
                         "provider": config.provider,
-                        "code": code_digest("deploy", "agents", "llm", "stages/deploy.py"),
+                        "code": code_digest("deploy", "agents", "llm", "claude_models.py", "stages/deploy.py"),
                     }
                 )
             ],

@@ -10,8 +10,8 @@ from doit.tools import config_changed
 
 from factory.config import BuildConfig, code_digest
 from factory.gates.contracts_fuzz import fuzz_environment
-from factory.gates.engine_ping import engine_answers_now
 from factory.gates.result import GATE_ORDER
+from factory.runner.engine_ping import engine_answers_now
 from factory.stages.inputs import contract_paths, watched_files
 from factory.stages.record import Deferred, run_stage
 
@@ -66,7 +66,7 @@ def creators(config: BuildConfig) -> dict:
                 "uptodate": [
                     config_changed(
                         {
-                            "code": code_digest("gates", "stages/gates.py"),
+                            "code": code_digest("gates", "runner/engine_ping.py", "stages/gates.py"),
                             "base_image": config.base_image,
                             **({"fuzz": fuzz_environment()} if name == "contracts" else {}),
                         }

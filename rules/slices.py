@@ -31,7 +31,7 @@ def slice_tasks(
         # deploy/schema.py and pack0/openapi.py (with the field limits and list queries it declares, from the
         # stores' limits) write the service's tables.json and openapi.json copies.
         "code": code_digest(
-            *("engine", "agents", "llm", "deploy", "stages/generate.py"),
+            *("engine", "agents", "llm", "claude_models.py", "deploy", "stages/generate.py"),
             *("pack0/openapi.py", "pack0/field_schemas.py", "pack0/list_query.py", "pack0/stores.py"),
         ),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cli_zygote
 import pytest
+import tiers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,6 +97,9 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    for item in items:  # the quick tier: `-m quick` (tests/tiers.py says which files and why)
+        if item.path.name in tiers.QUICK:
+            item.add_marker(pytest.mark.quick)
 
 
 def factory_env(**extra: str) -> dict[str, str]:
@@ -171,13 +175,13 @@ def run_cli(
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=600, check=False)
 
 
-def run_doit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_doit(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """doit in a checkout, as a developer runs it (the dodo.py at the root; cwd is where it reads settings)."""
     return subprocess.run(
         [sys.executable, "-m", "doit", "--file", str(ROOT / "dodo.py"), "--dir", str(cwd or ROOT), *map(str, args)],
         capture_output=True,
         text=True,
-        env=factory_env(),
+        env=env or factory_env(),
         timeout=600,
         check=False,
     )
@@ -202,6 +206,26 @@ def crm_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = run_cli("auto-full", "--module", "crm-contacts", "--out", out, "--waive", "docker-build")
     assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def crm_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """crm-contacts' service source at build/src/ as in an output folder, from the generators alone: the very
+    files an approved offline build holds (test_factory_owns_build.py checks it), in well under a second instead
+    of a build. For the tests of the service's behaviour, which need its code, not a build's tests, gates and
+    evidence. (Its pack0/ is only the generator's input: a build's own Pack0 folder differs.)"""
+    from factory.engine.codegen import generate_source
+    from factory.fsutil import write_text_atomic
+    from factory.pack0.generate import generate_pack0
+    from factory.pack0.load import load_pack0
+
+    out = tmp_path_factory.mktemp("crm-source")
+    pack0_folder = out / "pack0" / "pack0-crm-contacts-0.0.1"
+    for path, text in generate_pack0("crm-contacts").items():
+        write_text_atomic(pack0_folder / path, text)
+    for path, text in generate_source(load_pack0(pack0_folder)).items():
+        write_text_atomic(out / "build" / path, text)
     return out
 
 

@@ -43,6 +43,7 @@ TRIES = ["0" * 185, "0" * 184 + "a", "ae", "a", "a\x00e", "ABC-1234", "ABC-12345
 
 
 @pytest.mark.parametrize("field", ["vowel", "code", "note"])
+@pytest.mark.quick
 def test_a_list_filter_is_accepted_exactly_when_its_declared_schema_accepts_it(field):
     # schemathesis sent vowel=000...0 (185 characters): it read an unanchored pattern beside a length as a
     # whole-string one. The declared schema says no NUL in an allOf beside the pattern, as the bodies do,
@@ -61,6 +62,7 @@ def test_a_list_filter_is_accepted_exactly_when_its_declared_schema_accepts_it(f
         assert accepted == jsonschema.Draft202012Validator(declared).is_valid(text), (field, text)
 
 
+@pytest.mark.quick
 def test_a_filter_with_a_format_and_a_pattern_is_declared_whole_and_refuses_what_fits_only_the_pattern():
     # email=00000 (pattern "[0-9]", minLength 5) was sent as valid: schemathesis lost the format of a bare
     # query pattern pinned to its length. With allOf beside them, it builds and checks the value whole.
@@ -78,6 +80,7 @@ def test_a_filter_with_a_format_and_a_pattern_is_declared_whole_and_refuses_what
         assert accepted == valid, text
 
 
+@pytest.mark.quick
 def test_a_repeated_sort_field_counts_once_so_a_long_sort_stays_a_valid_query():
     # sort=starts_at,starts_at,... (3000 times) was a 500: SQLite refuses that many ORDER BY terms.
     listing = _service_module("listing")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import read_json, run_cli, run_doit
 
-from factory.gates.docker_build import engine_answers
+from factory.runner.engine_ping import engine_answers
 
 LAYOUT = [
     "pack0/pack0-crm-contacts-0.0.1/docs/PLAN.md",

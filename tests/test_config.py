@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import factory_env, read_json, run_cli, run_doit
 
 
@@ -15,6 +16,7 @@ def settings(output: str) -> dict[str, tuple[str, str]]:
     return rows
 
 
+@pytest.mark.quick
 def test_each_layer_overrides_the_one_before(tmp_path: Path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.lai-factory]\nmax_heal = 2\nmodel = "from-pyproject"\nsandbox = "none"\n'
@@ -47,9 +49,22 @@ def test_doit_reads_the_same_settings_and_its_variables_override_them(tmp_path: 
     assert read_json(tmp_path / "out/build/approval.json")["gates"]["docker-build"] in ("waived", "passed")
 
 
+@pytest.mark.quick
 def test_a_bad_setting_is_one_line_naming_file_and_key(tmp_path: Path):
     (tmp_path / "lai-factory.toml").write_text("max_heal = 'lots'\n")
     result = run_cli("auto-full", "--module", "tasks", "--out", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"lai-pack: error: {tmp_path / 'lai-factory.toml'}: max_heal: must be int"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sandbox_named_that_cannot_run_here_is_one_line_before_anything_is_written(tmp_path: Path):
+    """The command line's edges try a sandbox named (the settings module no longer imports the runner): no
+    image of that name, so docker cannot run, whether or not an engine answers."""
+    env = factory_env(LAI_SANDBOX_IMAGE="lai-no-such-image:0")
+    expected = "lai-pack: error: --sandbox: no Docker engine with an image in LAI_SANDBOX_IMAGE or LAI_BASE_IMAGE"
+    result = run_cli("auto-full", "--module", "tasks", "--out", tmp_path / "out", "--sandbox", "docker", env=env)
+    assert (result.returncode, result.stderr.strip()) == (2, expected)
+    result = run_doit("auto_full", "module=tasks", "out=doit-out", "sandbox=docker", cwd=tmp_path, env=env)
+    assert (result.returncode, result.stderr.strip()) == (2, expected)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "doit-out").exists()

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import factory_env, machine_docker, read_json, run_cli
 
-from factory.gates.docker_build import BASE_IMAGE_ENV, docker_build_gate, engine_answers
+from factory.gates.docker_build import BASE_IMAGE_ENV, docker_build_gate
 from factory.pack0.load import load_pack0
+from factory.runner.engine_ping import engine_answers
 from factory.runner.sandbox import bwrap_works
 
 with machine_docker():

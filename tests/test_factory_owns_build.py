@@ -63,6 +63,7 @@ def test_a_planted_migration_no_record_judges_blocks_approval_and_is_not_hashed(
     assert "deploy/migrations/0009_zz_ops.up.sql" not in _attested(output)
 
 
+@pytest.mark.quick
 def test_foreign_is_what_no_record_names(tmp_path: Path):
     written = tmp_path / ".factory_logs/written"
     written.mkdir(parents=True)
@@ -74,6 +75,7 @@ def test_foreign_is_what_no_record_names(tmp_path: Path):
     assert not is_fixed_output(".factory_logs/stages/x/pec.json")
 
 
+@pytest.mark.quick
 def test_stale_temp_files_are_removed_only_where_and_as_the_factory_names_them(tmp_path: Path):
     ours = [tmp_path / "build/src/.server.py.ab_12cd3.tmp", tmp_path / ".lai-pack.lock.k2j4h6g8.tmp"]
     users = [tmp_path / "docs/.notes.abcdefgh.tmp", tmp_path / "build/.draft.tmp", tmp_path / "docs/.x.staging/a"]
@@ -121,3 +123,15 @@ def test_deploy_sh_applies_only_the_migrations_the_factory_wrote(crm_output: Pat
     first.write_text(first.read_text() + MIGRATION)
     changed = _deploy(deploy)
     assert changed.returncode == 1 and "not as the factory wrote it" in changed.stderr
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_the_generators_alone_give_the_source_an_approved_build_holds(crm_output: Path, crm_source: Path):
+    """The quick tier's service tests run crm_source (tests/conftest.py) in place of a build: that is only
+    sound while it is byte for byte what the factory approves."""
+    generated = _files(crm_source / "build/src")
+    assert "crm_contacts/server.py" in generated
+    assert generated == _files(crm_output / "build/src")

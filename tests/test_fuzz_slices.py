@@ -8,6 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from factory.gates.contracts_fuzz import fuzz_service_once
@@ -40,12 +41,14 @@ def _keys(tables: str) -> dict[str, str]:
     return {each.name: each.key for each in plan(files, OWNED, [CAT, DOG, BONE], {})}
 
 
+@pytest.mark.quick
 def test_a_table_edit_moves_its_entity_and_the_ones_a_reference_links_not_the_others():
     before, after = _keys(_tables()), _keys(_tables(bone_check="weight"))
     assert after["cat"] == before["cat"]
     assert after["bone"] != before["bone"] and after["dog"] != before["dog"] and after["core"] != before["core"]
 
 
+@pytest.mark.quick
 def test_a_table_document_that_cannot_be_read_is_a_core_file_for_every_entity():
     before, after = _keys("{not json"), _keys("{not json either")
     assert all(after[name] != before[name] for name in before)

@@ -9,10 +9,11 @@ import pytest
 from conftest import ROOT
 
 from factory.gates.contracts import contracts_gate
-from factory.gates.docker_build import check_dockerfile, docker_build_gate, engine_answers
+from factory.gates.docker_build import check_dockerfile, docker_build_gate
 from factory.gates.lint import lint_gate
 from factory.gates.secrets import secret_scan_gate
 from factory.pack0.load import load_pack0
+from factory.runner.engine_ping import engine_answers
 from factory.runner.sandbox import resolve_sandbox
 
 FAKE_AWS_KEY = "AKIA" + "ZQ3DTE4QXJ5RZ7UK"

@@ -19,15 +19,15 @@ CONTACT = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.c
 
 
 @pytest.fixture(scope="module")
-def server_module(crm_output: Path):
-    # Imported in this process, so no bytecode may be written: the shared output must keep verifying.
-    sys.path.insert(0, str(crm_output / "build" / "src"))
+def server_module(crm_source: Path):
+    # Imported in this process, so no bytecode may be written: the session's crm_source stays as generated.
+    sys.path.insert(0, str(crm_source / "build" / "src"))
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         yield importlib.import_module("crm_contacts.server")
     finally:
         sys.dont_write_bytecode = writes_bytecode
-        sys.path.remove(str(crm_output / "build" / "src"))
+        sys.path.remove(str(crm_source / "build" / "src"))
 
 
 @pytest.fixture(scope="module")

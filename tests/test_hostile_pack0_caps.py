@@ -31,6 +31,7 @@ def _refused(result, *words: str) -> None:
     assert all(word in result.stderr for word in words), result.stderr
 
 
+@pytest.mark.quick
 def test_a_contract_nested_5000_levels_is_one_line_and_exit_2(pack0: Path, tmp_path: Path):
     contract = pack0 / "contracts/doctor.schema.json"
     text = json.dumps(json.loads(contract.read_text()))
@@ -39,12 +40,14 @@ def test_a_contract_nested_5000_levels_is_one_line_and_exit_2(pack0: Path, tmp_p
     assert not (tmp_path / "out/build").exists()
 
 
+@pytest.mark.quick
 def test_a_huge_requirement_document_is_refused(pack0: Path, tmp_path: Path):
     (pack0 / "docs").mkdir()
     (pack0 / "docs/SRS.md").write_text("# SRS\n" + "x" * 1_100_000)
     _refused(_build(pack0, tmp_path / "out"), "docs/SRS.md", "larger than")
 
 
+@pytest.mark.quick
 def test_out_inside_the_pack0_and_the_reverse_are_refused(pack0: Path, tmp_path: Path):
     before = sorted(path.name for path in pack0.rglob("*"))
     _refused(_build(pack0, pack0 / "out"), "--out")
@@ -54,6 +57,7 @@ def test_out_inside_the_pack0_and_the_reverse_are_refused(pack0: Path, tmp_path:
     _refused(_build(inner, tmp_path / "out"), "--pack0")
 
 
+@pytest.mark.quick
 def test_json_depth_counts_brackets_outside_strings_only():
     assert json_depth('{"a": [1, {"b": "[[[[{{{{"}]}') == 3
     assert json_depth("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)) == MAX_JSON_DEPTH + 1
@@ -65,6 +69,7 @@ def _contents(folder: Path) -> list[tuple[str, bytes]]:
     return sorted((path.relative_to(folder).as_posix(), path.read_bytes()) for path in files)
 
 
+@pytest.mark.quick
 def test_out_on_a_folder_that_is_not_a_lai_pack_output_is_refused_unchanged(tmp_path: Path):
     mine = tmp_path / "mine"
     (mine / "docs").mkdir(parents=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fake_llm import MODELS, EngineBackedModel, FakeModelServer, Scripted
 
+from factory import claude_models
 from factory.agents import call
 from factory.agents.architect import design_pack0
 from factory.agents.healer_prompt import healer_prompt
@@ -21,7 +22,6 @@ from factory.agents.replies import FileSetReply
 from factory.agents.request import AgentRequest
 from factory.errors import AgentReplyError, UnsafePathError
 from factory.fsutil import write_new_tree
-from factory.llm import models
 from factory.llm.anthropic_provider import AnthropicProvider, ModelError
 from factory.llm.cache import ReplyCache
 from factory.llm.gateway import BudgetExceeded, ModelGateway, read_ledger, summarize, worst_case
@@ -96,11 +96,11 @@ def test_a_reply_cut_inside_its_only_file_fails_saying_so_and_is_not_cached(mode
 def test_max_tokens_follows_the_model_and_a_lower_api_limit_is_taken_once(model, pack0_dir, tmp_path, monkeypatch):
     model.models[MODEL] = (20_000, 1_024)  # the API allows less than the table says
     provider = gateway(model, tmp_path, monkeypatch)
-    assert provider.provider.max_tokens == models.max_output_tokens(MODEL) == 64_000
+    assert provider.provider.max_tokens == claude_models.max_output_tokens(MODEL) == 64_000
     reply = call.codegen(provider, load_pack0(pack0_dir), "contact", None)
     assert reply.files
     assert [r["body"]["max_tokens"] for r in model.requests] == [64_000, 20_000]
-    assert models.max_output_tokens("some-new-model") == models.SAFE_MAX_TOKENS
+    assert claude_models.max_output_tokens("some-new-model") == claude_models.SAFE_MAX_TOKENS
 
 
 # 2. Only good replies are cached ---------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_a_model_without_a_price_refuses_a_cost_budget_unless_priced(model, pack
 def test_the_stable_prefix_reaches_every_models_cache_minimum(name):
     tokens = len(reference_architecture()) // 4  # the local server's count; real tokenisers give more
     assert tokens >= MODELS[name][1]
-    assert tokens >= models.cache_minimum_tokens(name)
+    assert tokens >= claude_models.cache_minimum_tokens(name)
 
 
 def test_cache_reads_count_only_prefixes_over_the_minimum(model, pack0_dir, tmp_path, monkeypatch):
@@ -248,26 +248,28 @@ def test_the_default_is_the_newest_sonnet_the_sdk_lists_and_not_deprecated():
     from anthropic._data.deprecated_models import DEPRECATED_MODELS
     from anthropic.types.model_param import ModelParam
 
-    names, deprecated = models.sdk_models()  # read from the SDK's files, without importing it
+    names, deprecated = claude_models.sdk_models()  # read from the SDK's files, without importing it
     assert list(names) == [a for m in get_args(ModelParam) for a in get_args(m) if isinstance(a, str)]
     assert deprecated == DEPRECATED_MODELS
     sonnets = [n for n in names if n.startswith("claude-sonnet-") and not re.search(r"\d{8}$", n)]
     current = [n for n in sonnets if n not in deprecated]
     version = lambda n: tuple(int(p) for p in n.removeprefix("claude-sonnet-").split("-"))  # noqa: E731
-    assert models.default_model() == max(current, key=version)
-    assert models.default_model() not in deprecated
+    assert claude_models.default_model() == max(current, key=version)
+    assert claude_models.default_model() not in deprecated
     synthetic = ("claude-sonnet-4-5", "claude-sonnet-4-20250514", "claude-sonnet-5", "claude-sonnet-4-6")
-    assert models.newest_sonnet(synthetic, {"claude-sonnet-5": "soon"}) == "claude-sonnet-4-6"
+    assert claude_models.newest_sonnet(synthetic, {"claude-sonnet-5": "soon"}) == "claude-sonnet-4-6"
 
 
 def test_a_deprecated_model_warns(monkeypatch):
     monkeypatch.setattr(
-        models, "sdk_models", lambda: (("claude-sonnet-4-5", "claude-sonnet-4-6"), {"claude-sonnet-4-5": "May 1st"})
+        claude_models,
+        "sdk_models",
+        lambda: (("claude-sonnet-4-5", "claude-sonnet-4-6"), {"claude-sonnet-4-5": "May 1st"}),
     )
-    assert "model claude-sonnet-4-5 is deprecated (retired on May 1st)" in models.deprecation_warning(
+    assert "model claude-sonnet-4-5 is deprecated (retired on May 1st)" in claude_models.deprecation_warning(
         "claude-sonnet-4-5"
     )
-    assert models.deprecation_warning("claude-sonnet-4-6") is None
+    assert claude_models.deprecation_warning("claude-sonnet-4-6") is None
 
 
 def test_an_unknown_model_is_one_line_naming_it_after_one_request(model, pack0_dir, tmp_path, monkeypatch):

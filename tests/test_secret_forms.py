@@ -40,6 +40,7 @@ def build(crm_output: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
+@pytest.mark.quick
 def test_find_keys_finds_every_form_on_its_line(form: str):
     found = find_keys("import os\n" + FORMS[form])
     assert found, form
@@ -47,6 +48,7 @@ def test_find_keys_finds_every_form_on_its_line(form: str):
     assert found[0][0] == first_line and found[0][1].split(" (")[0] in ("Anthropic API Key", "AWS Access Key")
 
 
+@pytest.mark.quick
 def test_find_keys_leaves_plain_code_and_digests_alone():
     text = 'x = "AB12345678"\nsha = "' + "ab" * 32 + '"\nname = "a" + "b"\nB = "dGhlIHF1aWNrIGJyb3duIGZveCBqdW1wcw=="\n'
     assert find_keys(text) == []

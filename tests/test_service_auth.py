@@ -31,9 +31,9 @@ def call(port, method, path, token=None, body=None, extra=None):
 
 
 @pytest.fixture
-def port(crm_output: Path, tmp_path: Path):
+def port(crm_source: Path, tmp_path: Path):
     port_file = tmp_path / "port"
-    env = {**build_env(crm_output / "build"), "DATABASE_PATH": str(tmp_path / "db.sqlite3"), "LAI_JWT_SECRET": SECRET}
+    env = {**build_env(crm_source / "build"), "DATABASE_PATH": str(tmp_path / "db.sqlite3"), "LAI_JWT_SECRET": SECRET}
     argv = [sys.executable, "-m", "crm_contacts", "--port", "0", "--port-file", str(port_file)]
     process = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 15
@@ -46,8 +46,8 @@ def port(crm_output: Path, tmp_path: Path):
     process.wait(timeout=10)
 
 
-def _collection(crm_output: Path):
-    contract = json.loads((crm_output / "pack0/pack0-crm-contacts-0.0.1/contracts/openapi.json").read_text())
+def _collection(crm_source: Path):
+    contract = json.loads((crm_source / "build/src/crm_contacts/openapi.json").read_text())  # what it serves
     return next(p for p in contract["paths"] if "{" not in p and p not in ("/health", "/openapi.json", "/"))
 
 
@@ -60,8 +60,8 @@ def _b64(data):
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-def test_tokens_decide_tenant_and_role(port: int, crm_output: Path):
-    path = _collection(crm_output)
+def test_tokens_decide_tenant_and_role(port: int, crm_source: Path):
+    path = _collection(crm_source)
     status, challenge, _ = call(port, "GET", path)
     assert status == 401 and challenge.startswith("Bearer")
     # The old header alone no longer picks a tenant.
@@ -78,7 +78,7 @@ def test_tokens_decide_tenant_and_role(port: int, crm_output: Path):
 
 
 @pytest.mark.parametrize("attack", ["expired", "wrong_key", "alg_none", "tampered", "no_tenant", "bad_role", "hs_rs"])
-def test_forged_tokens_are_refused(port: int, crm_output: Path, attack: str):
+def test_forged_tokens_are_refused(port: int, crm_source: Path, attack: str):
     good = mint_token(SECRET, "acme")
     header, payload, signature = good.split(".")
     token = {
@@ -91,7 +91,7 @@ def test_forged_tokens_are_refused(port: int, crm_output: Path, attack: str):
         # HS/RS confusion: a token claiming RS256 signed with the secret as if it were a public key.
         "hs_rs": lambda: f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{payload}.{signature}",
     }[attack]()
-    status, challenge, body = call(port, "GET", _collection(crm_output), token)
+    status, challenge, body = call(port, "GET", _collection(crm_source), token)
     assert status == 401, (attack, body)
     assert challenge and challenge.startswith('Bearer error="invalid_token"')
 

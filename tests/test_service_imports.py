@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from import_graph import find_cycle
 
 from factory.engine.codegen import SERVICE_TEMPLATES, generate_source
 from factory.engine.templates import TEMPLATES
@@ -36,26 +37,6 @@ def relative_imports(source: str) -> set[str]:
 def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
     """{module: the modules of `sources` it imports} (limits, resources and the like are generated, not here)."""
     return {name: relative_imports(text) & set(sources) for name, text in sources.items()}
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import circle as [a, b, ..., a], or None."""
-    state: dict[str, str] = {}
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        state[node] = "open"
-        for target in sorted(graph[node]):
-            if state.get(target) == "open":
-                return [*path[path.index(target) :], target]
-            if target not in state and (cycle := visit(target, [*path, target])):
-                return cycle
-        state[node] = "done"
-        return None
-
-    for start in sorted(graph):
-        if start not in state and (cycle := visit(start, [start])):
-            return cycle
-    return None
 
 
 def template_sources() -> dict[str, str]:

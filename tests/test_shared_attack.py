@@ -37,6 +37,7 @@ def _damaged(cache_dir: Path, how: str) -> SharedResults:
 
 
 @pytest.mark.parametrize("how", ["garbage database", "link to nowhere", "link to another folder", "file in its place"])
+@pytest.mark.quick
 def test_a_damaged_or_replaced_cache_folder_is_not_believed_and_does_not_crash(tmp_path: Path, how: str):
     shared = _damaged(tmp_path, how)
     assert shared.recall("kind", ["key"]) == {}
@@ -44,6 +45,7 @@ def test_a_damaged_or_replaced_cache_folder_is_not_believed_and_does_not_crash(t
     assert shared.recall("kind", ["other"]) == {}
 
 
+@pytest.mark.quick
 def test_a_secret_scan_gate_on_a_corrupt_shared_cache_still_scans(tmp_path: Path):
     build = tmp_path / "build"
     build.mkdir()
@@ -52,6 +54,7 @@ def test_a_secret_scan_gate_on_a_corrupt_shared_cache_still_scans(tmp_path: Path
     assert secret_scan_gate(build, shared=shared).status == "failed"
 
 
+@pytest.mark.quick
 def test_the_same_content_under_another_file_name_is_scanned_again(tmp_path: Path):
     """detect-secrets' rules depend on the file's name (its type, lock files): a clean result for a .py file
     must not clear the same bytes in a .txt file, in one build or from another output's shared results."""
@@ -69,6 +72,7 @@ def test_the_same_content_under_another_file_name_is_scanned_again(tmp_path: Pat
     assert found.status == "failed" and any(line.startswith("settings.txt:") for line in found.details)
 
 
+@pytest.mark.quick
 def test_a_build_folder_named_swagger_still_has_its_secrets_found(tmp_path: Path):
     """detect-secrets skips any path matching .*swagger.*: the output's own location must not silence it."""
     build = tmp_path / "swagger-builds" / "build"
@@ -87,6 +91,7 @@ def _hammer(cache_dir: str, worker: int) -> int:
     return wrong
 
 
+@pytest.mark.quick
 def test_processes_sharing_one_cache_neither_crash_nor_read_each_others_entries_wrongly(tmp_path: Path):
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         wrong = pool.starmap(_hammer, [(str(tmp_path), worker) for worker in range(4)])
@@ -95,6 +100,7 @@ def test_processes_sharing_one_cache_neither_crash_nor_read_each_others_entries_
     assert len(everything) == 160 and json.dumps(everything)
 
 
+@pytest.mark.quick
 def test_a_large_entry_whose_file_holds_garbage_is_left_out_alone(tmp_path: Path):
     shared = SharedResults(tmp_path)
     shared.remember("kind", {"large": "x" * 100_000, "small": "y"})  # diskcache keeps a large value in a file
@@ -126,7 +132,7 @@ def _slice_keys(output: Path, **slicing_options) -> dict[str, str]:
 def test_a_slice_result_is_not_reused_under_another_database_server_or_environment(
     crm_output: Path, monkeypatch: pytest.MonkeyPatch, variable: str, one: str, other: str
 ):
-    """The generated tests see these (stores.py, run.py PASSED_VARIABLES): a pass under one is not a pass under
+    """The generated tests see these (stores.py, sandbox.py PASSED_VARIABLES): a pass under one is not a pass under
     the other."""
     monkeypatch.setenv(variable, one)
     first = _slice_keys(crm_output)
@@ -169,6 +175,7 @@ def test_the_contracts_and_fuzz_keys_cover_the_python_and_the_package_that_run_t
     assert all(one != other for one, other in zip(first, keys(pack0), strict=True))
 
 
+@pytest.mark.quick
 def test_results_sealed_on_another_machine_are_not_believed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "machine-one"))
     SharedResults(tmp_path / "cache").remember("kind", {"key": {"passed": True}})
@@ -197,6 +204,7 @@ def test_the_contracts_gate_says_when_its_checks_were_reused(crm_output: Path, t
     assert again.as_dict() == {**first.as_dict(), "duration_s": again.as_dict()["duration_s"]}
 
 
+@pytest.mark.quick
 def test_the_run_report_says_which_test_results_were_reused_and_from_where():
     """The evidence, not only the test report outside it: a reader of run_report.json sees which slices ran."""
     from factory.pec.evidence import build_run_report
@@ -278,6 +286,7 @@ class _Planted:
         return (Path.touch, (self.marker,))
 
 
+@pytest.mark.quick
 def test_a_pickled_entry_planted_in_the_caches_is_never_unpickled(tmp_path: Path):
     """diskcache unpickles any value (and key) stored in pickle mode: whoever can write the cache folder would
     run code in the factory, outside every sandbox. The shared results and the reply cache read text only."""

@@ -47,6 +47,7 @@ def _keys(files: dict[str, str]) -> dict[str, str]:
     return {each.name: each.key for each in plan(files, OWNED, [CAT, DOG], {"sandbox": "none"})}
 
 
+@pytest.mark.quick
 def test_plan_gives_each_slice_its_tests_and_the_core_the_rest():
     slices = {each.name: each.tests for each in plan(_files(), OWNED, [CAT, DOG], {})}
     assert slices == {
@@ -56,6 +57,7 @@ def test_plan_gives_each_slice_its_tests_and_the_core_the_rest():
     }
 
 
+@pytest.mark.quick
 def test_an_entity_key_moves_with_its_own_files_and_its_part_of_the_contract_only():
     before = _keys(_files())
     dog_edit = json.loads(json.dumps(OPENAPI))
@@ -69,6 +71,7 @@ def test_an_entity_key_moves_with_its_own_files_and_its_part_of_the_contract_onl
     assert _keys(_files(**{"src/m/openapi.json": json.dumps(error_edit)}))["cat"] != before["cat"]
 
 
+@pytest.mark.quick
 def test_an_edit_of_a_parent_moves_the_keys_of_the_entities_references_link_to_it_and_no_other():
     # A puppy's tests make its dog (and the dog's cat) through their endpoints, with their cases: the puppy's
     # result depends on their files and contract parts. The cat is linked through the dog; a fish is not.
@@ -91,6 +94,7 @@ def test_an_edit_of_a_parent_moves_the_keys_of_the_entities_references_link_to_i
     assert {name for name in before if after[name] != before[name]} == {"core", "fish"}
 
 
+@pytest.mark.quick
 def test_a_core_file_or_a_setting_moves_every_key():
     before = _keys(_files())
     after = _keys(_files(**{"src/m/server.py": "server 2"}))

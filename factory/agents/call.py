@@ -23,10 +23,9 @@ from factory.agents.prompts import (
     slice_prompt,
 )
 from factory.agents.replies import FileSetReply, HealReply, ReplyT, parse_reply, partial_files
-from factory.agents.request import AgentRequest, Completion, Provider
+from factory.agents.request import AgentRequest, Completion, Provider, Usage
 from factory.errors import AgentReplyError, ReplyTooLarge, UnsafePathError
 from factory.fsutil import MAX_FILE_BYTES, safe_relative_path, write_text_atomic
-from factory.llm.usage import Usage
 from factory.pack0.models import Pack0
 
 # Where each agent may write (checked before a reply is kept or applied).

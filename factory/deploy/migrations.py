@@ -3,7 +3,6 @@ SQLite tables come from too. Pure: Pack0 in, SQL text out."""
 
 from __future__ import annotations
 
-from factory.config import DEPLOY_TARGETS  # one list, kept where the settings are checked
 from factory.deploy.schema import (
     migration_name,
     migration_order,
@@ -14,6 +13,7 @@ from factory.deploy.schema import (
 )
 from factory.fsutil import sha256_bytes
 from factory.pack0.models import Entity, Pack0
+from factory.settings import DEPLOY_TARGETS  # one list, with the other settings' plain names
 
 __all__ = [
     "DEPLOY_TARGETS",

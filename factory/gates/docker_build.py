@@ -81,19 +81,6 @@ def check_dockerfile(text: str) -> list[str]:
     return problems
 
 
-def engine_answers() -> bool:
-    """A quick look: is a Docker engine reachable right now?"""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError:
-        return False
-    try:
-        return bool(docker.from_env(timeout=2).ping())
-    except DockerException:
-        return False
-
-
 def _wait_healthy(container) -> float:
     from docker.errors import APIError
 

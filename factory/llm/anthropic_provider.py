@@ -10,12 +10,11 @@ import re
 from collections.abc import Callable
 
 from factory.agents.replies import MAX_REPLY_CHARS
-from factory.agents.request import AgentRequest, Completion
+from factory.agents.request import AgentRequest, Completion, Usage
+from factory.claude_models import max_output_tokens
 from factory.errors import FactoryError, ReplyTooLarge
 from factory.llm.messages import conversation
-from factory.llm.models import max_output_tokens
 from factory.llm.stream_reply import StreamedReply
-from factory.llm.usage import Usage
 
 EMIT_TOOL = "emit_reply"
 PROGRESS_EVERY_CHARS = 8_000

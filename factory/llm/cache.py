@@ -9,18 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
-from factory.agents.request import Completion
-from factory.llm.usage import Usage
-from factory.settings import CACHE_DIR_ENV
-
-DEFAULT_CACHE_DIR = Path("cache")
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR)
+from factory.agents.request import Completion, Usage
 
 
 def content_key(parts: dict) -> str:

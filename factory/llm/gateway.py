@@ -8,10 +8,10 @@ import json
 import time
 from pathlib import Path
 
-from factory.agents.request import AgentRequest, Completion, Provider
+from factory.agents.request import AgentRequest, Completion, Provider, Usage
 from factory.errors import FactoryError
 from factory.llm.cache import ReplyCache, content_key
-from factory.llm.usage import Prices, Usage, cost_usd, price_for
+from factory.llm.usage import Prices, cost_usd, price_for
 from factory.pack0.models import Budgets
 
 # Fewer characters per token than text averages: the pre-call estimate must not fall short (code and

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import os
 
-from factory.agents.request import AgentRequest, Completion
+from factory.agents.request import AgentRequest, Completion, Usage
+from factory.claude_models import SAFE_MAX_TOKENS
 from factory.llm.anthropic_provider import REQUEST_TIMEOUT_S, ModelError
 from factory.llm.messages import conversation
-from factory.llm.models import SAFE_MAX_TOKENS
-from factory.llm.usage import Usage
 
 
 class OpenAICompatibleProvider:

@@ -12,7 +12,6 @@ from factory.llm.gateway import ModelGateway
 from factory.llm.offline import OfflineProvider
 from factory.llm.usage import Prices
 from factory.pack0.models import Budgets
-from factory.settings import PROVIDERS, resolve_provider_name  # noqa: F401 - re-exported: defined without imports
 
 
 def make_provider(

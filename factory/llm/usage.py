@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
+from factory.agents.request import Usage
 from factory.errors import InputError
 
 Prices = tuple[float, float, float, float]
@@ -20,21 +19,6 @@ PRICES: dict[str, Prices] = {
     # (the `model_price` setting overrides this for any model).
     "claude-sonnet-": (3.0, 15.0, 3.75, 0.30),
 }
-
-
-@dataclass(frozen=True)
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def parse_prices(text: str, where: str = "model_price") -> Prices:

@@ -11,7 +11,7 @@ from pathlib import Path
 from factory import reproducible
 from factory.fsutil import write_text_atomic
 from factory.runner.junit import junit_cases, merged_junit
-from factory.runner.sandbox import run_sandboxed
+from factory.runner.sandbox import PASSED_VARIABLES, run_sandboxed
 from factory.runner.stores import TestStore, skipped_stores, test_stores
 from factory.runner.test_slices import TESTS_ARGUMENT, Slicing
 
@@ -20,8 +20,6 @@ DEFAULT_TIMEOUT_S = 300  # a test command that does not say its own limit
 TEST_COMMANDS_FILE = ".test_commands.json"
 # Never hand the factory's secrets to generated (untrusted) code; leak-check looks for their values.
 SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY")
-# The only variables of the factory's environment a generated test run sees (locale, time zone, programs).
-PASSED_VARIABLES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "SOURCE_DATE_EPOCH")
 # Databases are handed to the tests by the store they run on (stores.py), never the factory's own.
 
 

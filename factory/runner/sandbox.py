@@ -26,6 +26,8 @@ from factory.runner.process import die_with_parent
 from factory.settings import SANDBOXES
 
 SANDBOX_IMAGE_ENVS = ("LAI_SANDBOX_IMAGE", "LAI_BASE_IMAGE")
+# The only variables of the factory's environment a generated test run sees (locale, time zone, programs).
+PASSED_VARIABLES = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "SOURCE_DATE_EPOCH")
 OUTPUT_CAP_BYTES = 4_000_000
 CONTAINER_SITE = "/factory-site-packages"
 CONTAINER_PIDS_LIMIT = 512
@@ -46,7 +48,7 @@ def docker_sandbox_image() -> str | None:
     if image is None:
         return None
     # Asked with the standard library where it can be (a no-op re-run must not import the docker SDK).
-    from factory.gates.engine_ping import image_present_now
+    from factory.runner.engine_ping import image_present_now
 
     present = image_present_now(image)
     if present is not None:

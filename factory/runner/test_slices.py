@@ -18,6 +18,7 @@ from factory.fsutil import list_files, write_text_atomic
 from factory.pack0.models import Entity
 from factory.results_cache import SharedResults, canonical_json, interpreter
 from factory.runner.junit import OUTCOMES, merged_junit
+from factory.runner.sandbox import PASSED_VARIABLES
 from factory.runner.slices import SlicePlan, plan, slice_of_test
 from factory.trust import seal, sealed
 
@@ -71,7 +72,6 @@ def _without_password(url: str) -> str:
 def run_environment() -> dict:
     """What the generated tests see of this machine besides the files (run.py, stores.py): the variables passed
     to them, and which PostgreSQL server they run on (its address, not its password)."""
-    from factory.runner.run import PASSED_VARIABLES  # run.py imports this module
     from factory.runner.stores import TEST_DATABASE_ENV
 
     server = os.environ.get(TEST_DATABASE_ENV)

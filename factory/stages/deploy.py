@@ -14,6 +14,7 @@ from factory.deploy.scripts import EXECUTABLE_SCRIPTS
 from factory.fsutil import write_file_set, write_json_atomic, write_text_atomic
 from factory.pack0.load import load_pack0
 from factory.stages.inputs import owned_record
+from factory.stages.provider import build_provider
 from factory.stages.stale import listed, remove_written
 
 DEPLOY_ROOTS = ("deploy",)
@@ -23,7 +24,7 @@ APPLY_TIMEOUT_S = 300
 def generate(config: BuildConfig, say: Callable[[str], None]) -> str:
     layout = config.layout
     pack0 = load_pack0(layout.pack0_dir)
-    provider = config.make_provider(pack0.budgets, say)
+    provider = build_provider(config, pack0.budgets, say)
     reply = call.deployer(provider, pack0, config.deploy_target, layout.raw_reply("deployer"))
     # The migrations are the service's schema (tables.json has their sha256): derived by the factory from the one
     # schema source, whatever the Deployer wrote for them.

@@ -13,6 +13,7 @@ from factory.engine.testgen import contract_copy_for_tests
 from factory.fsutil import write_file_set, write_text_atomic
 from factory.pack0.load import load_pack0
 from factory.stages.inputs import known_slices, written_record
+from factory.stages.provider import build_provider
 from factory.stages.stale import forget_stale
 
 CODEGEN_ROOTS = ("src", "Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
@@ -35,7 +36,7 @@ def codegen_slice(slice_name: str) -> Work:
     def work(config: BuildConfig, say: Callable[[str], None]) -> str:
         layout = config.layout
         pack0 = load_pack0(layout.pack0_dir)
-        provider = config.make_provider(pack0.budgets, say)
+        provider = build_provider(config, pack0.budgets, say)
         reply = call.codegen(provider, pack0, slice_name, layout.raw_reply("codegen", slice_name))
         files = reply.as_dict()
         if slice_name == "core":
@@ -52,7 +53,7 @@ def testgen_slice(slice_name: str) -> Work:
         # The slice's code as CodeGen wrote it (not as the Healer may have changed it since).
         raw = layout.raw_reply("codegen", slice_name).read_text(encoding="utf-8")
         source = parse_reply("codegen", raw, FileSetReply).as_dict()
-        provider = config.make_provider(pack0.budgets, say)
+        provider = build_provider(config, pack0.budgets, say)
         reply = call.testgen(provider, pack0, slice_name, source, layout.raw_reply("testgen", slice_name))
         files = reply.as_dict()
         if slice_name == "core":

@@ -15,7 +15,8 @@ from factory.pack0.generate import META_FILE, generate_pack0
 from factory.pack0.load import load_pack0, read_source_files, refreshed_derived_files
 from factory.pack0.models import Budgets
 from factory.pack0.names import DERIVED_FILES
-from factory.preflight import check_pack0_source
+from factory.stages.pack0_source import check_pack0_source
+from factory.stages.provider import build_provider
 
 ORIGIN_FILE = ".lai-pack-origin.json"
 
@@ -61,7 +62,7 @@ def _new_files(config: BuildConfig, budgets: Budgets | None, say: Callable[[str]
     if config.provider == "offline":
         return generate_pack0(config.module, config.brief, budgets), "catalog"
     budgets = budgets or Budgets()
-    provider = config.make_provider(budgets, say)
+    provider = build_provider(config, budgets, say)
     raw_log = config.layout.raw_reply("architect")
     return design_pack0(provider, config.module, config.brief, budgets, raw_log), "model"
 

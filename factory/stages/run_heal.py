@@ -24,6 +24,7 @@ from factory.runner.sandbox import resolve_sandbox
 from factory.runner.slices import SlicePlan
 from factory.runner.stores import DEPLOY_TIMEOUT_S, migrations_digest, store_names
 from factory.runner.test_slices import SEAL_KIND, Slicing, owned_files, run_key
+from factory.stages.provider import build_provider
 
 
 def max_heal_tries(config: BuildConfig, budget: int) -> int:
@@ -145,7 +146,7 @@ def run_heal(config: BuildConfig, say: Callable[[str], None]) -> str:
         say(f"every slice's inputs are as the last test report found them: its {final.counts['total']} results stand")
         # The summary describes the state (as the run that made the report said it), not this run.
         return _summary(True, final, len(kept["heal_log"]), kept["stop_reason"])
-    provider = config.make_provider(pack0.budgets, say)
+    provider = build_provider(config, pack0.budgets, say)
     fuzz = contract_fuzzer(config, pack0, sandbox, say)
     with _one_build_at_a_time(plans, shared, hold_limit(config, pack0, commands, tries), say):
         result = run_with_heal(

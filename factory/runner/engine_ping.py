@@ -1,5 +1,6 @@
 """Does a Docker engine answer right now? Asked with the standard library (a GET /_ping on the engine's socket),
-so that checking costs a no-op re-run milliseconds, not an import of the docker SDK."""
+so that checking costs a no-op re-run milliseconds, not an import of the docker SDK (the SDK only for TLS or ssh).
+Here in runner/ because both the docker sandbox and the docker-build gate ask it, and the runner is the lower."""
 
 from __future__ import annotations
 
@@ -44,11 +45,20 @@ def _status(path: str) -> int | None:
 def engine_answers_now() -> bool:
     """True when the engine of DOCKER_HOST (default: the local socket) answers its ping."""
     status = _status("/_ping")
-    if status is None:
-        from factory.gates.docker_build import engine_answers
+    return engine_answers() if status is None else status == 200
 
-        return engine_answers()
-    return status == 200
+
+def engine_answers() -> bool:
+    """A quick look through the docker SDK: is a Docker engine reachable right now?"""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:
+        return False
+    try:
+        return bool(docker.from_env(timeout=2).ping())
+    except DockerException:
+        return False
 
 
 def image_present_now(image: str) -> bool | None:
