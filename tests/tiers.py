@@ -31,6 +31,8 @@ QUICK = (
 SLOW = (
     "test_attack2.py",
     "test_cli.py",
+    "test_conformance_gate.py",  # no build, but it starts 16 services twice each (13 s)
+    "test_conformance_llm.py",
     "test_config.py",
     "test_crash_safety.py",
     "test_deploy.py",
