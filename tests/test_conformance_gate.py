@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from factory.engine.codegen import generate_source
-from factory.gates.conformance import conformance_gate, run_conformance, status_and_shape_findings
+from factory.gates.conformance import (
+    conformance_gate,
+    run_conformance,
+    status_and_shape_findings,
+    unreached_findings,
+)
 from factory.pack0.load import load_pack0
 from factory.runner.sandbox import resolve_sandbox
 
@@ -255,3 +260,15 @@ def test_statuses_and_shapes_are_judged_against_the_pack0s_document():
     misshapen = {**good, "body": {**book, "published_year": "1500"}}
     checks = [finding["check"] for finding in status_and_shape_findings(contract, [undeclared, misshapen])]
     assert checks == ["statuses: the answer's status is declared", "shapes: the answer's body fits its declared schema"]
+
+
+def test_an_operation_never_reached_with_a_valid_request_is_a_finding():
+    contract = json.loads((LIBRARY / "contracts/openapi.json").read_text(encoding="utf-8"))
+    every = [
+        {"operation": f"{method.upper()} {path}", "status": 200, "body": None}
+        for path, methods in contract["paths"].items()
+        for method in methods
+    ]
+    assert unreached_findings(contract, every) == []
+    refused = [{**item, "status": 404} if item["operation"] == "PATCH /api/v1/loans/{id}" else item for item in every]
+    assert [finding["operation"] for finding in unreached_findings(contract, refused)] == ["PATCH /api/v1/loans/{id}"]

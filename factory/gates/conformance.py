@@ -129,6 +129,29 @@ def status_and_shape_findings(contract: dict, exchanges: list[dict]) -> list[dic
     return findings
 
 
+def unreached_findings(contract: dict, exchanges: list[dict]) -> list[dict]:
+    """Every operation of the API reached with a valid request (a 2xx) at least once: one never reached was
+    only ever checked against refusals, which is no check of what it does."""
+    reached = {exchange["operation"] for exchange in exchanges if 200 <= int(exchange["status"]) < 300}
+    findings = []
+    for path, methods in contract.get("paths", {}).items():
+        for method, operation in methods.items():
+            label = f"{method.upper()} {path}"
+            if not path.startswith("/api/") or not isinstance(operation, dict) or label in reached:
+                continue
+            findings.append(
+                {
+                    "operation": label,
+                    "check": "every operation reached with a valid request",
+                    "sent": "",
+                    "got": "no 2xx answer in the whole run",
+                    "expected": "at least one request it accepts",
+                    "curl": "",
+                }
+            )
+    return findings
+
+
 def longest_conformance_seconds(pack0: Pack0) -> int:
     return BASE_SECONDS + SECONDS_PER_ENTITY * len(pack0.entities)
 
@@ -153,6 +176,8 @@ def run_conformance(build_dir: Path, pack0_dir: Path, pack0: Pack0, sandbox: str
         return ConformanceRun(error=f"the conformance driver failed (exit {code}): {output.strip()[-1500:]}")
     contract = json.loads(_contract_text(pack0_dir, pack0))
     shapes = status_and_shape_findings(contract, result["exchanges"])
+    if not any(finding["check"] == "start-up" for finding in result["findings"]):  # else it is the one finding
+        shapes += unreached_findings(contract, result["exchanges"])
     return ConformanceRun(
         checks=result["checks"] + len(result["exchanges"]),
         findings=result["findings"] + shapes,

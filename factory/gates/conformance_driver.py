@@ -417,6 +417,7 @@ class Conformance:
         if not base:
             return
         path = entity["path"]
+        self.plain_update_and_delete(entity, tenant, own, base)
         for case in entity["invalid"]:
             record = {**base, case["field"]: case["value"]}
             op = f"POST {path}"
@@ -473,6 +474,42 @@ class Conformance:
                 change,
                 answer,
                 "200 and the value stored",
+            )
+
+    def plain_update_and_delete(self, entity, tenant, own, base):
+        """Every operation reached with a valid request, whatever values the contract names: an update that
+        sets a field to the value it holds (200, nothing else changes), and the delete of a record nothing
+        refers to (204, then 404)."""
+        path, before = entity["path"], self.read(entity, tenant, own)
+        if before:
+            field = next((name for name in entity["fields"] if name in before), None)
+            change = {field: before[field]} if field else {}
+            op = f"PATCH {path}/{{id}}"
+            answer = self.judge.call("PATCH", f"{path}/{own}", tenant, change, operation=op)
+            after = self.read(entity, tenant, own)
+            unchanged = isinstance(after, dict) and all(
+                after.get(key) == value for key, value in before.items() if key != "updated_at"
+            )
+            self.judge.expect(
+                answer.status == 200 and unchanged,
+                "update: a valid update is accepted and changes only what it sets",
+                op,
+                change,
+                answer,
+                "200 and the record as it was",
+            )
+        made = self.create(entity, tenant, base)
+        if made:
+            op = f"DELETE {path}/{{id}}"
+            answer = self.judge.call("DELETE", f"{path}/{made}", tenant, operation=op)
+            gone = self.read(entity, tenant, made) is None
+            self.judge.expect(
+                answer.status == 204 and gone,
+                "delete: a record nothing refers to is deleted",
+                op,
+                made,
+                answer,
+                "204, then 404",
             )
 
     def uniqueness(self, entity):
