@@ -23,6 +23,7 @@ from . import limits
 from .http_io import ClientGone, DeadlineReader, FramingError, read_body
 from .listing import QueryError, list_query
 from .resources import MODULE_NAME, RESOURCES
+from .static_files import static_handler
 from .storage import StoreError, open_store
 from .validation import InvalidJson, RejectedJson, decode_json, validate_body, with_defaults, with_integers
 
@@ -109,8 +110,9 @@ class Api:
             return {"GET": self._health}, None, None
         if path == "/openapi.json":
             return {"GET": self._contract}, None, None
-        if path in ("/", "/index.html"):
-            return {"GET": self._page}, None, None
+        page = static_handler(path)  # the admin page and its scripts (static_files.py)
+        if page is not None:
+            return {"GET": page}, None, None
         prefix = limits.API_PREFIX + "/"
         if not path.startswith(prefix):
             return None
@@ -150,10 +152,6 @@ class Api:
     @staticmethod
     def _contract():
         return HTTPStatus.OK, "application/json", (PACKAGE_DIR / "openapi.json").read_bytes(), {}
-
-    @staticmethod
-    def _page():
-        return HTTPStatus.OK, "text/html; charset=utf-8", (PACKAGE_DIR / "static" / "index.html").read_bytes(), {}
 
     @staticmethod
     def _json(status, payload):

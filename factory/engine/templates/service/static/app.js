@@ -1,0 +1,49 @@
+// The admin page: reads the contract, then routes #/<plural>[/<id>[/edit]|/new] to a view.
+import {identity, setIdentity} from "./api.js";
+import {entities} from "./contract.js";
+import {detailView, formView, listView} from "./views.js";
+
+const main = document.getElementById("main");
+const status = document.getElementById("status");
+const nav = document.getElementById("entities");
+const who = document.getElementById("identity");
+let all = [];
+
+function route() {
+  const [path, search] = (location.hash.slice(1) || "/").split("?");
+  const [plural, id, action] = path.split("/").filter(Boolean);
+  const entity = all.find(e => e.plural === plural) || all[0];
+  if (!entity) return;
+  const ctx = {main, status, all};
+  nav.querySelectorAll("a").forEach(a => a.setAttribute("aria-current", a.dataset.plural === entity.plural ? "page" : "false"));
+  if (id === "new") return formView(ctx, entity, null);
+  if (id && action === "edit") return formView(ctx, entity, id);
+  if (id) return detailView(ctx, entity, id);
+  return listView(ctx, entity, new URLSearchParams(search || ""));
+}
+
+async function start() {
+  who.value = identity();
+  who.addEventListener("change", () => { setIdentity(who.value); route(); });
+  const response = await fetch("/openapi.json").catch(() => null);
+  if (!response || !response.ok) {
+    status.textContent = "The service's contract (/openapi.json) cannot be read; is the service running?";
+    status.className = "status error";
+    return;
+  }
+  const doc = await response.json();
+  document.getElementById("title").textContent = doc.info.title;
+  document.title = doc.info.title;
+  all = entities(doc);
+  for (const entity of all) {
+    const a = document.createElement("a");
+    a.href = "#/" + entity.plural;
+    a.dataset.plural = entity.plural;
+    a.textContent = entity.title;
+    nav.append(a);
+  }
+  window.addEventListener("hashchange", () => { status.textContent = status.className.includes("error") ? "" : status.textContent; route(); });
+  await route();
+}
+
+start();

@@ -1,0 +1,123 @@
+// One form control per contract field: the input type, constraints and value conversion the schema declares.
+import {types} from "./contract.js";
+
+const EMPTY = "";
+
+function el(tag, attrs = {}, ...kids) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...kids);
+  return node;
+}
+export {el};
+
+function pad(n) {
+  return String(n).padStart(2, "0");
+}
+
+// date-time: edited as the browser's local time, sent as UTC (the label says so).
+function localDateTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return EMPTY;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function inputAttrs(spec, base) {
+  if (base === "integer" || base === "number") {
+    const step = spec.multipleOf || (base === "integer" ? 1 : "any");
+    return {type: "number", min: spec.minimum ?? spec.exclusiveMinimum, max: spec.maximum ?? spec.exclusiveMaximum, step};
+  }
+  const byFormat = {date: "date", "date-time": "datetime-local", time: "time", email: "email", uri: "url"};
+  const type = byFormat[spec.format] || "text";
+  const attrs = {type, maxlength: spec.maxLength, minlength: spec.minLength};
+  if (type === "time" || type === "datetime-local") attrs.step = 1;
+  if (spec.pattern && type === "text") attrs.pattern = spec.pattern;
+  return attrs;
+}
+
+function convert(text, spec, base) {
+  if (base === "integer" || base === "number") return Number(text);
+  if (spec.format === "date-time") return new Date(text).toISOString();
+  if (spec.format === "time" && /^\d\d:\d\d$/.test(text)) return text + ":00";
+  return text;
+}
+
+function itemValue(line, spec) {
+  const base = types(spec || {}).base;
+  if (base === "integer" || base === "number") return Number(line);
+  if (base === "boolean") return line === "true";
+  if (base === "string") return line;
+  return JSON.parse(line);
+}
+
+// A field: {node, read() -> {set, value}, show(value), setError(text)}. `set: false` means "leave it out".
+export function makeField(name, spec, required, picker) {
+  const {base, nullable} = types(spec);
+  const id = "f-" + name;
+  const hint = el("small", {id: id + "-hint", class: "hint"}, describe(spec, base, nullable));
+  const error = el("span", {id: id + "-error", class: "field-error", role: "alert"});
+  const described = `${id}-hint ${id}-error`;
+  let control, read, show;
+  if (spec["x-references"] && picker) {
+    ({control, read, show} = picker(id, spec, required && !nullable, nullable));
+  } else if (spec.enum) {
+    control = el("select", {id, name, required: required && !nullable});
+    control.append(new Option(nullable ? "(empty: null)" : "(not set)", EMPTY));
+    spec.enum.filter(v => v !== null).forEach(v => control.append(new Option(String(v), JSON.stringify(v))));
+    read = () => control.value === EMPTY ? (nullable ? {set: true, value: null} : {set: false}) : {set: true, value: JSON.parse(control.value)};
+    show = v => { control.value = v === undefined || v === null ? EMPTY : JSON.stringify(v); };
+    if (spec.default !== undefined) show(spec.default);
+  } else if (base === "boolean" && !nullable) {
+    control = el("input", {id, name, type: "checkbox"});
+    control.checked = spec.default === true;
+    read = () => ({set: true, value: control.checked});
+    show = v => { control.checked = v === true; };
+  } else if (base === "boolean") {
+    control = el("select", {id, name});
+    [["(empty: null)", "null"], ["true", "true"], ["false", "false"]].forEach(([t, v]) => control.append(new Option(t, v)));
+    control.value = JSON.stringify(spec.default ?? null);
+    read = () => ({set: true, value: JSON.parse(control.value)});
+    show = v => { control.value = JSON.stringify(v ?? null); };
+  } else if (base === "array" || base === "object" || base === "any") {
+    control = el("textarea", {id, name, rows: 3, required: required && !nullable});
+    read = () => {
+      const text = control.value.trim();
+      if (text === EMPTY) return nullable ? {set: true, value: null} : (base === "array" ? {set: true, value: []} : {set: false});
+      if (base !== "array") return {set: true, value: JSON.parse(text)};
+      return {set: true, value: text.split("\n").map(s => s.trim()).filter(s => s !== EMPTY).map(s => itemValue(s, spec.items))};
+    };
+    show = v => {
+      if (v === undefined || v === null) control.value = EMPTY;
+      else if (base === "array") control.value = v.map(x => typeof x === "string" ? x : JSON.stringify(x)).join("\n");
+      else control.value = JSON.stringify(v);
+    };
+  } else {
+    control = el("input", {id, name, required: required && !nullable, ...inputAttrs(spec, base)});
+    read = () => control.value === EMPTY ? (nullable ? {set: true, value: null} : {set: false}) : {set: true, value: convert(control.value, spec, base)};
+    show = v => {
+      if (v === undefined || v === null) control.value = EMPTY;
+      else control.value = spec.format === "date-time" ? localDateTime(v) : String(v);
+    };
+    if (spec.default !== undefined && spec.default !== null) show(spec.default);
+  }
+  control.setAttribute("aria-describedby", described);
+  const label = el("label", {for: id}, name + (required ? " *" : ""));
+  const node = el("div", {class: "field", "data-field": name}, label, control, hint, error);
+  const setError = text => {
+    error.textContent = text || EMPTY;
+    control.setAttribute("aria-invalid", text ? "true" : "false");
+  };
+  return {name, node, control, read, show, setError};
+}
+
+function describe(spec, base, nullable) {
+  const parts = [];
+  if (spec.description) parts.push(spec.description);
+  if (spec.format === "date-time") parts.push("your local time; sent as UTC");
+  if (spec.format === "time") parts.push("time of day (HH:MM:SS)");
+  if (base === "array") parts.push("one item per line");
+  if (nullable) parts.push("leave empty to send null");
+  return parts.join(" · ");
+}
