@@ -13,7 +13,15 @@ from factory import __version__
 from factory.config import DEFAULT_MODEL, DEPLOY_TARGETS, BuildConfig, config_from_settings
 from factory.errors import FactoryError, InputError
 from factory.gates.result import GATE_ORDER
-from factory.settings import CACHE_DIR_ENV, PROVIDERS, SANDBOXES, SETTINGS, effective_settings, effective_values
+from factory.settings import (
+    CACHE_DIR_ENV,
+    PROVIDERS,
+    SANDBOXES,
+    SETTINGS,
+    effective_settings,
+    effective_values,
+    settings_files_notice,
+)
 
 if TYPE_CHECKING:
     from factory.many import ManyBuild
@@ -108,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="recompute and check the evidence chain of an output (or team pack)")
     verify.add_argument("out", type=Path)
     verify.add_argument("--public-key", type=Path, default=None, help="also check manifest.json.sig with this key")
+    verify.add_argument("--expect-pack0", type=Path, default=None, help="the Pack0 folder it must be built from")
     keygen_parser = commands.add_parser("keygen", help="make an Ed25519 key pair for --sign-key")
     keygen_parser.add_argument("--out", type=Path, default=Path("."), help="folder for lai-pack.key and lai-pack.pub")
     leaks = commands.add_parser("leak-check", help="find secrets, API key values and machine paths in a folder")
@@ -155,6 +164,7 @@ def run_pipeline(config: BuildConfig) -> int:
     from factory.fsutil import remove_stale_temp_files
     from factory.lock import lock_output
     from factory.pec.memo import evidence_verifies
+    from factory.pec.ownership import quarantine_planted
     from factory.preflight import remember
     from rules import namespace
     from rules.reporter import run_doit
@@ -164,6 +174,10 @@ def run_pipeline(config: BuildConfig) -> int:
     if config.output == "normal":
         shown = f"{config.module} -> {_shown(config.out)} (provider {config.provider})"
         print(f"lai-pack {__version__}: {shown}", flush=True)
+    for line in quarantine_planted(config.out):
+        print(f"lai-pack: {line}", file=sys.stderr, flush=True)
+    if notice := settings_files_notice(Path.cwd()):
+        print(f"lai-pack: {notice}", file=sys.stderr, flush=True)
     started = time.time()
     status = run_doit(namespace(config), ["auto_full"])
     approval_path, result_path = config.layout.evidence("approval"), config.layout.evidence("pipeline_result")
@@ -247,19 +261,23 @@ def cache_command(action: str, directory: Path | None, agent: str | None = None,
     return 0
 
 
-def verify_command(out: Path, public_key: Path | None) -> int:
-    from factory.pec.verify import TEAM_PACK_MANIFEST, verify_output, verify_team_pack
+def verify_command(out: Path, public_key: Path | None, expect_pack0: Path | None = None) -> int:
+    from factory.pec.pinning import checked
+    from factory.pec.verify import TEAM_PACK_MANIFEST
 
     if not out.is_dir():
         raise InputError("not a folder", file=str(out))
     team_pack = (out / TEAM_PACK_MANIFEST).is_file()
-    problems = verify_team_pack(out, public_key) if team_pack else verify_output(out, public_key)
+    configured = effective_settings(Path.cwd(), {}).get("public_key")
+    problems, proven = checked(out, public_key, configured, expect_pack0)
     for problem in problems:
         print(problem)
+    for line in proven:  # (with problems, stdout lists only them: one per line, for scripts)
+        print(f"verify: {line}", file=sys.stderr if problems else sys.stdout)
     if problems:
         print(f"verify: {len(problems)} problem(s) in {out}", file=sys.stderr)
         return EXIT_NOT_APPROVED
-    print(f"verify: intact: {out}{' (team pack)' if team_pack else ''}{' (signature checked)' if public_key else ''}")
+    print(f"verify: intact: {out}{' (team pack)' if team_pack else ''}")
     return EXIT_APPROVED
 
 
@@ -346,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(status_lines(args.out)))
             return EXIT_APPROVED
         if args.command == "verify":
-            return verify_command(args.out, args.public_key)
+            return verify_command(args.out, args.public_key, args.expect_pack0)
         if args.command == "keygen":
             from factory.pec.signing import keygen
 

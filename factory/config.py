@@ -99,7 +99,26 @@ class BuildConfig:
             raise InputError("signing key not found (make one with `lai-pack keygen`)", file=str(self.sign_key))
         if self.out.exists() and not self.out.is_dir():
             raise InputError("the output path exists and is not a folder", file=str(self.out))
+        if self.pack0_source is not None:
+            _check_apart(self.out, self.pack0_source)
         return self
+
+
+def is_output_folder(out: Path) -> bool:
+    """Empty, or holding what a lai-pack build leaves (the factory owns build/ and pack0/ in it, nothing else)."""
+    names = [entry.name for entry in os.scandir(out)]
+    return not names or any(name in ("build", "pack0") or name.startswith(".lai-pack.") for name in names)
+
+
+def _check_apart(out: Path, pack0: Path) -> None:
+    """The output folder and the Pack0 it is built from are separate folders: a build written into its own Pack0
+    changes that Pack0 (the second run saw build/ as Pack0 files), and a Pack0 inside the output (but its own
+    pack0/ folder, where the factory keeps the copy) is deleted or judged as the output's."""
+    out_path, pack0_path = out.resolve(), pack0.resolve()
+    if out_path == pack0_path or pack0_path in out_path.parents:
+        raise InputError("the output folder is inside the Pack0 folder: choose one outside it", field="--out")
+    if out_path in pack0_path.parents and pack0_path.parent != out_path / "pack0":
+        raise InputError("the Pack0 folder is inside the output folder: move it out", field="--pack0")
 
 
 def other_module_pack0(out: Path, module: str) -> Path | None:
@@ -136,6 +155,12 @@ def config_from_settings(settings: dict[str, object], **build: object) -> BuildC
         sandbox=settings["sandbox"],
         **build,
     ).check()
+    if config.out.is_dir() and not is_output_folder(config.out):  # (a build's --out; `lai-pack pack0` writes into any)
+        raise InputError(
+            "the folder is not empty and is not a lai-pack output (no build/, pack0/ or .lai-pack.* in it): "
+            "choose a new or empty folder",
+            field="--out",
+        )
     other = other_module_pack0(config.out, config.module)
     if other is not None:
         # build/ holds one module's files and its evidence names one Pack0 (verify calls another one extra).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -153,12 +154,24 @@ def write_new_tree(target: Path, files: Mapping[str, str]) -> None:
     os.replace(staging, target)
 
 
+# The names write_text_atomic and write_new_tree give their temp files (mkstemp's 8 random characters).
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+_STAGING_NAME = re.compile(r"^\..+\.staging$")
+OWN_FOLDERS = ("build", "pack0")
+
+
 def remove_stale_temp_files(root: Path) -> int:
-    """Temp files an interrupted atomic write left behind (the rename never happened)."""
-    stale = [path for path in root.rglob(".*.tmp") if path.is_file()]
+    """Temp files an interrupted atomic write left behind (the rename never happened), only where the factory
+    writes (the output folder's top, build/, pack0/) and only under the names it gives them: a user's own
+    .notes.tmp elsewhere in the folder is not the factory's to delete."""
+    places = [root, *(root / name for name in OWN_FOLDERS if (root / name).is_dir() and not (root / name).is_symlink())]
+    found = [path for path in root.glob(".*") if path.parent == root]
+    for folder in places[1:]:
+        found += [path for path in folder.rglob(".*") if "__pycache__" not in path.parts]
+    stale = [path for path in found if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink()]
+    staging = [path for path in found if _STAGING_NAME.match(path.name) and path.is_dir() and not path.is_symlink()]
     for path in stale:
         path.unlink()
-    staging = [path for path in root.rglob(".*.staging") if path.is_dir()]
     for path in staging:
         shutil.rmtree(path)
     return len(stale) + len(staging)

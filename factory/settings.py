@@ -25,6 +25,9 @@ DEFAULTS: dict[str, object] = {
     "cache_dir": "cache",
     "sandbox": "auto",
     "base_image": None,
+    # The Ed25519 public key verify and status check signatures with (factory/pec/pinning.py): pinned here, a
+    # stripped or foreign signature fails.
+    "public_key": None,
 }
 # The settings by name: each is a lai-pack flag (--max-heal), a doit variable (max_heal=) and a key here.
 SETTINGS = tuple(DEFAULTS)
@@ -37,6 +40,7 @@ ENV = {
     "cache_dir": CACHE_DIR_ENV,
     "sandbox": "LAI_SANDBOX",
     "base_image": "LAI_BASE_IMAGE",
+    "public_key": "LAI_PUBLIC_KEY",
 }
 TYPES = {"max_heal": int, "waive": list}
 
@@ -115,3 +119,23 @@ def resolve_provider_name(requested: str) -> str:
     if os.environ.get("LAI_OPENAI_BASE_URL"):
         return "openai-compatible"
     return "offline"
+
+
+# Settings that weaken what a build proves: a gate waived, the sandbox changed, the cache (whose results a build
+# reuses) moved. From a file in the working folder they apply without a word on the command line.
+WEAKENING = ("waive", "sandbox", "cache_dir")
+
+
+def settings_files_notice(folder: Path) -> str | None:
+    """One line naming the settings files in folder that set a weakening setting, and what they set."""
+    try:
+        settings = effective_settings(folder, {})
+    except InputError:
+        return None  # a broken settings file is reported by the build itself
+    found = []
+    for key in WEAKENING:
+        value, source = settings[key]
+        if source.startswith(str(folder)) and value not in (None, [], DEFAULTS[key]):
+            shown = ",".join(value) if isinstance(value, list) else value
+            found.append(f"{key}={shown} ({source})")
+    return f"settings from files in {folder} weaken this build: {'; '.join(found)}" if found else None

@@ -195,4 +195,4 @@ def test_the_service_refuses_date_times_by_the_very_pattern_the_document_declare
     from factory.engine.templates import read_template
     from factory.pack0.stores import DATE_TIME_RANGE_PATTERN
 
-    assert f'DATE_TIME_RANGE = re.compile("{DATE_TIME_RANGE_PATTERN}")' in read_template("service/storage.py")
+    assert f'DATE_TIME_RANGE = re.compile("{DATE_TIME_RANGE_PATTERN}")' in read_template("service/records.py")

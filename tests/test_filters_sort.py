@@ -83,3 +83,12 @@ def test_openapi_declares_each_filter_and_sort(crm_output: Path):
     assert "tags" not in parameters  # an array is not a scalar filter
     assert "default" not in parameters["status"]["schema"]  # a default there would filter every list
     assert parameters["sort"]["schema"]["pattern"].startswith("^-?(")
+
+
+def test_get_by_id_refuses_unknown_query_parameters(service):
+    status, created = service.call("POST", CONTACTS, PEOPLE[0])
+    assert status == 201
+    assert service.call("GET", f"{CONTACTS}/{created['id']}")[0] == 200
+    status, body = service.call("GET", f"{CONTACTS}/{created['id']}?expand=rooms&foo=1")
+    assert status == 422
+    assert [item["field"] for item in body["error"]["fields"]] == ["expand"]

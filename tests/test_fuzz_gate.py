@@ -20,25 +20,26 @@ from factory.pack0.load import load_pack0
 # Defects the generated tests do not catch but a fuzzer must: a 500 at the largest declared offset, and a
 # contact email that is not an email accepted (no database constraint catches that one either).
 SERVER_ERROR = (
-    '        offset = _page_param(query, "offset", 0, 0, limits.MAX_PAGE_OFFSET)\n',
-    '        offset = _page_param(query, "offset", 0, 0, limits.MAX_PAGE_OFFSET)\n'
-    "        if offset == limits.MAX_PAGE_OFFSET:\n"
-    '            raise RuntimeError("planted defect")\n',
+    '    offset = _page_param(query, "offset", 0, 0, limits.MAX_PAGE_OFFSET)\n',
+    '    offset = _page_param(query, "offset", 0, 0, limits.MAX_PAGE_OFFSET)\n'
+    "    if offset == limits.MAX_PAGE_OFFSET:\n"
+    '        raise RuntimeError("planted defect")\n',
 )
 ACCEPTS_FORBIDDEN = (
-    "        problems = validate_body(resource.SCHEMA, body, partial=partial)\n",
-    "        problems = validate_body(resource.SCHEMA, body, partial=partial)\n"
-    '        problems = [problem for problem in problems if problem["message"] != "must be a valid email"]\n',
+    "    problems = validate_body(resource.SCHEMA, body, partial=partial)\n",
+    "    problems = validate_body(resource.SCHEMA, body, partial=partial)\n"
+    '    problems = [problem for problem in problems if problem["message"] != "must be a valid email"]\n',
 )
+HANDLERS = "src/crm_contacts/handlers.py"  # where both defects are planted: the list and body handlers
 
 
 def plant(build: Path, *defects: tuple[str, str]) -> None:
-    server = build / "src/crm_contacts/server.py"
-    text = server.read_text()
+    handlers = build / HANDLERS
+    text = handlers.read_text()
     for old, new in defects:
         assert old in text
         text = text.replace(old, new)
-    server.write_text(text)
+    handlers.write_text(text)
 
 
 def copy_build(crm_output: Path, tmp_path: Path) -> Path:
@@ -78,9 +79,9 @@ def test_the_healer_gets_a_fuzz_finding_and_heals_it_before_approval(tmp_path: P
     assert result.returncode == 0, result.stdout + result.stderr
     heal_log = read_json(build / ".factory_logs/heal_log.json")
     assert [(entry["problem"], entry["outcome"]) for entry in heal_log] == [("fuzz", "fixed")]
-    assert heal_log[0]["files_changed"] == ["src/crm_contacts/server.py"]
+    assert heal_log[0]["files_changed"] == [HANDLERS]
     assert "not_a_server_error" in heal_log[0]["error_summary"]
-    assert "planted defect" not in (build / "src/crm_contacts/server.py").read_text()
+    assert "planted defect" not in (build / HANDLERS).read_text()
     assert "planted defect" in (build / ".factory_logs/fuzz_output.0.txt").read_text()
     gate = read_json(build / ".factory_logs/gates/contracts.json")
     assert gate["status"] == "passed" and "schemathesis" in gate["reason"]

@@ -75,10 +75,10 @@ def test_secret_scan_catches_planted_secrets_without_printing_them(build: Path, 
 
 
 def test_contracts_gate_fails_when_an_operation_is_not_implemented(build: Path):
-    server = build / "src/crm_contacts/server.py"
-    text = server.read_text()
-    assert ', "DELETE": self._delete}' in text
-    server.write_text(text.replace(', "DELETE": self._delete}', "}"))
+    routing = build / "src/crm_contacts/routing.py"
+    text = routing.read_text()
+    assert ', "DELETE": "delete"}' in text
+    routing.write_text(text.replace(', "DELETE": "delete"}', "}"))
     pack0_dir = build.parent / "pack0/pack0-crm-contacts-0.0.1"
     result = contracts_gate(build, pack0_dir, load_pack0(pack0_dir), build / ".factory_logs/junit.xml")
     assert result.status == "failed"

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import executed_stages, read_json, run_cli
+from conftest import executed_stages, read_json, run_cli, run_doit
 
 STORAGE = "src/team_tasks/storage.py"
 SERVER = "src/team_tasks/server.py"
@@ -88,9 +88,13 @@ def test_lint_failure_is_fixed_with_ruff(tasks_output: Path):
 def test_unfixable_failure_stops_with_the_whole_heal_log(tasks_output: Path):
     extra = tasks_output / "build/tests/unit/test_user_rule.py"
     extra.write_text("def test_user_rule():\n    assert 1 + 1 == 3, 'a rule no generated file can satisfy'\n")
-    result = rerun(tasks_output)
-    assert result.returncode == 1
-    assert "NOT APPROVED" in result.stdout and "tests did not pass" in result.stdout
+    # Through doit: lai-pack would move the planted file to .lai-pack.quarantine/ first (no step wrote it);
+    # doit runs the stages on build/ as it is, and the evidence blocks approval on the file besides.
+    result = run_doit("auto_full", "module=team-tasks", f"out={tasks_output}", "waive=docker-build")
+    assert "NOT APPROVED" in result.stdout, result.stdout + result.stderr
+    approval = read_json(tasks_output / "build/approval.json")
+    assert "tests did not pass" in approval["reasons"]
+    assert "not the factory's: build/tests/unit/test_user_rule.py" in " ".join(approval["reasons"])
     report = read_json(tasks_output / "build/run_report.json")
     assert report["tests"]["passed"] is False
     assert report["heal"]["heal_log"][0]["outcome"] == "no change proposed"

@@ -28,8 +28,9 @@ CONVENTIONS = """Conventions every slice follows (PACKAGE is the module's Python
   GET /openapi.json from src/PACKAGE/openapi.json (written by the factory); a page at /; rows in the typed
   tables of src/PACKAGE/tables.json (written by the factory, the schema deploy/migrations create): SQLite at
   DATABASE_PATH (storage.py), PostgreSQL at DATABASE_URL (storage_pg.py, row-level security per tenant);
-  server.make_server(host, port, database_path) and server.start_in_thread(server).
-- A field with "x-references" holds the id of a record of that entity in the same tenant (references.py, and
+  server.make_server(host, port, database_path) and server.start_in_thread(server). A request passes
+  framing.py -> routing.py -> identity.py -> handlers.py -> the store (records.py, query.py shared by both).
+- A field with "x-references" holds the id of a record of that entity in the same tenant (query.py, and
   tables.json's "references"/"referenced_by"): a create or update naming any other id is a 409 naming the field;
   deleting a referenced record follows "x-on-delete" (restrict: 409 naming <resource>.<field>; cascade; set-null),
   all in one transaction.

@@ -12,10 +12,12 @@ from factory.deploy.schema import (
     quote_ident,
     quote_literal,
 )
+from factory.fsutil import sha256_bytes
 from factory.pack0.models import Entity, Pack0
 
 __all__ = [
     "DEPLOY_TARGETS",
+    "DIGESTS_FILE",
     "MIGRATIONS_DIR",
     "create_table_sql",
     "generate_migrations",
@@ -24,6 +26,7 @@ __all__ = [
 ]
 
 MIGRATIONS_DIR = "deploy/migrations"
+DIGESTS_FILE = "deploy/migrations.sha256"
 # Supabase CLI names migrations <timestamp>_<name>.sql; a fixed base keeps the output reproducible.
 SUPABASE_BASE_TIMESTAMP = 20260101000000
 
@@ -46,4 +49,16 @@ def generate_migrations(pack0: Pack0, target: str) -> dict[str, str]:
         if target == "supabase":
             stamp = SUPABASE_BASE_TIMESTAMP + index
             files[f"deploy/supabase/migrations/{stamp}_create_{entity.plural}.sql"] = up
-    return files
+    return {**files, DIGESTS_FILE: migration_digests(files)}
+
+
+def migration_digests(files: dict[str, str]) -> str:
+    """sha256sum's format, for deploy.sh: it applies only these files, as written (a migration planted beside
+    them, or one changed, is refused). The list is a build file, so the evidence covers and signs it."""
+    prefix = f"{MIGRATIONS_DIR}/"
+    lines = [
+        f"{sha256_bytes(text.encode('utf-8'))}  migrations/{path.removeprefix(prefix)}"
+        for path, text in sorted(files.items())
+        if path.startswith(prefix)
+    ]
+    return "".join(f"{line}\n" for line in lines)

@@ -10,14 +10,24 @@ from factory.pack0.models import Entity, Pack0
 from factory.pack0.openapi import derive_openapi, service_limits_module
 
 SERVICE_TEMPLATES = (
+    # The request chain, outside in (server.py wires it): framing -> routing -> identity -> handlers -> a store.
     "__main__.py",
     "server.py",
+    "framing.py",
     "http_io.py",
+    "request.py",
+    "routing.py",
+    "identity.py",
+    "auth.py",
+    "browser_safety.py",
+    "handlers.py",
     "listing.py",
-    "references.py",
+    "validation.py",
+    "errors.py",
+    "records.py",
+    "query.py",
     "storage.py",
     "storage_pg.py",
-    "validation.py",
     "static_files.py",
     "static/index.html",
     "static/app.css",
@@ -123,6 +133,8 @@ REQUIREMENTS = (
     "# SQLite mode (the default) needs only the Python standard library.\n"
     "# PostgreSQL mode (DATABASE_URL=postgresql://...) needs the driver and its pool:\n"
     + "".join(line + "\n" for line in DRIVER_REQUIREMENTS)
+    + "# Bearer-token authentication (LAI_JWT_SECRET set) needs:\n"
+    "PyJWT>=2.8\n"
     + "# The generated tests need these:\n"
     "pytest>=8\n"
     "jsonschema>=4.20\n"

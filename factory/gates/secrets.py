@@ -14,12 +14,15 @@ from pathlib import Path
 
 from factory.errors import one_line
 from factory.fsutil import list_files, write_json_atomic
+from factory.gates.declared import NOTHING_DECLARED, Declared, declared_values
+from factory.gates.key_formats import find_keys
 from factory.gates.result import GateResult
 from factory.pack0.generate import META_FILE, OPENAPI_FILE, SCHEMA_SUFFIX
 from factory.results_cache import SharedResults
 from factory.trust import seal, sealed
 
 _ANTHROPIC_PLUGIN = Path(__file__).with_name("anthropic_detector.py")
+_RULE_MODULES = (Path(__file__).with_name("key_formats.py"), Path(__file__).with_name("declared.py"))
 # Logs hold raw agent replies and test output, and the evidence files are hashes the factory wrote:
 # what a model generated is scanned where it lands (src, tests, deploy and the container files).
 SKIPPED_DIRS = (".factory_logs",)
@@ -57,16 +60,32 @@ def _plugins() -> list[dict]:
     return [item for item in builtin if item["name"] != custom["name"]] + [custom]
 
 
+# detect-secrets filters that hide real keys: any path matching .*swagger.* (it reads the whole path, so a secret
+# in an output under a folder named so was never found), and any `f(key="...")` line (is_indirect_reference:
+# Anthropic(api_key="sk-ant-..."), os.environ.get("K", "sk-ant-...") and str("...") were never reported).
+_DROPPED_FILTERS = (".is_swagger_file", ".is_indirect_reference")
+
+
 def _filters() -> list[dict]:
-    """detect-secrets' own filters but the one that drops any path matching .*swagger.*: it reads the whole
-    path, so a secret in an output under a folder named so would never be found."""
+    """detect-secrets' own filters but the ones that hide keys (_DROPPED_FILTERS)."""
     from detect_secrets.settings import Settings
 
-    return [{"path": path} for path in sorted(Settings().filters) if not path.endswith(".is_swagger_file")]
+    return [{"path": path} for path in sorted(Settings().filters) if not path.endswith(_DROPPED_FILTERS)]
 
 
-def scan_files(root: Path, paths: list[Path]) -> list[Finding]:
-    """Every secret detect-secrets finds in these files (sha256 digests excepted), sorted."""
+def _format_findings(root: Path, path: Path) -> list[Finding]:
+    """The known key formats in a file, wherever they stand (factory/gates/key_formats.py)."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    relative = path.relative_to(root).as_posix()
+    return [Finding(relative, line, rule, mask(value)) for line, rule, value in find_keys(text)]
+
+
+def scan_files(root: Path, paths: list[Path], declared: Declared = NOTHING_DECLARED) -> list[Finding]:
+    """Every secret detect-secrets finds in these files (sha256 digests and the Pack0's declared values
+    excepted), and every known key format in them, sorted."""
     from detect_secrets import SecretsCollection
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.settings import transient_settings
@@ -82,16 +101,20 @@ def scan_files(root: Path, paths: list[Path]) -> list[Finding]:
                 for name, secret in collection
                 for value in [secret.secret_value or ""]
                 if not (secret.type == "Hex High Entropy String" and _DIGEST.match(value))
+                and not declared.allows(secret.type, value)
             ]
         finally:
             get_mapping_from_secret_type_to_class.cache_clear()
+    known = {(finding.path, finding.line, finding.masked) for finding in found}
+    for path in paths:
+        found += [each for each in _format_findings(root, path) if (each.path, each.line, each.masked) not in known]
     return sorted(found)
 
 
-def _rules_digest(tool_version: str) -> str:
-    """What a cached scan result depends on besides the file: the tool and our own rules."""
-    rules = Path(__file__).read_bytes() + _ANTHROPIC_PLUGIN.read_bytes()
-    return hashlib.sha256(tool_version.encode() + b"\0" + rules).hexdigest()
+def _rules_digest(tool_version: str, declared: Declared) -> str:
+    """What a cached scan result depends on besides the file: the tool, our own rules, the Pack0's values."""
+    rules = b"".join(path.read_bytes() for path in (Path(__file__), _ANTHROPIC_PLUGIN, *_RULE_MODULES))
+    return hashlib.sha256(tool_version.encode() + b"\0" + rules + declared.digest().encode()).hexdigest()
 
 
 def _entry_bytes(rules: str, digest: str, findings: list) -> bytes:
@@ -129,12 +152,13 @@ def scan_by_content(
     tool_version: str,
     shared: SharedResults | None,
     cache_file: Path | None = None,
+    declared: Declared = NOTHING_DECLARED,
 ) -> tuple[list[Finding], int]:
     """The findings in the files of each (root, files) group (paths relative to their root), each file (by name
     and content) scanned once and never again while a cache holds it (the output's own cache_file, then the
     machine's shared results). The caches keep masked findings only, keyed by sha256: no secret is written to
     them. Returns (findings, how many contents were scanned now)."""
-    rules = _rules_digest(tool_version)
+    rules = _rules_digest(tool_version, declared)
     cached = _read_cache(cache_file, rules)
     digests = {(root, path): _file_digest(root, path) for root, paths in groups for path in paths}
     unknown = sorted({digest for digest in digests.values() if digest not in cached})
@@ -148,7 +172,7 @@ def scan_by_content(
     results = {digest: cached.get(digest, []) for digest in set(digests.values())}
     for root in dict.fromkeys(root for root, _path in fresh.values()):
         owner = {path: digest for digest, (where, path) in fresh.items() if where == root}
-        for finding in scan_files(root, list(owner)):
+        for finding in scan_files(root, list(owner), declared):
             results[owner[root / finding.path]].append([finding.line, finding.rule, finding.masked])
     if shared is not None and fresh:
         shared.remember(SHARED_KIND, {f"{rules}:{digest}": results[digest] for digest in fresh})
@@ -205,11 +229,15 @@ def secret_scan_gate(
     ]
     # The Pack0 files by their path in the output folder (pack0/pack0-NAME-0.0.1/...).
     groups = [(build_dir, paths), *([(pack0_dir.parent.parent, sources)] if sources else [])]
-    found, scanned = scan_by_content(groups, tool_version, shared, cache_file)
+    declared = declared_values([pack0_dir]) if pack0_dir is not None else NOTHING_DECLARED
+    found, scanned = scan_by_content(groups, tool_version, shared, cache_file, declared)
     findings = [str(finding) for finding in found]
     status = "failed" if findings else "passed"
     checked = f"{len(paths)} files" + (f" and the {len(sources)} Pack0 files of its OpenAPI copies" if sources else "")
     reason = f"{len(findings)} secret(s) found" if findings else f"no secrets in {checked}"
+    if declared.recorded:
+        reason += f"; {len(declared.recorded)} value(s) recorded as false positives in the Pack0 (details)"
+    findings += declared.listed()  # (the user's recorded false positives: the evidence lists each)
     if say is not None:
         say(f"scanned {scanned} file contents not scanned before; the others' findings are known")
     return GateResult("secret-scan", status, reason, "detect-secrets", tool_version, findings)

@@ -147,7 +147,7 @@ class AnthropicProvider:
         received, shown = 0, 0
         message = StreamedReply()
         with self._client.messages.create(**self._params(request), stream=True) as events:
-            for event in events:
+            for event in _events_or_broken_off(events):
                 added = message.add(event)
                 if not added:
                     continue
@@ -179,6 +179,30 @@ def _error_event(error: Exception) -> str:
     if isinstance(detail, dict):
         return _short(f"{detail.get('type', 'error')}: {detail.get('message', '')}")
     return _short(error)
+
+
+def _events_or_broken_off(events):
+    """The stream's events; a transport error once they have begun is a broken-off reply, not an unreachable API.
+
+    Newer SDKs wrap such an error in APIConnectionError: the HTTP layer's own error is its cause."""
+    import anthropic
+
+    try:
+        yield from events
+    except (anthropic.APIConnectionError, *_transport_errors()) as error:
+        cause = _transport_cause(error)
+        raise ModelError(f"the Anthropic API's reply stream broke off ({type(cause).__name__}); run again") from None
+
+
+def _transport_cause(error: BaseException) -> BaseException:
+    """The innermost HTTP-layer error under error (error itself when there is none)."""
+    found, seen = error, set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _transport_errors()):
+            found = error
+        error = error.__cause__ or error.__context__
+    return found
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:

@@ -4,11 +4,11 @@ declared so a client (or a fuzzer) knows them. Pure: a field's schema in, a new 
 
 from __future__ import annotations
 
-# Both stores keep an integer field in a signed 64-bit column (storage.py refuses what does not fit, 422): the
+# Both stores keep an integer field in a signed 64-bit column (records.py refuses what does not fit, 422): the
 # document declares that range on every integer field whose own bounds are wider; and every date-time's range.
 from factory.pack0.stores import DATE_TIME_RANGE_PATTERN, INT64_MAX, INT64_MIN
 
-# Neither store keeps a NUL character (storage.py refuses it, 422): the document says so on every free string.
+# Neither store keeps a NUL character (records.py refuses it, 422): the document says so on every free string.
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 

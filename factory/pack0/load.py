@@ -12,6 +12,7 @@ from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ValidationError
 
 from factory.errors import InputError
+from factory.pack0.caps import MAX_PACK0_FILE_BYTES, check_json_depth, check_sizes
 from factory.pack0.generate import (
     BUDGETS_FILE,
     META_FILE,
@@ -35,7 +36,6 @@ from factory.pack0.names import REQUIREMENT_DOCUMENTS, source_file_names
 from factory.pack0.openapi import schema_name_taken
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-MAX_PACK0_FILE_BYTES = 1_000_000
 
 
 def _field_path(location: tuple) -> str:
@@ -66,7 +66,9 @@ def _read_json(root: Path, relative: str) -> object:
     if path.stat().st_size > MAX_PACK0_FILE_BYTES:
         raise InputError(f"file is larger than {MAX_PACK0_FILE_BYTES} bytes", file=str(path))
     try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+        text = path.read_text(encoding="utf-8")
+        check_json_depth(text, path)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NotFinite as error:
         raise InputError(str(error), file=str(path)) from None
     except UnicodeDecodeError:
@@ -153,6 +155,8 @@ def _contents_key(root: Path) -> tuple | None:
 def load_pack0(root: Path) -> Pack0:
     """Load and validate the Pack0 in `root` (once per content: an unchanged Pack0 is not checked again).
     Raises InputError naming the file and field."""
+    if root.is_dir():
+        check_sizes(root, source_file_names(root))
     key = _contents_key(root) if root.is_dir() else None
     cached = _LOADED.get(root.resolve())
     if key is not None and cached is not None and cached[0] == key:

@@ -1,6 +1,6 @@
 """What both stores of the generated service can keep, beyond what its validation accepts: one place for the
 loader (a contract's fixed values and the generated tests' samples must be storable), the OpenAPI document
-(which declares these limits) and storage.py (which refuses the rest, 422)."""
+(which declares these limits) and the service's records.py (which refuses the rest, 422)."""
 
 from __future__ import annotations
 

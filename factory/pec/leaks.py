@@ -11,6 +11,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from factory.gates.declared import Declared, declared_values, pack0_folders
 from factory.gates.secrets import Finding, mask, scan_by_content
 from factory.results_cache import SharedResults
 from factory.runner.run import SECRET_VARIABLES
@@ -46,14 +47,19 @@ def _lines(data: bytes) -> list[tuple[int, str]]:
 
 
 def _line_secrets(
-    relative: str, lines: list[tuple[int, str]], name: str, tool_version: str, shared: SharedResults | None
+    relative: str,
+    lines: list[tuple[int, str]],
+    name: str,
+    tool_version: str,
+    shared: SharedResults | None,
+    declared: Declared,
 ) -> tuple[list[Finding], int]:
     """detect-secrets' file scan (every rule, ours too) over lines it cannot read where they are: a binary
     file's printable runs, a DSSE envelope's decoded payload. Each finding keeps its line number or offset."""
     with tempfile.TemporaryDirectory(prefix="lai-leak-") as folder:
         text = Path(folder) / name
         text.write_text("".join(f"{line}\n" for _, line in lines), encoding="utf-8")
-        found, scanned = scan_by_content([(Path(folder), [text])], tool_version, shared)
+        found, scanned = scan_by_content([(Path(folder), [text])], tool_version, shared, declared=declared)
     return [Finding(relative, lines[f.line - 1][0], f.rule, f.masked) for f in found], scanned
 
 
@@ -114,7 +120,9 @@ def leak_scan(
     # Only the two signature files are read ahead (to know how to scan them); the rest one at a time.
     signed = {path: _signed_lines(path, path.read_bytes()) for path in files if path.name in SIGNATURE_FILES}
     plain = [path for path in files if signed.get(path) is None]
-    findings, scanned = scan_by_content([(base, plain)], tool_version, shared)
+    # The Pack0's own values (in an output or a team pack: its pack0/*/) are not secrets; key formats still are.
+    declared = declared_values(pack0_folders(base))
+    findings, scanned = scan_by_content([(base, plain)], tool_version, shared, declared=declared)
     keys = {f"value of ${name}": os.environ[name] for name in SECRET_VARIABLES if len(os.environ.get(name, "")) >= 8}
     markers = machine_paths(base)
     for path in files:
@@ -125,7 +133,7 @@ def leak_scan(
         lines = signed[path] if signed[path] is not None else _lines(data)
         if signed[path] is not None or b"\x00" in data:
             name = "payload.json" if signed[path] else path.name
-            found, scanned_now = _line_secrets(relative, lines, name, tool_version, shared)
+            found, scanned_now = _line_secrets(relative, lines, name, tool_version, shared, declared)
             findings, scanned = findings + found, scanned + scanned_now
         findings += _literal_findings(base, path, lines, keys)
         findings += _path_findings(base, path, lines, markers)

@@ -71,12 +71,16 @@ def key_id(key_path: Path, *, private: bool) -> str:
     return sha256_bytes(json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode())
 
 
-def write_public_key(private_key: Path, target: Path) -> Path:
-    """The public half of a private key, as a PEM file (to check what this key signed)."""
+def public_pem(private_key: Path) -> str:
+    """The public half of a private key, as PEM text (to check what this key signed)."""
     from cryptography.hazmat.primitives import serialization
 
     public = _load(private_key, private=True).public_key()
-    target.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def write_public_key(private_key: Path, target: Path) -> Path:
+    target.write_text(public_pem(private_key), encoding="ascii")
     return target
 
 

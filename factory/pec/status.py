@@ -8,7 +8,8 @@ from pathlib import Path
 
 from factory.errors import InputError
 from factory.gates.result import GATE_ORDER
-from factory.pec.verify import verify_output
+from factory.pec.pinning import checked
+from factory.settings import effective_settings
 
 
 def _read(path: Path) -> dict:
@@ -50,7 +51,7 @@ def _module_status_lines(out: Path) -> list[str]:
         if approval["gates"][name] not in ("passed", "waived")
     ]
     waived = [waiver["gate"] for waiver in approval["waivers"]]
-    problems = verify_output(out)
+    problems, proven = checked(out, None, effective_settings(Path.cwd(), {}).get("public_key"))
     verdicts = ", ".join(f"{name} {approval['gates'][name]}" for name in GATE_ORDER)
     lines = [
         f"{report['module']}: {'APPROVED' if approval['approved'] else 'NOT APPROVED'} "
@@ -62,6 +63,7 @@ def _module_status_lines(out: Path) -> list[str]:
         f"cost:     {usage['requests']} requests, {usage['input_tokens'] + usage['output_tokens']} tokens, "
         f"${usage['cost_usd']:.4f}",
         f"evidence: {'intact' if not problems else f'{len(problems)} problem(s): run lai-pack verify'}",
+        *(f"          {line}" for line in proven),
     ]
     if failed_gates:
         lines.append(f"failed:   {', '.join(failed_gates)}")

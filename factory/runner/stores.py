@@ -142,6 +142,18 @@ def _migrate(pack0: Pack0, url: str) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def as_url(params: dict) -> str:
+    """libpq parameters as a postgresql:// URL: the generated service takes only a URL for PostgreSQL (anything
+    else is a SQLite path), so a keyword DSN ("user=... dbname=...") ran the "postgres" tests on a SQLite file
+    of that name, created in build/."""
+    from urllib.parse import quote, urlencode
+
+    user, password = params.get("user") or "", params.get("password")
+    auth = f"{quote(user, safe='')}{':' + quote(password, safe='') if password else ''}@" if user else ""
+    query = {key: value for key, value in params.items() if key not in ("user", "password", "dbname") and value}
+    return f"postgresql://{auth}/{quote(params['dbname'], safe='')}?{urlencode(query)}"
+
+
 @contextmanager
 def postgres_store(server_url: str, pack0: Pack0) -> Iterator[TestStore]:
     """A fresh database on the server, migrated; the tests get TEST_DATABASE_URL through the relay."""
@@ -156,7 +168,8 @@ def postgres_store(server_url: str, pack0: Pack0) -> Iterator[TestStore]:
     try:
         _migrate(pack0, make_conninfo(server_url, dbname=name))
         relay = _Relay(str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432))
-        test_url = make_conninfo(server_url, dbname=name, host=relay.dir, port="5432", hostaddr=None)
+        relayed = make_conninfo(server_url, dbname=name, host=relay.dir, port="5432", hostaddr=None)
+        test_url = as_url(conninfo_to_dict(relayed))
         yield TestStore("postgres", {"TEST_DATABASE_URL": test_url}, (relay.dir,))
     finally:
         if relay is not None:

@@ -19,7 +19,9 @@ from factory.pack0.load import load_pack0
 from factory.pec import provenance
 from factory.pec.coverage import artifacts, build_walk, pack0_walk
 from factory.pec.evidence import build_approval, build_manifest, build_run_report, file_entry, render
-from factory.pec.signing import SIGNATURE_SUFFIX, key_id, sign_bytes, sign_file
+from factory.pec.ownership import foreign
+from factory.pec.pinning import remember_evidence
+from factory.pec.signing import SIGNATURE_SUFFIX, key_id, public_pem, sign_bytes, sign_file
 
 
 def _read_json(path: Path) -> dict:
@@ -119,6 +121,8 @@ def _write_evidence(
     # block approval below).
     pack0_tree = pack0_walk(layout.out, layout.pack0_relative)
     pack0_files = [file_entry(layout.pack0_dir, layout.pack0_dir / path) for path in pack0_tree.files]
+    # What no factory step wrote is never hashed into the evidence (the run is not approved while it is there).
+    planted = set(foreign(layout.build_dir, build_walk(layout.build_dir).files))
     run_report = build_run_report(
         module=pack0.module,
         pack0_version=pack0.meta.version,
@@ -128,7 +132,7 @@ def _write_evidence(
         pack0_files=pack0_files,
         pack0_dir=layout.pack0_dir.relative_to(layout.out).as_posix(),
         inventory_sha256=sha256_file(layout.pack0_dir / INVENTORY_FILE),
-        outputs=_outputs(layout.build_dir),
+        outputs=[entry for entry in _outputs(layout.build_dir) if entry["path"] not in planted],
         test_report=test_report,
         max_tries=test_report["max_tries"],
         gates=gates,
@@ -142,6 +146,7 @@ def _write_evidence(
     problems = build_walk(layout.build_dir).problems + pack0_tree.problems
     blocked = [failed] if failed else []
     blocked += [f"not evidence: {problem}" for problem in problems]
+    blocked += [f"not the factory's: build/{path} (no factory step wrote it; remove it)" for path in sorted(planted)]
     approval = build_approval(pack0.module, run_report_text, run_report, config.waivers, blocked)
     approval_text = render("approval", approval)
     write_text_atomic(layout.evidence("approval"), approval_text)
@@ -166,7 +171,8 @@ def _write_evidence(
 
     for problem in problems:
         say(f"not evidence, verify will report it: {problem}")
-    listed = [file_entry(layout.build_dir, layout.build_dir / path) for path in artifacts(layout.build_dir)]
+    kept = [path for path in artifacts(layout.build_dir) if path not in planted]
+    listed = [file_entry(layout.build_dir, layout.build_dir / path) for path in kept]
     manifest = build_manifest(pack0.module, approval["approved"], approval_text, listed)
     manifest_text = render("manifest", manifest)
     write_text_atomic(layout.evidence("manifest"), manifest_text)
@@ -182,6 +188,10 @@ def _write_evidence(
     statement_text = render("provenance", statement)
     write_text_atomic(layout.build_dir / "provenance.json", statement_text)
     _sign(config, statement_text.encode("utf-8"), say)
+    # This machine remembers the evidence it wrote here (an older output put back is stale) and the key it first
+    # signed it with (verify checks with that key when none is given: a stripped or foreign signature fails).
+    pem = public_pem(config.sign_key) if config.sign_key is not None else None
+    remember_evidence(layout.out, sha256_bytes(manifest_text.encode("utf-8")), run_report["generated_at"], pem)
     verdict = "APPROVED" if approval["approved"] else "NOT APPROVED: " + "; ".join(approval["reasons"])
     say(verdict)
     return verdict

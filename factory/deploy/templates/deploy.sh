@@ -1,3 +1,20 @@
+# Only the migrations the factory wrote, as it wrote them (migrations.sha256, a build file the evidence signs):
+# a file planted in migrations/ would otherwise be applied with the database owner's rights.
+list="$here/migrations.sha256"
+if [ ! -f "$list" ]; then
+  echo "deploy: migrations.sha256 is missing: re-run lai-pack to write the deploy files again" >&2
+  exit 1
+fi
+if ! (cd "$here" && sha256sum --quiet --strict -c migrations.sha256 >&2); then
+  echo "deploy: a migration is not as the factory wrote it (migrations.sha256); re-run lai-pack" >&2
+  exit 1
+fi
+for up in "$here"/migrations/*.sql; do
+  if ! grep -qxF "$(sha256sum "$up" | cut -d' ' -f1)  migrations/$(basename "$up")" "$list"; then
+    echo "deploy: migrations/$(basename "$up") is not one the factory wrote (not in migrations.sha256); remove it" >&2
+    exit 1
+  fi
+done
 # Each applied migration is recorded with the sha256 of its file: the service checks them on start and refuses
 # to serve a schema it was not generated for.
 sql -c "CREATE TABLE IF NOT EXISTS lai_schema_migrations (version text PRIMARY KEY, name text NOT NULL,

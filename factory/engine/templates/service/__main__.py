@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import StartupError
 from .server import make_server
-from .storage import StartupError
 
 
 def main(argv=None):

@@ -32,6 +32,10 @@ class ClientGone(Exception):
     """The client closed the connection before sending the whole body."""
 
 
+class HeadersTooLarge(Exception):
+    """The request line and headers together passed the reader's byte budget (issue #26: ~32 KB, as nginx)."""
+
+
 class DeadlineReader(io.RawIOBase):
     """Socket reads that fail once `deadline` (time.monotonic) has passed, however slowly bytes trickle in."""
 
@@ -39,6 +43,7 @@ class DeadlineReader(io.RawIOBase):
         super().__init__()
         self._sock = sock
         self.deadline = time.monotonic()
+        self.budget = None  # bytes still allowed while reading the head; None: no cap (the body has its own)
 
     def readable(self):
         return True
@@ -48,7 +53,13 @@ class DeadlineReader(io.RawIOBase):
         if remaining <= 0:
             raise socket.timeout("read deadline passed")
         self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
+        if self.budget is None:
+            return self._sock.recv_into(buffer)
+        if self.budget <= 0:
+            raise HeadersTooLarge()
+        received = self._sock.recv_into(memoryview(buffer)[: self.budget])
+        self.budget -= received
+        return received
 
 
 def _read_exactly(rfile, size):

@@ -1,14 +1,16 @@
 """The admin page's files, served by the service itself (no CDN, no build step; no inline script or style,
-so a strict Content-Security-Policy holds)."""
+so browser_safety.py's Content-Security-Policy can be strict).
+
+Pure table: routing.py routes every path in PAGES to the "page" operation, handlers.py answers it with
+read_page(). A fixed list, never a path joined from the request: nothing outside static/ can be named.
+"""
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _HTML, _JS, _CSS = "text/html; charset=utf-8", "text/javascript; charset=utf-8", "text/css; charset=utf-8"
-# A fixed list, never a path joined from the request: nothing outside static/ can be named.
 PAGES = {
     "/": ("index.html", _HTML),
     "/index.html": ("index.html", _HTML),
@@ -21,13 +23,7 @@ PAGES = {
 }
 
 
-def static_handler(path):
-    """A handler answering GET of the page file at this path, or None when no page file has it."""
-    if path not in PAGES:
-        return None
+def read_page(path):
+    """(content type, bytes) of the page file routed at this path (a key of PAGES)."""
     name, content_type = PAGES[path]
-
-    def serve():
-        return HTTPStatus.OK, content_type, (STATIC_DIR / name).read_bytes(), {}
-
-    return serve
+    return content_type, (STATIC_DIR / name).read_bytes()

@@ -3,6 +3,9 @@
 Tenant isolation is enforced twice: every statement carries the tenant condition, and the database's row-level
 security filters every statement to the tenant set for the transaction (the tenant_id claim of
 request.jwt.claims, as Supabase sets it), because the service works as a role without BYPASSRLS.
+
+The PostgreSQL dialect only: the values, rows and schema check both stores share are in records.py, the SQL
+of lists and references in query.py; storage.py's open_store imports this module for a PostgreSQL URL.
 """
 
 from __future__ import annotations
@@ -11,21 +14,9 @@ import json
 import random
 import time
 
-from .references import check_references, delete_dependents
-from .storage import (
-    TABLES,
-    StartupError,
-    StoreError,
-    StoreUnavailable,
-    _now,
-    duplicate,
-    is_record_id,
-    list_sql,
-    quoted,
-    record_of,
-    schema_problem,
-    storable,
-)
+from .errors import StartupError, StoreError, StoreUnavailable, duplicate
+from .query import check_references, delete_dependents, list_sql, quoted
+from .records import TABLES, is_record_id, now, record_of, schema_problem, storable
 
 try:
     import psycopg
@@ -180,7 +171,7 @@ class PostgresStore:
     def create(self, resource, tenant_id, fields):
         table = self.tables[resource]
         values = storable(table, fields)
-        stamp = _now()
+        stamp = now()
         names = ", ".join(quoted(name) for name in ["tenant_id", *values, "created_at", "updated_at"])
         params = [tenant_id, *self._params(table, values), stamp, stamp]
         statement = (
@@ -235,7 +226,7 @@ class PostgresStore:
             f"UPDATE {quoted(resource)} SET {assignments}updated_at = %s WHERE {condition} AND id = %s "
             f"RETURNING id, created_at, updated_at{returning}"
         )
-        arguments = (*self._params(table, values), _now(), *params, record_id)
+        arguments = (*self._params(table, values), now(), *params, record_id)
 
         def work(connection):
             exists = connection.execute(
@@ -260,9 +251,7 @@ class PostgresStore:
             if connection.execute(f"SELECT 1 {where}", (*params, record_id)).fetchone() is None:
                 return False
             execute = lambda statement, values: connection.execute(statement, values)  # noqa: E731
-            delete_dependents(
-                self.tables, resource, [record_id], tenant_id, _fetcher(connection), execute, "%s", _now()
-            )
+            delete_dependents(self.tables, resource, [record_id], tenant_id, _fetcher(connection), execute, "%s", now())
             connection.execute(f"DELETE {where}", (*params, record_id))
             return True
 
