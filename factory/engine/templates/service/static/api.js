@@ -1,18 +1,28 @@
 // Every call to the service goes through here; the caller's identity is built in one place (authHeaders).
-const TOKEN_KEY = "lai-identity";
+const TENANT_KEY = "lai-tenant";
+const TOKEN_KEY = "lai-token";
 
-export function identity() {
-  return localStorage.getItem(TOKEN_KEY) || "demo-tenant";
+// The tenant is kept across visits; a token only for this tab's session (it is a credential).
+export function tenant() {
+  return localStorage.getItem(TENANT_KEY) || "demo-tenant";
 }
 
-export function setIdentity(value) {
-  localStorage.setItem(TOKEN_KEY, value);
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
 }
 
-// Today the service takes the tenant from X-Tenant-ID; when it authenticates callers (#26) this becomes
-// {"Authorization": "Bearer " + identity()} and nothing else in the page changes.
+export function setTenant(value) {
+  localStorage.setItem(TENANT_KEY, value.trim());
+}
+
+export function setToken(value) {
+  sessionStorage.setItem(TOKEN_KEY, value.trim());
+}
+
+// A service started with LAI_JWT_SECRET takes the tenant from a verified bearer token (and ignores
+// X-Tenant-ID); without it the tenant header is the caller's identity.
 export function authHeaders() {
-  return {"X-Tenant-ID": identity()};
+  return token() ? {"Authorization": "Bearer " + token()} : {"X-Tenant-ID": tenant()};
 }
 
 export class ApiFailure extends Error {
@@ -24,6 +34,7 @@ export class ApiFailure extends Error {
 }
 
 const PLAIN = {
+  401: "Not signed in: the service requires a token (paste one above); ",
   404: "Not found: the record does not exist (or belongs to another tenant).",
   503: "The service's database is unreachable; try again in a moment.",
 };
@@ -46,6 +57,7 @@ export async function call(method, path, body) {
   }
   if (response.ok) return payload;
   const error = payload && payload.error;
-  const message = PLAIN[response.status] || (error ? error.message : "The service answered " + response.status);
+  const detail = error ? error.message : "the service answered " + response.status;
+  const message = response.status === 401 ? PLAIN[401] + detail : PLAIN[response.status] || detail;
   throw new ApiFailure(response.status, message, error);
 }

@@ -1,12 +1,13 @@
 // The admin page: reads the contract, then routes #/<plural>[/<id>[/edit]|/new] to a view.
-import {identity, setIdentity} from "./api.js";
+import {setTenant, setToken, tenant, token} from "./api.js";
 import {entities} from "./contract.js";
 import {detailView, formView, listView} from "./views.js";
 
 const main = document.getElementById("main");
 const status = document.getElementById("status");
 const nav = document.getElementById("entities");
-const who = document.getElementById("identity");
+const tenantBox = document.getElementById("tenant");
+const tokenBox = document.getElementById("token");
 let all = [];
 
 function route() {
@@ -23,8 +24,10 @@ function route() {
 }
 
 async function start() {
-  who.value = identity();
-  who.addEventListener("change", () => { setIdentity(who.value); route(); });
+  tenantBox.value = tenant();
+  tokenBox.value = token();
+  tenantBox.addEventListener("change", () => { setTenant(tenantBox.value); route(); });
+  tokenBox.addEventListener("change", () => { setToken(tokenBox.value); route(); });
   const response = await fetch("/openapi.json").catch(() => null);
   if (!response || !response.ok) {
     status.textContent = "The service's contract (/openapi.json) cannot be read; is the service running?";
