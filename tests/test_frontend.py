@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,7 +60,9 @@ class Service:
         response = connection.getresponse()
         raw = response.read()
         connection.close()
-        return response.status, (json.loads(raw) if raw and response.getheader("Content-Type") == "application/json" else raw)
+        return response.status, (
+            json.loads(raw) if raw and response.getheader("Content-Type") == "application/json" else raw
+        )
 
     def api(self, tenant: str, method: str, path: str, body=None):
         return self.call(method, "/api/v1/" + path, body, {"X-Tenant-ID": tenant})
@@ -142,7 +145,8 @@ def isbn(n: int) -> str:
 def test_the_page_is_served_with_a_strict_csp_and_no_inline_script(service: Service):
     status, html = service.call("GET", "/")
     assert status == 200
-    assert b"<script>" not in html and b"<style" not in html and b" on" not in html.lower().replace(b" on ", b"")
+    # No inline script, style or event handler: only files the CSP's 'self' allows.
+    assert b"<script>" not in html and b"<style" not in html and re.search(rb"\son[a-z]+=", html) is None
     connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
     connection.request("GET", "/static/app.js")
     response = connection.getresponse()
@@ -237,7 +241,9 @@ def test_a_reference_is_picked_by_its_parents_name_and_links_back(page, service:
 def test_delete_says_what_a_cascade_removes_then_removes_it(page, service: Service, tenant: str):
     book = new_book(service, tenant, "Emma", isbn(7))
     _, member = service.api(tenant, "POST", "members", {"name": "Bo", "email": "bo@example.org"})
-    status, _ = service.api(tenant, "POST", "loans", {"book_id": book["id"], "member_id": member["id"], "due_on": "2027-02-01"})
+    status, _ = service.api(
+        tenant, "POST", "loans", {"book_id": book["id"], "member_id": member["id"], "due_on": "2027-02-01"}
+    )
     assert status == 201
     go(page, service, f"/members/{member['id']}")
     page.click("button.danger:has-text('Delete')")
@@ -323,7 +329,12 @@ def test_with_sign_in_required_the_page_sends_the_token_and_its_tenant_applies(
     service = Service(*build, tmp_path, {"LAI_JWT_SECRET": secret})
     try:
         token = mint_token(secret, "token-tenant")
-        assert service.call("POST", "/api/v1/books", {"title": "T", "isbn": isbn(12)}, {"Authorization": f"Bearer {token}"})[0] == 201
+        assert (
+            service.call(
+                "POST", "/api/v1/books", {"title": "T", "isbn": isbn(12)}, {"Authorization": f"Bearer {token}"}
+            )[0]
+            == 201
+        )
         context = browser.new_context()
         page = context.new_page()
         page.goto(service.url + "/#/books")
