@@ -32,7 +32,8 @@ export async function listView(ctx, entity, params) {
       control.append(new Option("(any)", ""));
       (spec.enum || [true, false]).forEach(v => control.append(new Option(String(v), String(v))));
     } else {
-      control = el("input", {id, name: p.name, type: types(spec).base === "integer" || types(spec).base === "number" ? "number" : "text"});
+      const numeric = types(spec).base === "integer" || types(spec).base === "number";
+      control = el("input", {id, name: p.name, type: numeric ? "number" : spec.format === "date" ? "date" : "text"});
     }
     control.value = params.get(p.name) || "";
     if (control.value) query.set(p.name, control.value);
@@ -68,10 +69,15 @@ export async function listView(ctx, entity, params) {
     const order = sort === column ? "ascending" : sort === "-" + column ? "descending" : "none";
     head.append(el("th", {scope: "col", "aria-sort": order}, link(column + mark, `/${entity.plural}?${next}`)));
   }
+  // The id opens the record; a reference opens the parent record it names.
+  const parentOf = c => byName(ctx.all, (entity.input.properties[c] || {})["x-references"]);
+  const shown = (item, c) => {
+    if (c === "id") return link(item.id.slice(0, 8), `/${entity.plural}/${item.id}`);
+    const parent = parentOf(c);
+    return parent && item[c] ? link(item[c].slice(0, 8), `/${parent.plural}/${item[c]}`) : cell(item[c]);
+  };
   const body = el("tbody");
-  for (const item of page.items) {
-    body.append(el("tr", {}, ...columns.map(c => el("td", {}, c === "id" ? link(item.id.slice(0, 8), `/${entity.plural}/${item.id}`) : cell(item[c])))));
-  }
+  for (const item of page.items) body.append(el("tr", {}, ...columns.map(c => el("td", {}, shown(item, c)))));
   const last = Math.min(page.offset + page.items.length, page.total);
   const pager = el("nav", {class: "pager", "aria-label": "Pages"},
     el("span", {class: "total"}, `${page.total ? page.offset + 1 : 0}–${last} of ${page.total}`));
