@@ -6,82 +6,24 @@ The library example is the module: it has an enum, a date, a unique field, a res
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import re
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from frontend_harness import Service, browser, go, open_page, rows, skip_without_browser, tenant, write_build
 
-from factory.engine.codegen import generate_source
-from factory.pack0.load import load_pack0
-
-CHROMIUM = Path("/usr/bin/chromium")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-if not CHROMIUM.is_file():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the browser tests need it", allow_module_level=True)
+sync_api = skip_without_browser()
+__all__ = ["browser", "tenant"]  # fixtures, used by name
 
 EXAMPLE = ROOT / "examples/pack0-library-0.0.1"
 XSS = "<img src=x onerror=alert(1)>"
-WAIT_MS = 5000  # Playwright's default is 30 s: a broken page should fail a test quickly, not stall the suite
-
-
-class Service:
-    """A generated service running as its own process, and a small HTTP client for checking what it stored."""
-
-    def __init__(self, src: Path, package: str, folder: Path, extra_env: dict[str, str] | None = None):
-        port_file = folder / "port"
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(src),
-            "DATABASE_PATH": str(folder / "db.sqlite3"),
-            **(extra_env or {}),
-        }
-        argv = [sys.executable, "-m", package, "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file)]
-        self.process = subprocess.Popen(argv, env=env, cwd=folder, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while not (port_file.is_file() and port_file.read_text().strip()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the generated service did not start: {self.process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def call(self, method: str, path: str, body=None, headers: dict[str, str] | None = None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        connection.request(method, path, body=None if body is None else json.dumps(body), headers=sent)
-        response = connection.getresponse()
-        raw = response.read()
-        connection.close()
-        return response.status, (
-            json.loads(raw) if raw and response.getheader("Content-Type") == "application/json" else raw
-        )
-
-    def api(self, tenant: str, method: str, path: str, body=None):
-        return self.call(method, "/api/v1/" + path, body, {"X-Tenant-ID": tenant})
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    root = tmp_path_factory.mktemp("frontend-build")
-    pack0 = load_pack0(EXAMPLE)
-    for relative, text in generate_source(pack0).items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root / "src", pack0.package
+    return write_build(EXAMPLE, tmp_path_factory.mktemp("frontend-build"))
 
 
 @pytest.fixture(scope="module")
@@ -91,47 +33,13 @@ def service(build: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory):
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def tenant() -> str:
-    return "t-" + uuid.uuid4().hex[:12]  # every test its own tenant: nothing one test stores shows in another
-
-
 @pytest.fixture
 def page(browser, service: Service, tenant: str):
-    """A fresh browser context signed in as `tenant`; fails the test on any script error or CSP violation.
-    (The strict CSP also refuses Playwright's string-evaluated waits: tests wait with locators and expect.)"""
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    opened.on("dialog", lambda dialog: (problems.append(f"a dialog opened: {dialog.message}"), dialog.dismiss()))
-    opened.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
-    opened.goto(service.url + "/")
-    opened.fill("#tenant", tenant)
-    opened.press("#tenant", "Tab")  # change event: the page keeps the tenant and reloads the view
-    opened.wait_for_selector("#main h2")
+    """A fresh browser context signed in as `tenant`; the test fails on any script error or CSP violation."""
+    context, opened, problems = open_page(browser, service.url + "/", tenant)
     yield opened
     context.close()
     assert problems == []
-
-
-def go(page, service: Service, hash_path: str) -> None:
-    page.goto(f"{service.url}/#{hash_path}")
-    page.wait_for_selector("#main h2")
-
-
-def rows(page) -> list[list[str]]:
-    page.wait_for_selector("#main table")
-    return [[cell.inner_text() for cell in row.query_selector_all("td")] for row in page.query_selector_all("tbody tr")]
 
 
 def new_book(service: Service, tenant: str, title: str, isbn: str, **extra) -> dict:
@@ -145,18 +53,15 @@ def isbn(n: int) -> str:
 
 
 def test_the_page_is_served_with_a_strict_csp_and_no_inline_script(service: Service):
-    status, html = service.call("GET", "/")
+    status, html, _headers = service.call("GET", "/")
     assert status == 200
     # No inline script, style or event handler: only files the CSP's 'self' allows.
     assert b"<script>" not in html and b"<style" not in html and re.search(rb"\son[a-z]+=", html) is None
-    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
-    connection.request("GET", "/static/app.js")
-    response = connection.getresponse()
-    response.read()
-    connection.close()
-    policy = response.getheader("Content-Security-Policy")
-    assert response.status == 200 and response.getheader("Content-Type").startswith("text/javascript")
-    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    status, _script, headers = service.call("GET", "/static/app.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert "script-src 'self';" in headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]
+    assert service.call("GET", "/static/../openapi.json")[0] == 404  # only the listed files, no path joining
 
 
 def test_create_from_the_form_is_stored_with_typed_values(page, service: Service, tenant: str):
@@ -335,16 +240,9 @@ def test_with_sign_in_required_the_page_sends_the_token_and_its_tenant_applies(
     service = Service(*build, tmp_path, {"LAI_JWT_SECRET": secret})
     try:
         token = mint_token(secret, "token-tenant")
-        assert (
-            service.call(
-                "POST", "/api/v1/books", {"title": "T", "isbn": isbn(12)}, {"Authorization": f"Bearer {token}"}
-            )[0]
-            == 201
-        )
-        context = browser.new_context()
-        context.set_default_timeout(WAIT_MS)
-        page = context.new_page()
-        page.goto(service.url + "/#/books")
+        signed = {"Authorization": f"Bearer {token}"}
+        assert service.call("POST", "/api/v1/books", {"title": "T", "isbn": isbn(12)}, signed)[0] == 201
+        context, page, problems = open_page(browser, service.url + "/#/books")
         page.wait_for_selector("#status.error")
         assert "Not signed in" in page.inner_text("#status")
         page.fill("#token", token)
@@ -352,13 +250,14 @@ def test_with_sign_in_required_the_page_sends_the_token_and_its_tenant_applies(
         page.wait_for_selector("tbody tr")
         assert [row[3] for row in rows(page)] == ["T"]
         context.close()
+        assert problems == []
     finally:
         service.stop()
 
 
 def test_the_served_contract_is_the_generated_one_and_declares_no_page_path(build: tuple[Path, str], service: Service):
     src, package = build
-    status, served = service.call("GET", "/openapi.json")
+    status, served, _headers = service.call("GET", "/openapi.json")
     assert status == 200
     assert served == json.loads((src / package / "openapi.json").read_text(encoding="utf-8"))
     # The page's own paths answer, but they are not API operations: the contract is exactly the API plus /health.
