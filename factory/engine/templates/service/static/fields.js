@@ -24,6 +24,23 @@ function localDateTime(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+// A time of day (RFC 3339 needs an offset): edited as local time, sent with the browser's offset today.
+function offsetText(minutes) {
+  const sign = minutes < 0 ? "-" : "+";
+  return `${sign}${pad(Math.floor(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
+}
+
+const localOffset = () => -new Date().getTimezoneOffset();
+
+function localTime(text) {
+  const match = /^(\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|([+-])(\d\d):(\d\d))$/i.exec(text);
+  if (!match) return EMPTY;
+  const [, h, m, sec, zone, sign, oh, om] = match;
+  const offset = zone.toUpperCase() === "Z" ? 0 : (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  const minutes = (((Number(h) * 60 + Number(m) - offset + localOffset()) % 1440) + 1440) % 1440;
+  return `${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}:${sec}`;
+}
+
 function inputAttrs(spec, base) {
   if (base === "integer" || base === "number") {
     const step = spec.multipleOf || (base === "integer" ? 1 : "any");
@@ -40,7 +57,7 @@ function inputAttrs(spec, base) {
 function convert(text, spec, base) {
   if (base === "integer" || base === "number") return Number(text);
   if (spec.format === "date-time") return new Date(text).toISOString();
-  if (spec.format === "time" && /^\d\d:\d\d$/.test(text)) return text + ":00";
+  if (spec.format === "time") return (/^\d\d:\d\d$/.test(text) ? text + ":00" : text) + offsetText(localOffset());
   return text;
 }
 
@@ -60,6 +77,7 @@ export function makeField(name, spec, required, picker) {
   const error = el("span", {id: id + "-error", class: "field-error", role: "alert"});
   const described = `${id}-hint ${id}-error`;
   let control, read, show;
+  let hadItems = false; // an array shown with items: emptying it in an edit sends [], else an empty box is left out
   if (spec["x-references"] && picker) {
     ({control, read, show} = picker(id, spec, required && !nullable, nullable));
   } else if (spec.enum) {
@@ -84,21 +102,30 @@ export function makeField(name, spec, required, picker) {
     control = el("textarea", {id, name, rows: 3, required: required && !nullable});
     read = () => {
       const text = control.value.trim();
-      if (text === EMPTY) return nullable ? {set: true, value: null} : (base === "array" ? {set: true, value: []} : {set: false});
+      if (text === EMPTY) return nullable ? {set: true, value: null} : (base === "array" && hadItems ? {set: true, value: []} : {set: false});
       if (base !== "array") return {set: true, value: JSON.parse(text)};
       return {set: true, value: text.split("\n").map(s => s.trim()).filter(s => s !== EMPTY).map(s => itemValue(s, spec.items))};
     };
     show = v => {
+      hadItems = Array.isArray(v) && v.length > 0;
       if (v === undefined || v === null) control.value = EMPTY;
       else if (base === "array") control.value = v.map(x => typeof x === "string" ? x : JSON.stringify(x)).join("\n");
       else control.value = JSON.stringify(v);
     };
   } else {
     control = el("input", {id, name, required: required && !nullable, ...inputAttrs(spec, base)});
-    read = () => control.value === EMPTY ? (nullable ? {set: true, value: null} : {set: false}) : {set: true, value: convert(control.value, spec, base)};
+    // Left as shown, a value reads back as the record had it: a time shown in local time is not "changed".
+    let shown = {text: null, value: undefined};
+    read = () => {
+      if (control.value === shown.text) return {set: true, value: shown.value};
+      if (control.value === EMPTY) return nullable ? {set: true, value: null} : {set: false};
+      return {set: true, value: convert(control.value, spec, base)};
+    };
     show = v => {
       if (v === undefined || v === null) control.value = EMPTY;
-      else control.value = spec.format === "date-time" ? localDateTime(v) : String(v);
+      else if (spec.format === "date-time") control.value = localDateTime(v);
+      else control.value = spec.format === "time" ? localTime(v) : String(v);
+      shown = v === undefined || v === null ? {text: null, value: undefined} : {text: control.value, value: v};
     };
     if (spec.default !== undefined && spec.default !== null) show(spec.default);
   }
@@ -116,7 +143,7 @@ function describe(spec, base, nullable) {
   const parts = [];
   if (spec.description) parts.push(spec.description);
   if (spec.format === "date-time") parts.push("your local time; sent as UTC");
-  if (spec.format === "time") parts.push("time of day (HH:MM:SS)");
+  if (spec.format === "time") parts.push(`time of day, your time zone (UTC${offsetText(localOffset())})`);
   if (base === "array") parts.push("one item per line");
   if (nullable) parts.push("leave empty to send null");
   return parts.join(" · ");
