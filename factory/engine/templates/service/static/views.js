@@ -212,7 +212,7 @@ export async function formView(ctx, entity, id) {
   if (id) fields.forEach(f => f.show(original[f.name]));
   const form = el("form", {class: "record", novalidate: false}, ...fields.map(f => f.node),
     el("button", {type: "submit"}, id ? "Save changes" : "Create"));
-  const formError = el("p", {class: "status error", role: "alert", id: "form-error"});
+  const formError = el("p", {class: "status error", role: "alert", id: "form-error", tabindex: "-1"});
   form.addEventListener("submit", async event => {
     event.preventDefault();
     fields.forEach(f => f.setError(""));
@@ -239,7 +239,7 @@ export async function formView(ctx, entity, id) {
       for (const f of fields) if (byField[f.name]) f.setError(byField[f.name].join("; "));
       formError.textContent = [failure.message, ...general].join(" ");
       const first = fields.find(f => byField[f.name]);
-      (first ? first.control : formError).focus?.();
+      (first ? first.node.querySelector("input, select, textarea") : formError).focus();
     }
   });
   main.replaceChildren(el("h2", {}, (id ? "Edit " : "New ") + entity.title), formError, form,
