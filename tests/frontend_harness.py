@@ -8,6 +8,7 @@ first, so a machine without either skips the module saying which is missing, nev
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import subprocess
@@ -120,15 +121,21 @@ def open_page(browser, url: str, tenant: str | None = None, **context_options):
     page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(url)
     if tenant is not None:
+        page.wait_for_selector("#main[data-ready]")
         page.fill("#tenant", tenant)
-        page.press("#tenant", "Tab")  # change event: the page keeps the tenant and reloads the view
-    page.wait_for_selector("#main h2")
+        page.press("#tenant", "Tab")  # change event: the page keeps the tenant and draws the view again
+    page.wait_for_selector("#main[data-ready]")
     return context, page, problems
 
 
+_LOADS = itertools.count()
+
+
 def go(page, service: Service, hash_path: str) -> None:
-    page.goto(f"{service.url}/#{hash_path}")
-    page.wait_for_selector("#main h2")
+    """Load the page afresh at #hash_path and wait until that view is drawn (app.js sets #main's data-ready).
+    A fresh load each time: a hash-only change to the current hash would draw nothing new to wait for."""
+    page.goto(f"{service.url}/?load={next(_LOADS)}#{hash_path}")
+    page.wait_for_selector(f"#main[data-ready='#{hash_path}']")
 
 
 def rows(page) -> list[list[str]]:

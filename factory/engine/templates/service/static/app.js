@@ -10,7 +10,7 @@ const tenantBox = document.getElementById("tenant");
 const tokenBox = document.getElementById("token");
 let all = [];
 
-function route() {
+function render() {
   const [path, search] = (location.hash.slice(1) || "/").split("?");
   const [plural, id, action] = path.split("/").filter(Boolean);
   const entity = all.find(e => e.plural === plural) || all[0];
@@ -21,6 +21,13 @@ function route() {
   if (id && action === "edit") return formView(ctx, entity, id);
   if (id) return detailView(ctx, entity, id);
   return listView(ctx, entity, new URLSearchParams(search || ""));
+}
+
+// data-ready names the view once it is drawn (its records fetched): what a test, or a script, can wait for.
+async function route() {
+  delete main.dataset.ready;
+  await render();
+  main.dataset.ready = location.hash || "#/";
 }
 
 async function start() {
@@ -45,7 +52,10 @@ async function start() {
     a.textContent = entity.title;
     nav.append(a);
   }
-  window.addEventListener("hashchange", () => { status.textContent = status.className.includes("error") ? "" : status.textContent; route(); });
+  window.addEventListener("hashchange", () => {
+    if (status.className.includes("error")) { status.textContent = ""; status.className = "status"; } // a new view: an old error no longer applies
+    route();
+  });
   await route();
 }
 
