@@ -17,11 +17,10 @@ function sortable(parameters) {
   return match ? match[1].split("|") : [];
 }
 
-// The field a record is shown and searched by: x-display if declared, else the first required string field.
+// The field a record is shown and searched by: the first required plain string field (a Pack0 cannot declare
+// one yet: an x-display keyword is issue #27's, not built).
 function displayField(input) {
   const props = input.properties;
-  const declared = input["x-display"];
-  if (declared && props[declared]) return declared;
   const isText = name => types(props[name]).base === "string" && !props[name].format && !props[name]["x-references"];
   return input.required.find(isText) || Object.keys(props).find(isText) || "id";
 }
