@@ -43,8 +43,11 @@ function localTime(text) {
 
 function inputAttrs(spec, base) {
   if (base === "integer" || base === "number") {
-    const step = spec.multipleOf || (base === "integer" ? 1 : "any");
-    return {type: "number", min: spec.minimum ?? spec.exclusiveMinimum, max: spec.maximum ?? spec.exclusiveMaximum, step};
+    const min = spec.minimum ?? spec.exclusiveMinimum;
+    // HTML counts step from min, multipleOf from 0: a step the two disagree on would refuse valid values.
+    const fits = step => step !== undefined && Number.isInteger((min ?? 0) / step);
+    const step = fits(spec.multipleOf) ? spec.multipleOf : spec.multipleOf === undefined && fits(base === "integer" ? 1 : undefined) ? 1 : "any";
+    return {type: "number", min, max: spec.maximum ?? spec.exclusiveMaximum, step};
   }
   const byFormat = {date: "date", "date-time": "datetime-local", time: "time", email: "email", uri: "url"};
   const type = byFormat[spec.format] || "text";
@@ -77,7 +80,7 @@ export function makeField(name, spec, required, picker) {
   const error = el("span", {id: id + "-error", class: "field-error", role: "alert"});
   const described = `${id}-hint ${id}-error`;
   let control, read, show;
-  let hadItems = false; // an array shown with items: emptying it in an edit sends [], else an empty box is left out
+  let shownItems = false; // an array shown with items: emptying it sends [], else an empty box is left out
   if (spec["x-references"] && picker) {
     ({control, read, show} = picker(id, spec, required && !nullable, nullable));
   } else if (spec.enum) {
@@ -102,33 +105,27 @@ export function makeField(name, spec, required, picker) {
     control = el("textarea", {id, name, rows: 3, required: required && !nullable});
     read = () => {
       const text = control.value.trim();
-      if (text === EMPTY) return nullable ? {set: true, value: null} : (base === "array" && hadItems ? {set: true, value: []} : {set: false});
+      if (text === EMPTY) return nullable ? {set: true, value: null} : (base === "array" && shownItems ? {set: true, value: []} : {set: false});
       if (base !== "array") return {set: true, value: JSON.parse(text)};
       return {set: true, value: text.split("\n").map(s => s.trim()).filter(s => s !== EMPTY).map(s => itemValue(s, spec.items))};
     };
     show = v => {
-      hadItems = Array.isArray(v) && v.length > 0;
+      shownItems = Array.isArray(v) && v.length > 0;
       if (v === undefined || v === null) control.value = EMPTY;
       else if (base === "array") control.value = v.map(x => typeof x === "string" ? x : JSON.stringify(x)).join("\n");
       else control.value = JSON.stringify(v);
     };
   } else {
     control = el("input", {id, name, required: required && !nullable, ...inputAttrs(spec, base)});
-    // Left as shown, a value reads back as the record had it: a time shown in local time is not "changed".
-    let shown = {text: null, value: undefined};
-    read = () => {
-      if (control.value === shown.text) return {set: true, value: shown.value};
-      if (control.value === EMPTY) return nullable ? {set: true, value: null} : {set: false};
-      return {set: true, value: convert(control.value, spec, base)};
-    };
+    read = () => control.value === EMPTY ? (nullable ? {set: true, value: null} : {set: false}) : {set: true, value: convert(control.value, spec, base)};
     show = v => {
       if (v === undefined || v === null) control.value = EMPTY;
       else if (spec.format === "date-time") control.value = localDateTime(v);
       else control.value = spec.format === "time" ? localTime(v) : String(v);
-      shown = v === undefined || v === null ? {text: null, value: undefined} : {text: control.value, value: v};
     };
     if (spec.default !== undefined && spec.default !== null) show(spec.default);
   }
+  ({read, show} = keepingShown(control, read, show));
   control.setAttribute("aria-describedby", described);
   const label = el("label", {for: id}, name + (required ? " *" : ""));
   const node = el("div", {class: "field", "data-field": name}, label, control, hint, error);
@@ -137,6 +134,20 @@ export function makeField(name, spec, required, picker) {
     control.setAttribute("aria-invalid", text ? "true" : "false");
   };
   return {name, node, control, read, show, setError};
+}
+
+// Left as shown, a control reads back exactly the value it was shown: a time shown in local time, [] shown as an
+// empty box or 1e21 shown as a number is not "changed" (an edit then PATCHes only what the user touched).
+function keepingShown(control, read, show) {
+  const state = () => {
+    const input = control.matches("input, select, textarea") ? control : control.querySelector("select");
+    return input.type === "checkbox" ? String(input.checked) : input.value;
+  };
+  let shown = null;
+  return {
+    show: v => { show(v); shown = {state: state(), value: v}; },
+    read: () => shown && state() === shown.state ? (shown.value === undefined ? {set: false} : {set: true, value: shown.value}) : read(),
+  };
 }
 
 function describe(spec, base, nullable) {
