@@ -53,7 +53,8 @@ function inputAttrs(spec, base) {
   const type = byFormat[spec.format] || "text";
   const attrs = {type, maxlength: spec.maxLength, minlength: spec.minLength};
   if (type === "time" || type === "datetime-local") attrs.step = 1;
-  if (spec.pattern && type === "text") attrs.pattern = spec.pattern;
+  // A JSON Schema pattern searches (unanchored), an HTML pattern must match the whole value: wrap it.
+  if (spec.pattern && type === "text") attrs.pattern = `[\\s\\S]*(?:${spec.pattern})[\\s\\S]*`;
   return attrs;
 }
 
