@@ -28,7 +28,14 @@ SERVICE_TEMPLATES = (
     "query.py",
     "storage.py",
     "storage_pg.py",
+    "static_files.py",
     "static/index.html",
+    "static/app.css",
+    "static/app.js",
+    "static/api.js",
+    "static/contract.js",
+    "static/fields.js",
+    "static/views.js",
 )
 BUILD_ROOT_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml", "requirements.txt", "ruff.toml")
 SERVICE_PORT = 8000

@@ -24,6 +24,7 @@ from . import limits
 from .errors import ApiError, invalid_query, json_bytes, not_found
 from .listing import QueryError, list_query
 from .resources import MODULE_NAME
+from .static_files import read_page
 from .validation import InvalidJson, RejectedJson, decode_json, validate_body, with_defaults, with_integers
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -98,8 +99,9 @@ def contract(_store, _request, _route, _identity):
     return HTTPStatus.OK, "application/json", (PACKAGE_DIR / "openapi.json").read_bytes(), {}
 
 
-def page(_store, _request, _route, _identity):
-    return HTTPStatus.OK, "text/html; charset=utf-8", (PACKAGE_DIR / "static" / "index.html").read_bytes(), {}
+def page(_store, request, _route, _identity):
+    content_type, body = read_page(request.path)
+    return HTTPStatus.OK, content_type, body, {}
 
 
 def list_records(store, request, route, identity):

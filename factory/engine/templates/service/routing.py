@@ -11,13 +11,13 @@ from typing import NamedTuple
 
 from . import limits
 from .errors import ApiError, not_found
+from .static_files import PAGES
 
 # Paths outside the API prefix that answer without a tenant.
 SERVICE_ROUTES = {
     "/health": {"GET": "health"},
     "/openapi.json": {"GET": "contract"},
-    "/": {"GET": "page"},
-    "/index.html": {"GET": "page"},
+    **{path: {"GET": "page"} for path in PAGES},  # the admin page and its scripts
 }
 COLLECTION_METHODS = {"GET": "list", "POST": "create"}
 ITEM_METHODS = {"GET": "get", "PATCH": "update", "DELETE": "delete"}
