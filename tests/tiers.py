@@ -33,6 +33,10 @@ SLOW = (
     "test_cli.py",
     "test_conformance_gate.py",  # no build, but it starts 16 services twice each (13 s)
     "test_conformance_llm.py",
+    "test_frontend.py",  # real Chromium against a running service (no build, but browsers are slow to start)
+    "test_frontend_a11y.py",
+    "test_frontend_every_entity.py",
+    "test_frontend_inputs.py",
     "test_config.py",
     "test_crash_safety.py",
     "test_deploy.py",
