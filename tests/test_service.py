@@ -50,7 +50,9 @@ def test_service_serves_health_contract_and_page(service_port: int, crm_output: 
     contract = json.loads((crm_output / "pack0/pack0-crm-contacts-0.0.1/contracts/openapi.json").read_text())
     assert call(service_port, "GET", "/openapi.json", tenant=None) == (200, contract)
     status, page = call(service_port, "GET", "/", tenant=None)
-    assert status == 200 and b"<form" in page and b"/openapi.json" in page
+    assert status == 200 and b'src="/static/app.js"' in page
+    status, script = call(service_port, "GET", "/static/app.js", tenant=None)
+    assert status == 200 and b'fetch("/openapi.json")' in script  # the page is drawn from the contract
 
 
 def test_crud_with_tenant_isolation_and_validation(service_port: int):

@@ -16,7 +16,9 @@ def test_service_basics(client):
     assert health.status == 200 and health.json["status"] == "ok"
     assert client.request("GET", "/openapi.json", tenant=None).json == CONTRACT
     page = client.request("GET", "/", tenant=None)
-    assert page.status == 200 and b"<form" in page.raw
+    assert page.status == 200 and b'<script type="module" src="/static/app.js">' in page.raw
+    script = client.request("GET", "/static/app.js", tenant=None)
+    assert script.status == 200 and b"import" in script.raw
 
 
 def test_two_tenants_full_flow(client, tenant, other_tenant):
