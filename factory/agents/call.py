@@ -187,6 +187,10 @@ def codegen(provider: Provider, pack0: Pack0, slice_name: str, raw_log: Path | N
 
 
 def testgen(provider: Provider, pack0: Pack0, slice_name: str, source: dict[str, str], raw_log: Path | None):
+    # The browser page (src/PACKAGE/static/) is not what TestGen tests (the API is): left out, it would be
+    # most of the core slice's prompt.
+    page = f"src/{pack0.package}/static/"
+    source = {path: text for path, text in source.items() if not path.startswith(page)}
     prompt = f"{slice_prompt('testgen', pack0, slice_name)}\nThe slice's code:\n{files_block(source)}"
     request = _request("testgen", TESTGEN_SYSTEM, prompt, pack0, slice=slice_name, files=source)
     return call_agent(provider, request, FileSetReply, raw_log)

@@ -21,7 +21,16 @@ def chosen_files(pack0: Pack0, files: dict[str, str], failure: str) -> tuple[dic
     """(files to show, files left out by the size cap): named in the failure first, then implicated."""
     mentioned = mentioned_paths(failure)
     implicated = implicated_paths(pack0, failure) | mentioned
-    candidates = [path for path in files if path in implicated and path not in _factory_written(pack0)]
+    # The browser page (src/PACKAGE/static/) is no part of the API the tests and judges call: shown only
+    # when the failure names one of its files, else it would be most of every prompt.
+    page = f"src/{pack0.package}/static/"
+    candidates = [
+        path
+        for path in files
+        if path in implicated
+        and path not in _factory_written(pack0)
+        and (not path.startswith(page) or path in mentioned)
+    ]
     if not candidates:  # the failure names nothing we know: the source (not the tests) is the suspect
         candidates = [path for path in files if path.startswith("src/") and path not in _factory_written(pack0)]
     ordered = sorted(candidates, key=lambda path: (path not in mentioned, path))
