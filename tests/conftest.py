@@ -114,6 +114,26 @@ def build_env(build: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(build / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+@contextlib.contextmanager
+def service_by_hand(build: Path, cwd: Path, package: str = "crm_contacts", **env: str):
+    """A build's service started as its README says (python -m PACKAGE --port 0), the port it bound."""
+    import time
+
+    port_file = cwd / "port"
+    argv = [sys.executable, "-m", package, "--port", "0", "--port-file", str(port_file)]
+    process = subprocess.Popen(argv, env={**build_env(build), **env}, cwd=cwd, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while not (port_file.is_file() and port_file.read_text()):
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.05)
+        yield int(port_file.read_text())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 _SEEDED: list[Path] = []  # the caches seed_fuzz_results made during the running test
 
 

@@ -8,11 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import build_env
+from conftest import build_env, service_by_hand
 
 
 def call(port: int, method: str, path: str, body=None, tenant: str | None = "acme") -> tuple[int, object]:
@@ -28,20 +27,9 @@ def call(port: int, method: str, path: str, body=None, tenant: str | None = "acm
 
 @pytest.fixture
 def service_port(crm_output: Path, tmp_path: Path):
-    build = crm_output / "build"
-    port_file = tmp_path / "port"
     database = tmp_path / "by-hand.sqlite3"
-    env = {**build_env(build), "DATABASE_PATH": str(database)}
-    argv = [sys.executable, "-m", "crm_contacts", "--port", "0", "--port-file", str(port_file)]
-    process = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while not (port_file.is_file() and port_file.read_text()):
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    yield int(port_file.read_text())
-    process.terminate()
-    process.wait(timeout=10)
+    with service_by_hand(crm_output / "build", tmp_path, DATABASE_PATH=str(database)) as bound:
+        yield bound
     assert database.is_file(), "the service must store its rows in DATABASE_PATH"
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import jwt
 import pytest
-from conftest import build_env
+from conftest import service_by_hand
 
 from factory.service_auth import mint_token, new_test_secret
 
@@ -32,18 +29,9 @@ def call(port, method, path, token=None, body=None, extra=None):
 
 @pytest.fixture
 def port(crm_source: Path, tmp_path: Path):
-    port_file = tmp_path / "port"
-    env = {**build_env(crm_source / "build"), "DATABASE_PATH": str(tmp_path / "db.sqlite3"), "LAI_JWT_SECRET": SECRET}
-    argv = [sys.executable, "-m", "crm_contacts", "--port", "0", "--port-file", str(port_file)]
-    process = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while not (port_file.is_file() and port_file.read_text()):
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    yield int(port_file.read_text())
-    process.terminate()
-    process.wait(timeout=10)
+    database = str(tmp_path / "db.sqlite3")
+    with service_by_hand(crm_source / "build", tmp_path, DATABASE_PATH=database, LAI_JWT_SECRET=SECRET) as bound:
+        yield bound
 
 
 def _collection(crm_source: Path):
