@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from factory.fsutil import sha256_bytes
-from factory.gates.contracts_fuzz import service_files
+from factory.gates.contracts_fuzz import one_line, service_files
 from factory.gates.result import GateResult
 
 if TYPE_CHECKING:
@@ -32,11 +32,6 @@ PLAN = Path(__file__).with_name("conformance_plan.py")
 CACHE_FOLDER, RUN_KIND = "conformance", "conformance"
 # Starting the service twice, then a few requests per record: generous, so a slow machine is not a finding.
 BASE_SECONDS, SECONDS_PER_ENTITY = 90, 15
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 @dataclass
@@ -55,7 +50,7 @@ class ConformanceRun:
     def summary(self) -> str:
         reused = f" (this code's run, reused: key {self.reused_key[:12]})" if self.reused_key else ""
         if self.error:
-            return f"the conformance checks could not run: {_one_line(self.error, 300)}"
+            return f"the conformance checks could not run: {one_line(self.error, 300)}"
         if self.passed:
             return f"{self.checks} conformance checks passed{reused}"
         return f"{len(self.findings)} of {self.checks} conformance checks failed{reused}"
@@ -63,12 +58,12 @@ class ConformanceRun:
     def detail_lines(self) -> list[str]:
         """One line per finding: operation, check, what was sent, what came back, the curl that reproduces it."""
         lines = [
-            f"{item['operation']}: {item['check']}: sent {_one_line(item['sent'], 160)}; got "
-            f"{_one_line(item['got'], 200)}; expected {_one_line(item['expected'], 120)}"
-            + (f" | reproduce: {_one_line(item['curl'], 500)}" if item.get("curl") else "")
+            f"{item['operation']}: {item['check']}: sent {one_line(item['sent'], 160)}; got "
+            f"{one_line(item['got'], 200)}; expected {one_line(item['expected'], 120)}"
+            + (f" | reproduce: {one_line(item['curl'], 500)}" if item.get("curl") else "")
             for item in self.findings
         ]
-        return lines + ([f"conformance error: {_one_line(self.error)}"] if self.error else [])
+        return lines + ([f"conformance error: {one_line(self.error, 300)}"] if self.error else [])
 
     def failure_text(self) -> str:
         """What the Healer reads: each finding in full, and the service's log (its tracebacks)."""
@@ -105,7 +100,7 @@ def status_and_shape_findings(contract: dict, exchanges: list[dict]) -> list[dic
                 {
                     **finding,
                     "check": "statuses: the answer's status is declared",
-                    "got": f"{status} {_one_line(json.dumps(exchange['body']), 200)}",
+                    "got": f"{status} {one_line(json.dumps(exchange['body']), 200)}",
                     "expected": wanted,
                 }
             )
@@ -122,7 +117,7 @@ def status_and_shape_findings(contract: dict, exchanges: list[dict]) -> list[dic
                 {
                     **finding,
                     "check": "shapes: the answer's body fits its declared schema",
-                    "got": f"{status}: at {path_text}: {_one_line(error.message, 200)}",
+                    "got": f"{status}: at {path_text}: {one_line(error.message, 200)}",
                     "expected": f"the {status} response schema of the contract",
                 }
             )

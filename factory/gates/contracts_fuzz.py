@@ -74,7 +74,7 @@ def fuzz_environment() -> dict[str, str]:
     return {variable: os.environ.get(variable, "") for variable, *_ in SETTINGS.values()}
 
 
-def _one_line(text: str, limit: int = 400) -> str:
+def one_line(text: str, limit: int = 400) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
@@ -113,10 +113,10 @@ class FuzzRun:
         """One line per finding: operation, check, what went wrong, and the curl that reproduces it."""
         lines = [
             f"{item['operation']}: {item['check']} ({item['code']} {item['title']}): "
-            f"{_one_line(item['message'], 200)} | reproduce: {_one_line(item['curl'], 600)}"
+            f"{one_line(item['message'], 200)} | reproduce: {one_line(item['curl'], 600)}"
             for item in self.findings
         ]
-        return lines + [f"fuzzer error: {_one_line(error)}" for error in self.errors]
+        return lines + [f"fuzzer error: {one_line(error)}" for error in self.errors]
 
     def failure_text(self, code_files: list[str]) -> str:
         """What the Healer reads: every finding in full, the service's log (its tracebacks), and the files
